@@ -1,0 +1,168 @@
+/* The public C API (include/mprofile/mprofile.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump.h"
+#include "hooks.h"
+#include "profiler.h"
+#include "mprofile/mprofile.h"
+
+int mp_init_late_start(void);
+
+MPROFILE_API int
+mprofile_start(uint64_t sample_rate, int max_frames)
+{
+    if (sample_rate == 0 || max_frames < 1 || max_frames > MPROFILE_MAX_FRAMES) {
+        return -EINVAL;
+    }
+    if (mp_profiler.api.layout == NULL) {
+        return -ENOTSUP;
+    }
+    if (atomic_load(&mp_profiler.enabled)) {
+        return -EALREADY;
+    }
+    int rc = mp_init_late_start();
+    if (rc < 0) {
+        return rc;
+    }
+    atomic_store(&mp_profiler.rate, sample_rate);
+    atomic_store(&mp_profiler.max_frames, max_frames);
+    atomic_store(&mp_profiler.enabled, 1);
+    /* This thread samples from its next allocation; others within MP_IDLE_RECHECK_BYTES. */
+    mp_hooks_reset_thread();
+    return 0;
+}
+
+MPROFILE_API int
+mprofile_stop(void)
+{
+    atomic_store(&mp_profiler.enabled, 0);
+    return 0;
+}
+
+MPROFILE_API int
+mprofile_is_tracing(void)
+{
+    return atomic_load(&mp_profiler.enabled);
+}
+
+MPROFILE_API void
+mprofile_clear_traces(void)
+{
+    if (atomic_load(&mp_profiler.active)) {
+        mp_profiler_clear();
+    }
+}
+
+MPROFILE_API uint64_t
+mprofile_get_sample_rate(void)
+{
+    return atomic_load(&mp_profiler.rate);
+}
+
+MPROFILE_API int
+mprofile_get_traceback_limit(void)
+{
+    return atomic_load(&mp_profiler.max_frames);
+}
+
+MPROFILE_API void
+mprofile_get_traced_memory(uint64_t *current, uint64_t *peak)
+{
+    *current = *peak = 0;
+    if (!atomic_load(&mp_profiler.active)) {
+        return;
+    }
+    pthread_mutex_lock(&mp_profiler.lock);
+    *current = mp_profiler.heap.live_bytes;
+    *peak = mp_profiler.heap.peak_bytes;
+    pthread_mutex_unlock(&mp_profiler.lock);
+}
+
+MPROFILE_API void
+mprofile_reset_peak(void)
+{
+    if (!atomic_load(&mp_profiler.active)) {
+        return;
+    }
+    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler.heap.peak_bytes = mp_profiler.heap.live_bytes;
+    pthread_mutex_unlock(&mp_profiler.lock);
+}
+
+MPROFILE_API void
+mprofile_get_counters(struct mprofile_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->samples = atomic_load(&mp_profiler.samples);
+    out->dropped = atomic_load(&mp_profiler.dropped);
+    out->dumps = atomic_load(&mp_profiler.dumps);
+    out->dump_failures = atomic_load(&mp_profiler.dump_failures);
+    out->overhead_bytes = mp_profiler_memory();
+    if (!atomic_load(&mp_profiler.active)) {
+        return;
+    }
+    pthread_mutex_lock(&mp_profiler.lock);
+    out->live_blocks = mp_profiler.heap.count;
+    out->live_bytes = mp_profiler.heap.live_bytes;
+    out->peak_bytes = mp_profiler.heap.peak_bytes;
+    out->stacks = mp_profiler.stacks.nodes.len - 1;
+    out->frames = mp_profiler.stacks.frames.len;
+    pthread_mutex_unlock(&mp_profiler.lock);
+}
+
+MPROFILE_API int
+mprofile_dump(const char *path)
+{
+    if (!atomic_load(&mp_profiler.active)) {
+        return -ENOTSUP;
+    }
+    int busy = mp_thread.busy;
+    mp_thread.busy = 1;
+    int rc = mp_dump_write(path);
+    mp_thread.busy = busy;
+    return rc;
+}
+
+MPROFILE_API int
+mprofile_snapshot(void **buf, size_t *len)
+{
+    if (!atomic_load(&mp_profiler.active)) {
+        return -ENOTSUP;
+    }
+    mp_pickle_t p;
+    int rc = mp_pickle_open(&p, -1);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = mp_profiler_write_snapshot(&p);
+    if (rc < 0) {
+        mp_pickle_discard(&p);
+        return rc;
+    }
+    return mp_pickle_finish(&p, buf, len);
+}
+
+MPROFILE_API int
+mprofile_block_stack(const void *ptr, const char **filenames, unsigned int *linenos, int max)
+{
+    if (!atomic_load(&mp_profiler.active)) {
+        return 0;
+    }
+    pthread_mutex_lock(&mp_profiler.lock);
+    const mp_block_t *b = mp_heap_find(&mp_profiler.heap, (uintptr_t)ptr);
+    int n = 0;
+    if (b != NULL) {
+        const mp_stacks_t *s = &mp_profiler.stacks;
+        for (uint32_t at = b->node; at != MP_STACKS_ROOT && n < max;
+             at = mp_stacks_node(s, at)->parent) {
+            const mp_frame_t *f = mp_stacks_frame_at(s, mp_stacks_node(s, at)->frame);
+            filenames[n] = mp_strtab_get(&s->strings, f->filename)->data;
+            linenos[n] = f->lineno;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&mp_profiler.lock);
+    return n;
+}

@@ -1,0 +1,81 @@
+/*
+ * The live sampled blocks, and the filter that lets free() skip them cheaply.
+ *
+ * Table: open addressing on the block address, linear probing, deletion by backward shift (no
+ * tombstones), so lookups stay short however many blocks come and go.
+ *
+ * Filter: MP_HEAP_FILTER_SLOTS counters indexed by a hash of the block address; a counter holds
+ * how many live sampled blocks hash to it. The free path of every block reads one counter with
+ * a relaxed load: zero means "certainly not sampled" and the hook returns without a lock or a
+ * table lookup. Only a nonzero counter (a sampled block, or a rare collision) takes the lock.
+ * The counter is raised before the sampled block's address is returned to the program, and the
+ * program can only free the block after it got the address, so the freeing thread always sees
+ * the raised counter. Counters only change under the profiler's lock.
+ *
+ * A block freed around the hooks (CPython swaps allocators in a few places) leaves a stale entry;
+ * a later sampled allocation at the same address overwrites it, and a later unsampled free of
+ * that address removes it, so the table heals itself and never holds two entries per address.
+ */
+#ifndef MP_HEAP_H
+#define MP_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP_HEAP_FILTER_BITS  20
+#define MP_HEAP_FILTER_SLOTS (1u << MP_HEAP_FILTER_BITS)
+
+typedef struct {
+    uintptr_t ptr;         /* block address; 0 marks an empty slot */
+    uint64_t size;         /* bytes the program asked for */
+    uint64_t weight;       /* estimated bytes this sample stands for */
+    uint32_t node;         /* stack (stacks.h node id) */
+    uint16_t total_nframe; /* frames on the stack when sampled, capped at 65535 */
+    uint8_t domain;        /* PYMEM_DOMAIN_RAW, MEM or OBJ */
+} mp_block_t;
+
+typedef struct {
+    mp_block_t *slots;
+    size_t capacity;
+    size_t count;
+    uint64_t live_bytes; /* sum of weights */
+    uint64_t peak_bytes;
+    uint32_t *filter; /* MP_HEAP_FILTER_SLOTS counters */
+} mp_heap_t;
+
+/* Returns 0, or -1 when out of memory. */
+int mp_heap_init(mp_heap_t *h);
+void mp_heap_destroy(mp_heap_t *h);
+
+static inline uint32_t
+mp_heap_filter_slot(uintptr_t ptr)
+{
+    /* Fibonacci hashing: the high bits of a multiply mix every address bit. */
+    return (uint32_t)(((uint64_t)ptr * 0x9e3779b97f4a7c15ULL) >> (64 - MP_HEAP_FILTER_BITS));
+}
+
+/* Lock-free: zero when ptr is certainly not a live sampled block. */
+static inline uint32_t
+mp_heap_maybe_sampled(const uint32_t *filter, const void *ptr)
+{
+    return __atomic_load_n(&filter[mp_heap_filter_slot((uintptr_t)ptr)], __ATOMIC_RELAXED);
+}
+
+/* Records a block, replacing a stale entry at the same address. 0, or -1 when out of memory. */
+int mp_heap_insert(mp_heap_t *h, const mp_block_t *block);
+
+/* Removes the block at ptr into *out (if out is not NULL). Returns 1 if found, else 0. */
+int mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out);
+
+/* The entry of the block at ptr, or NULL. */
+const mp_block_t *mp_heap_find(const mp_heap_t *h, uintptr_t ptr);
+
+/* Forgets every block (keeps the memory). */
+void mp_heap_clear(mp_heap_t *h);
+
+/* Copies up to max live blocks into out; returns how many were copied. */
+size_t mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max);
+
+size_t mp_heap_memory(const mp_heap_t *h);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * The allocator hooks on CPython's RAW, MEM and OBJ domains: the hot path of the profiler.
+ *
+ * Unsampled allocation: call the saved allocator, subtract the size from the thread's
+ * countdown, one branch. Free: one relaxed load from the heap filter. Neither takes a lock,
+ * allocates, or calls Python. A thread-local flag marks a thread that is inside a hook, so the
+ * allocations an allocator makes through another domain (pymalloc asks RAW for big blocks) are
+ * not counted twice, as in tracemalloc.
+ */
+#ifndef MP_HOOKS_H
+#define MP_HOOKS_H
+
+#include "pyapi.h"
+#include "sampler.h"
+
+typedef struct {
+    mp_sampler_t sampler;
+    int busy; /* inside a hook or the profiler: allocations pass straight through */
+} mp_thread_t;
+
+/* initial-exec: a plain %fs-relative access, no __tls_get_addr on the hot path. */
+extern __thread mp_thread_t mp_thread __attribute__((tls_model("initial-exec")));
+
+/* Installs the hooks on the three domains and the arena sentinel. Caller holds the GIL or runs
+ * before the interpreter starts. */
+void mp_hooks_install(void);
+
+/* Whether the hooks are currently the domains' allocators (nobody replaced them). */
+int mp_hooks_on_top(void);
+
+/* Called by the slow path when sampling is not enabled: parks the countdown. */
+void mp_hooks_park_thread(void);
+
+/* Re-arms the calling thread's countdown (after start, or in a forked child). */
+void mp_hooks_reset_thread(void);
+
+#endif

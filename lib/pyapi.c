@@ -1,0 +1,222 @@
+#include "pyapi.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#define Py_TPFLAGS_UNICODE_SUBCLASS (1UL << 28)
+#define MAX_TOTAL_NFRAME            65535
+
+#define FIELD(base, offset, type) (*(type *)((const char *)(base) + (offset)))
+
+static void *
+sym(const char *name)
+{
+    return dlsym(RTLD_DEFAULT, name);
+}
+
+void
+mp_pyapi_version_string(unsigned long version, char *buf, size_t size)
+{
+    snprintf(buf, size, "%lu.%lu.%lu", (version >> 24) & 0xff, (version >> 16) & 0xff,
+             (version >> 8) & 0xff);
+}
+
+mp_pyapi_status_t
+mp_pyapi_resolve(mp_pyapi_t *api)
+{
+    memset(api, 0, sizeof(*api));
+    /* Py_Version exists from 3.11 on; older interpreters are told apart by Py_GetVersion. */
+    const unsigned long *version = sym("Py_Version");
+    api->Py_GetVersion = (const char *(*)(void))sym("Py_GetVersion");
+    api->PyMem_SetAllocator = (void (*)(int, mp_allocator_t *))sym("PyMem_SetAllocator");
+    if (version == NULL) {
+        return api->Py_GetVersion != NULL && api->PyMem_SetAllocator != NULL
+                   ? MP_PYAPI_UNSUPPORTED
+                   : MP_PYAPI_NO_PYTHON;
+    }
+    api->version = *version;
+    api->layout = mp_pylayout_for(api->version);
+
+#define RESOLVE(name) (*(void **)&api->name = sym(#name))
+    RESOLVE(PyMem_GetAllocator);
+    RESOLVE(PyObject_GetArenaAllocator);
+    RESOLVE(PyObject_SetArenaAllocator);
+    RESOLVE(Py_IsInitialized);
+    RESOLVE(PyGILState_GetThisThreadState);
+    RESOLVE(PyCode_Addr2Line);
+    RESOLVE(Py_AddPendingCall);
+    RESOLVE(PyImport_ImportModule);
+    RESOLVE(PyObject_GetAttrString);
+    RESOLVE(PyCFunction_NewEx);
+    RESOLVE(PyObject_CallFunctionObjArgs);
+    RESOLVE(Py_DecRef);
+    RESOLVE(PyErr_Clear);
+    RESOLVE(Py_IncRef);
+    RESOLVE(_PyMem_GetCurrentAllocatorName);
+#undef RESOLVE
+    api->Py_None = sym("_Py_NoneStruct");
+
+    if (api->layout == NULL || api->PyMem_GetAllocator == NULL ||
+        api->PyMem_SetAllocator == NULL || api->PyGILState_GetThisThreadState == NULL ||
+        api->PyCode_Addr2Line == NULL || api->Py_IsInitialized == NULL) {
+        return MP_PYAPI_UNSUPPORTED;
+    }
+    return MP_PYAPI_OK;
+}
+
+static const char *
+newest_frame(const mp_pylayout_t *L, const char *tstate)
+{
+    if (L->tstate_current_frame >= 0) {
+        return FIELD(tstate, L->tstate_current_frame, const char *);
+    }
+    const char *cframe = FIELD(tstate, L->tstate_cframe, const char *);
+    return cframe != NULL ? FIELD(cframe, L->cframe_current_frame, const char *) : NULL;
+}
+
+/* A frame whose code has not started running its first real instruction: tracemalloc skips it. */
+static int
+is_incomplete(const mp_pylayout_t *L, const char *frame)
+{
+    const char *code = FIELD(frame, L->frame_code, const char *);
+    switch (L->incomplete_rule) {
+    case MP_INCOMPLETE_FIRSTTRACEABLE_311: {
+        if (FIELD(frame, L->frame_owner, char) == L->owner_generator) {
+            return 0;
+        }
+        const char *first = code + L->code_code_adaptive +
+                            2 * (ptrdiff_t)FIELD(code, L->code_firsttraceable, int);
+        return FIELD(frame, L->frame_instr, const char *) < first;
+    }
+    }
+    return 0;
+}
+
+static int
+line_of(const mp_pyapi_t *api, const char *frame)
+{
+    const mp_pylayout_t *L = api->layout;
+    const char *code = FIELD(frame, L->frame_code, const char *);
+    const char *instr = FIELD(frame, L->frame_instr, const char *);
+    /* prev_instr points at the last instruction run; its byte offset is what tracemalloc asks
+     * PyCode_Addr2Line about (_PyInterpreterFrame_GetLine). */
+    ptrdiff_t offset = instr - (code + L->code_code_adaptive);
+    int line = api->PyCode_Addr2Line((void *)code, (int)offset);
+    return line < 0 ? 0 : line;
+}
+
+static size_t
+put_utf8(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xc0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3f));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xe0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (c & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (c & 0x3f));
+    return 4;
+}
+
+/*
+ * The file name of a code object as UTF-8: ASCII strings are used in place, others are encoded
+ * into scratch. Returns 0 and sets *name and *len, or -1 when it is not a ready str (tracemalloc
+ * then reports "<unknown>").
+ */
+static int
+filename_of(const mp_pylayout_t *L, const char *code, char *scratch, size_t scratch_size,
+            const char **name, size_t *len)
+{
+    const char *str = FIELD(code, L->code_filename, const char *);
+    if (str == NULL) {
+        return -1;
+    }
+    const char *type = FIELD(str, L->object_type, const char *);
+    if (type == NULL || !(FIELD(type, L->type_flags, unsigned long) & Py_TPFLAGS_UNICODE_SUBCLASS)) {
+        return -1;
+    }
+    uint32_t state = FIELD(str, L->str_state, uint32_t);
+    if (L->str_ready_bit >= 0 && !((state >> L->str_ready_bit) & 1)) {
+        return -1;
+    }
+    size_t length = (size_t)FIELD(str, L->str_length, int64_t);
+    unsigned kind = (state >> L->str_kind_shift) & 7;
+    int compact = (state >> L->str_compact_bit) & 1;
+    int ascii = (state >> L->str_ascii_bit) & 1;
+    const char *data;
+    if (compact) {
+        data = str + (ascii ? L->str_ascii_size : L->str_compact_size);
+    } else {
+        data = FIELD(str, L->str_data_any, const char *);
+    }
+    if (data == NULL) {
+        return -1;
+    }
+    if (ascii) {
+        *name = data;
+        *len = length;
+        return 0;
+    }
+    if (kind != 1 && kind != 2 && kind != 4) {
+        return -1;
+    }
+    /* Long non-ASCII names that do not fit are cut at a character boundary. */
+    size_t used = 0;
+    for (size_t i = 0; i < length && used + 4 <= scratch_size; i++) {
+        uint32_t c = kind == 1   ? ((const uint8_t *)data)[i]
+                     : kind == 2 ? ((const uint16_t *)data)[i]
+                                 : ((const uint32_t *)data)[i];
+        used += put_utf8(scratch + used, c);
+    }
+    *name = scratch;
+    *len = used;
+    return 0;
+}
+
+int
+mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
+              size_t scratch_size)
+{
+    const mp_pylayout_t *L = api->layout;
+    const char *tstate = api->PyGILState_GetThisThreadState();
+    if (tstate == NULL) {
+        return 0;
+    }
+    int total = 0;
+    int reported = 0;
+    int stopped = 0;
+    for (const char *frame = newest_frame(L, tstate); frame != NULL;
+         frame = FIELD(frame, L->frame_previous, const char *)) {
+        if (is_incomplete(L, frame)) {
+            continue;
+        }
+        if (reported < max && !stopped) {
+            const char *code = FIELD(frame, L->frame_code, const char *);
+            const char *name = "<unknown>";
+            size_t len = 9;
+            int line = line_of(api, frame);
+            filename_of(L, code, scratch, scratch_size, &name, &len);
+            if (fn(ctx, name, len, (unsigned)line) < 0) {
+                stopped = 1;
+            }
+            reported++;
+        }
+        if (total < MAX_TOTAL_NFRAME) {
+            total++;
+        }
+    }
+    return total;
+}

@@ -1,0 +1,87 @@
+/*
+ * The interpreter's C API, found at run time with dlsym (the library never links libpython, so
+ * it loads into any process and stays dormant where there is no Python), and the frame walker.
+ */
+#ifndef MP_PYAPI_H
+#define MP_PYAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pylayout.h"
+
+/* PyMemAllocatorEx, a stable part of CPython's public C API. */
+typedef struct {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr);
+} mp_allocator_t;
+
+/* PyObjectArenaAllocator. */
+typedef struct {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+} mp_arena_allocator_t;
+
+/* PyMemAllocatorDomain */
+enum { MP_DOMAIN_RAW = 0, MP_DOMAIN_MEM = 1, MP_DOMAIN_OBJ = 2, MP_DOMAINS = 3 };
+
+typedef struct {
+    unsigned long version; /* PY_VERSION_HEX of the running interpreter */
+    const mp_pylayout_t *layout;
+
+    void (*PyMem_GetAllocator)(int domain, mp_allocator_t *allocator);
+    void (*PyMem_SetAllocator)(int domain, mp_allocator_t *allocator);
+    void (*PyObject_GetArenaAllocator)(mp_arena_allocator_t *allocator);
+    void (*PyObject_SetArenaAllocator)(mp_arena_allocator_t *allocator);
+    int (*Py_IsInitialized)(void);
+    const char *(*Py_GetVersion)(void);
+    void *(*PyGILState_GetThisThreadState)(void);
+    int (*PyCode_Addr2Line)(void *code, int byte_offset);
+    int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
+    /* Non-NULL only while every domain holds a stock allocator (so our hooks were dropped). */
+    const char *(*_PyMem_GetCurrentAllocatorName)(void);
+
+    /* Used only from a pending call (main thread, GIL held) to register the exit dump. */
+    void *(*PyImport_ImportModule)(const char *name);
+    void *(*PyObject_GetAttrString)(void *obj, const char *name);
+    void *(*PyCFunction_NewEx)(void *def, void *self, void *module);
+    void *(*PyObject_CallFunctionObjArgs)(void *callable, ...);
+    void (*Py_DecRef)(void *obj);
+    void (*PyErr_Clear)(void);
+    void (*Py_IncRef)(void *obj);
+    void *Py_None;
+} mp_pyapi_t;
+
+typedef enum {
+    MP_PYAPI_OK = 0,
+    MP_PYAPI_NO_PYTHON = 1,   /* not a Python process: stay dormant, silently */
+    MP_PYAPI_UNSUPPORTED = 2, /* a Python the profiler cannot read: warn once, stay dormant */
+} mp_pyapi_status_t;
+
+/* Fills api from the running process. */
+mp_pyapi_status_t mp_pyapi_resolve(mp_pyapi_t *api);
+
+/* "3.11.2" from a PY_VERSION_HEX. */
+void mp_pyapi_version_string(unsigned long version, char *buf, size_t size);
+
+/*
+ * Reports one frame to the stack being built: file name as UTF-8 (len bytes, not terminated)
+ * and line number. Returns 0, or -1 to stop the walk.
+ */
+typedef int (*mp_frame_fn)(void *ctx, const char *filename, size_t len, unsigned lineno);
+
+/*
+ * Walks the calling thread's Python frames, newest first, as tracemalloc does: incomplete
+ * frames are skipped; the first max frames are reported to fn. Returns the number of frames
+ * on the stack (capped at 65535); 0 when the thread has no Python frame. Reads memory only:
+ * no allocation, no lock, no reference count, nothing that can run Python code.
+ * scratch (scratch_size bytes) holds file names that must be converted to UTF-8.
+ */
+int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
+                  size_t scratch_size);
+
+#endif

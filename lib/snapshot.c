@@ -1,0 +1,154 @@
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mprofile/mprofile.h"
+
+/* Memo indexes are stored plus one, so that zero means "not written yet". */
+typedef struct {
+    uint32_t *strings;
+    uint32_t *frames;
+    uint32_t *nodes;
+    uint32_t *path; /* scratch: frame ids of one stack, newest first */
+} memo_t;
+
+static void
+write_frame(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t frame_id)
+{
+    if (memo->frames[frame_id] != 0) {
+        mp_pickle_get(p, memo->frames[frame_id] - 1);
+        return;
+    }
+    const mp_frame_t *f = mp_stacks_frame_at(stacks, frame_id);
+    if (memo->strings[f->filename] != 0) {
+        mp_pickle_get(p, memo->strings[f->filename] - 1);
+    } else {
+        const mp_str_t *s = mp_strtab_get(&stacks->strings, f->filename);
+        mp_pickle_str(p, s->data, s->len);
+        memo->strings[f->filename] = mp_pickle_memoize(p) + 1;
+    }
+    mp_pickle_int(p, f->lineno);
+    mp_pickle_tuple(p, 2);
+    memo->frames[frame_id] = mp_pickle_memoize(p) + 1;
+}
+
+/* Pushes the tuple of frames of a stack, newest first. */
+static void
+write_stack(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t node)
+{
+    if (memo->nodes[node] != 0) {
+        mp_pickle_get(p, memo->nodes[node] - 1);
+        return;
+    }
+    uint32_t n = 0;
+    for (uint32_t at = node; at != MP_STACKS_ROOT; at = mp_stacks_node(stacks, at)->parent) {
+        memo->path[n++] = mp_stacks_node(stacks, at)->frame;
+    }
+    if (n > 3) {
+        mp_pickle_op(p, MP_PICKLE_MARK);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        write_frame(p, stacks, memo, memo->path[i]);
+    }
+    mp_pickle_tuple(p, n);
+    memo->nodes[node] = mp_pickle_memoize(p) + 1;
+}
+
+static void
+write_key(mp_pickle_t *p, const char *key)
+{
+    mp_pickle_cstr(p, key);
+}
+
+static void
+write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
+{
+    write_key(p, "traceback_limit");
+    mp_pickle_int(p, meta->traceback_limit);
+    write_key(p, "sample_rate");
+    mp_pickle_uint(p, meta->sample_rate);
+    write_key(p, "pid");
+    mp_pickle_int(p, meta->pid);
+    write_key(p, "time");
+    mp_pickle_float(p, meta->time);
+    write_key(p, "python_version");
+    if (meta->python_version != NULL) {
+        mp_pickle_cstr(p, meta->python_version);
+    } else {
+        mp_pickle_none(p);
+    }
+    write_key(p, "mprofile_version");
+    mp_pickle_cstr(p, MPROFILE_VERSION);
+    write_key(p, "live_bytes");
+    mp_pickle_uint(p, meta->live_bytes);
+    write_key(p, "peak_bytes");
+    mp_pickle_uint(p, meta->peak_bytes);
+    write_key(p, "dropped_samples");
+    mp_pickle_uint(p, meta->dropped_samples);
+    write_key(p, "profiler_memory");
+    mp_pickle_uint(p, meta->profiler_memory);
+    write_key(p, "samples");
+    mp_pickle_uint(p, meta->samples);
+}
+
+#define APPENDS_BATCH 1000
+
+int
+mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
+                  const mp_block_t *blocks, size_t n, const mp_snapshot_meta_t *meta)
+{
+    memo_t memo = {
+        .strings = calloc((size_t)extent.strings + 1, sizeof(uint32_t)),
+        .frames = calloc((size_t)extent.frames + 1, sizeof(uint32_t)),
+        .nodes = calloc((size_t)extent.nodes + 1, sizeof(uint32_t)),
+        .path = calloc(MPROFILE_MAX_FRAMES + 1, sizeof(uint32_t)),
+    };
+    int rc = 0;
+    if (!memo.strings || !memo.frames || !memo.nodes || !memo.path) {
+        rc = -ENOMEM;
+        goto out;
+    }
+
+    mp_pickle_global(p, "tracemalloc", "Snapshot");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_TUPLE);
+    mp_pickle_op(p, MP_PICKLE_NEWOBJ);
+    mp_pickle_op(p, MP_PICKLE_EMPTY_DICT);
+    mp_pickle_op(p, MP_PICKLE_MARK);
+
+    write_key(p, "traces");
+    mp_pickle_global(p, "tracemalloc", "_Traces");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_TUPLE);
+    mp_pickle_op(p, MP_PICKLE_NEWOBJ);
+    mp_pickle_op(p, MP_PICKLE_EMPTY_DICT);
+    write_key(p, "_traces");
+    /* A list, not a tuple: Snapshot.filter_traces() copies it with list methods. */
+    mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
+    for (size_t i = 0; i < n; i++) {
+        if (i % APPENDS_BATCH == 0) {
+            mp_pickle_op(p, MP_PICKLE_MARK);
+        }
+        const mp_block_t *b = &blocks[i];
+        mp_pickle_op(p, MP_PICKLE_MARK);
+        mp_pickle_int(p, 0); /* tracemalloc's DEFAULT_DOMAIN for all three allocator domains */
+        mp_pickle_uint(p, b->weight);
+        write_stack(p, stacks, &memo, b->node);
+        mp_pickle_int(p, b->total_nframe);
+        mp_pickle_op(p, MP_PICKLE_TUPLE);
+        if (i % APPENDS_BATCH == APPENDS_BATCH - 1 || i == n - 1) {
+            mp_pickle_op(p, MP_PICKLE_APPENDS);
+        }
+    }
+    mp_pickle_op(p, MP_PICKLE_SETITEM); /* {'_traces': list} */
+    mp_pickle_op(p, MP_PICKLE_BUILD);
+
+    write_metadata(p, meta);
+    mp_pickle_op(p, MP_PICKLE_SETITEMS);
+    mp_pickle_op(p, MP_PICKLE_BUILD);
+out:
+    free(memo.strings);
+    free(memo.frames);
+    free(memo.nodes);
+    free(memo.path);
+    return rc;
+}

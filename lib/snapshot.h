@@ -1,0 +1,40 @@
+/*
+ * Snapshots: the live sampled blocks written as a pickle that tracemalloc.Snapshot.load()
+ * opens on every supported Python. The document is a tracemalloc.Snapshot whose state holds a
+ * tracemalloc._Traces of raw traces (domain, size, frames, total_nframe), frames newest first,
+ * plus metadata keys that become attributes (see docs/format.md). File names, frames and whole
+ * stacks are memoized, so each is written once however many blocks share it.
+ */
+#ifndef MP_SNAPSHOT_H
+#define MP_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "pickle.h"
+#include "stacks.h"
+
+typedef struct {
+    uint64_t sample_rate;
+    int traceback_limit;
+    int64_t pid;
+    double time;
+    const char *python_version; /* may be NULL */
+    uint64_t live_bytes;
+    uint64_t peak_bytes;
+    uint64_t dropped_samples;
+    uint64_t profiler_memory;
+    uint64_t samples;
+} mp_snapshot_meta_t;
+
+/*
+ * Writes the snapshot of blocks[0..n-1] into p (opened, not finished). The blocks' stacks must
+ * lie within extent (taken under the lock when the blocks were copied), so this can run
+ * without the lock while other threads add stacks. Returns 0 or -errno (p's own errors are
+ * reported by mp_pickle_finish).
+ */
+int mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
+                      const mp_block_t *blocks, size_t n, const mp_snapshot_meta_t *meta);
+
+#endif

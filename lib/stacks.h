@@ -1,0 +1,72 @@
+/*
+ * Interned stacks. A frame is (file name id, line); a stack is a node of a trie whose root is
+ * the empty stack and whose edges go from older to newer frames, so stacks that share their
+ * outer frames share storage, and a sampled block stores one 32-bit node id. Frames and nodes
+ * never move (see vec.h). Not thread-safe: callers hold the profiler's lock.
+ */
+#ifndef MP_STACKS_H
+#define MP_STACKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "strtab.h"
+#include "vec.h"
+
+#define MP_STACKS_ROOT 0u
+
+typedef struct {
+    uint32_t filename; /* string id */
+    uint32_t lineno;
+} mp_frame_t;
+
+typedef struct {
+    uint32_t parent; /* node id of the stack without its newest frame */
+    uint32_t frame;  /* frame id of the newest frame */
+    uint32_t depth;  /* number of frames; 0 for the root */
+} mp_node_t;
+
+typedef struct {
+    mp_strtab_t strings;
+    mp_vec_t frames; /* of mp_frame_t */
+    mp_index_t frame_index;
+    mp_vec_t nodes; /* of mp_node_t */
+    mp_index_t node_index;
+} mp_stacks_t;
+
+/* Returns 0, or -1 when out of memory. */
+int mp_stacks_init(mp_stacks_t *s);
+void mp_stacks_destroy(mp_stacks_t *s);
+
+/* Id of the frame (filename of len bytes, lineno), added if new; -1 when out of memory. */
+int64_t mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno);
+
+/* Node of the stack frames[0..n-1], newest frame first; -1 when out of memory. */
+int64_t mp_stacks_intern(mp_stacks_t *s, const uint32_t *frames, uint32_t n);
+
+static inline const mp_node_t *
+mp_stacks_node(const mp_stacks_t *s, uint32_t node)
+{
+    return mp_vec_at(&s->nodes, node);
+}
+
+static inline const mp_frame_t *
+mp_stacks_frame_at(const mp_stacks_t *s, uint32_t frame)
+{
+    return mp_vec_at(&s->frames, frame);
+}
+
+size_t mp_stacks_memory(const mp_stacks_t *s);
+
+/* How many strings, frames and nodes exist: taken under the lock, it bounds what a reader
+ * without the lock may look at (those entries never change). */
+typedef struct {
+    uint32_t strings;
+    uint32_t frames;
+    uint32_t nodes;
+} mp_stacks_extent_t;
+
+mp_stacks_extent_t mp_stacks_extent(const mp_stacks_t *s);
+
+#endif
