@@ -1,0 +1,150 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MPROFILE_VERSION
+#define MPROFILE_VERSION "unknown"
+#endif
+
+void cli_usage(FILE *out)
+{
+    fputs("usage: mprofile-report [OPTIONS] SNAPSHOT             top allocation sites\n"
+          "       mprofile-report --diff [OPTIONS] OLD NEW       what grew between two snapshots\n"
+          "\n"
+          "  -n, --top N           rows to show (default 10; 0 = all)\n"
+          "  -g, --group-by KEY    lineno (default), filename or traceback\n"
+          "      --cumulative      count every frame of a trace (lineno, filename)\n"
+          "      --include GLOB    keep traces whose file matches (repeatable)\n"
+          "      --exclude GLOB    drop traces whose file matches (repeatable)\n"
+          "      --all-frames      filters match any frame, not only the most recent\n"
+          "      --format FORMAT   text (default), json or collapsed\n"
+          "  -o, --output FILE     write there instead of stdout\n"
+          "  -h, --help            show this help\n"
+          "      --version         show the version\n"
+          "\n"
+          "Reads snapshots written by libmprofile or tracemalloc.Snapshot.dump().\n",
+          out);
+}
+
+void cli_opts_free(cli_opts *opts)
+{
+    free(opts->filters);
+    opts->filters = NULL;
+    opts->nfilters = 0;
+}
+
+static int add_filter(cli_opts *o, const char *pattern, int inclusive)
+{
+    cli_filter *f = realloc(o->filters, (o->nfilters + 1) * sizeof *f);
+    if (!f)
+        return -1;
+    o->filters = f;
+    o->filters[o->nfilters++] = (cli_filter){pattern, inclusive};
+    return 0;
+}
+
+enum { OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF };
+
+int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t errlen)
+{
+    static const struct option longopts[] = {
+        {"top", required_argument, NULL, 'n'},
+        {"group-by", required_argument, NULL, 'g'},
+        {"cumulative", no_argument, NULL, OPT_CUMULATIVE},
+        {"include", required_argument, NULL, OPT_INCLUDE},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"output", required_argument, NULL, 'o'},
+        {"diff", no_argument, NULL, OPT_DIFF},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->top = 10;
+    o->group = GROUP_LINENO;
+    o->format = FORMAT_TEXT;
+    optind = 0; /* full reset (GNU), so parsing can run more than once */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":n:g:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                snprintf(err, errlen, "invalid --top value '%s'", optarg);
+                return CLI_USAGE;
+            }
+            o->top = (size_t)v;
+            break;
+        }
+        case 'g':
+            if (strcmp(optarg, "lineno") == 0)
+                o->group = GROUP_LINENO;
+            else if (strcmp(optarg, "filename") == 0)
+                o->group = GROUP_FILENAME;
+            else if (strcmp(optarg, "traceback") == 0)
+                o->group = GROUP_TRACEBACK;
+            else {
+                snprintf(err, errlen, "unknown --group-by '%s' (lineno, filename or traceback)", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case OPT_CUMULATIVE: o->cumulative = 1; break;
+        case OPT_ALL_FRAMES: o->all_frames = 1; break;
+        case OPT_INCLUDE:
+        case OPT_EXCLUDE:
+            if (add_filter(o, optarg, c == OPT_INCLUDE) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return CLI_USAGE;
+            }
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") == 0)
+                o->format = FORMAT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                o->format = FORMAT_JSON;
+            else if (strcmp(optarg, "collapsed") == 0)
+                o->format = FORMAT_COLLAPSED;
+            else {
+                snprintf(err, errlen, "unknown --format '%s' (text, json or collapsed)", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'o': o->output = optarg; break;
+        case OPT_DIFF: o->diff = 1; break;
+        case 'h':
+            cli_usage(out);
+            return CLI_EXIT_OK;
+        case OPT_VERSION:
+            fprintf(out, "mprofile-report %s\n", MPROFILE_VERSION);
+            return CLI_EXIT_OK;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return CLI_USAGE;
+        default:
+            snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+            return CLI_USAGE;
+        }
+    }
+    int need = o->diff ? 2 : 1;
+    if (argc - optind != need) {
+        snprintf(err, errlen, o->diff ? "--diff needs two snapshots, OLD and NEW"
+                                      : "expected exactly one snapshot file");
+        return CLI_USAGE;
+    }
+    for (int i = 0; i < need; i++)
+        o->files[i] = argv[optind + i];
+    if (o->cumulative && o->group == GROUP_TRACEBACK) {
+        /* Snapshot.statistics raises ValueError for this combination. */
+        snprintf(err, errlen, "--cumulative cannot be used with --group-by traceback");
+        return CLI_USAGE;
+    }
+    return CLI_RUN;
+}

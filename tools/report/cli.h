@@ -1,0 +1,39 @@
+/* Command line of mprofile-report. */
+#ifndef MPROFILE_REPORT_CLI_H
+#define MPROFILE_REPORT_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "aggregate.h"
+
+enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED };
+
+typedef struct cli_filter {
+    const char *pattern;
+    int inclusive;
+} cli_filter;
+
+typedef struct cli_opts {
+    int diff;
+    size_t top;
+    group_by group;
+    int cumulative;
+    int all_frames;
+    enum output_format format;
+    const char *output;
+    const char *files[2]; /* SNAPSHOT, or OLD NEW with --diff */
+    cli_filter *filters;  /* in command line order */
+    size_t nfilters;
+} cli_opts;
+
+enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_USAGE = -1 };
+
+/* Parse argv.  CLI_RUN: run the report; CLI_EXIT_OK: --help or --version
+ * was printed to out; CLI_USAGE: a message is in err.  cli_opts_free must
+ * be called in every case. */
+int cli_parse(int argc, char **argv, cli_opts *opts, FILE *out, char *err, size_t errlen);
+void cli_opts_free(cli_opts *opts);
+void cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,160 @@
+/* JSON output: one object, schema "mprofile-report/1" (docs/report.md). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+
+static void json_string(FILE *out, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc((int)c, out);
+        } else if (c < 0x20) {
+            fprintf(out, "\\u%04x", c);
+        } else if (c == 0xed && i + 2 < len && (p[i + 1] & 0xe0) == 0xa0) {
+            /* An encoded surrogate (Python's surrogatepass) is not valid
+             * UTF-8 in JSON text: write it as an escape. */
+            unsigned cp = ((c & 0x0fu) << 12) | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
+            fprintf(out, "\\u%04x", cp);
+            i += 2;
+        } else {
+            fputc((int)c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_cstr(FILE *out, const char *s)
+{
+    json_string(out, s, strlen(s));
+}
+
+static void json_double(FILE *out, double v)
+{
+    if (isfinite(v))
+        fprintf(out, "%.17g", v);
+    else
+        fputs("null", out);
+}
+
+static void json_snapshot(FILE *out, const snapshot *s)
+{
+    int64_t size;
+    double count, var;
+    snapshot_totals(s, &size, &count, &var);
+    fputs("{\"file\": ", out);
+    json_cstr(out, s->path ? s->path : "");
+    fprintf(out, ", \"traces\": %zu, \"traceback_limit\": ", s->ntraces);
+    if (s->has_traceback_limit)
+        fprintf(out, "%" PRId64, s->traceback_limit);
+    else
+        fputs("null", out);
+    fprintf(out, ", \"sample_rate\": %" PRId64 ", \"estimated\": %s, \"total_size\": %" PRId64
+                 ", \"total_count\": ",
+            s->sample_rate, snapshot_is_sampled(s) ? "true" : "false", size);
+    json_double(out, count);
+    fputs(", \"total_size_rse\": ", out);
+    if (snapshot_is_sampled(s) && size > 0)
+        json_double(out, sqrt(var) / (double)size);
+    else
+        fputs("null", out);
+    fputs(", \"metadata\": {", out);
+    for (size_t i = 0; i < s->nmeta; i++) {
+        const meta_entry *m = &s->meta[i];
+        if (i)
+            fputs(", ", out);
+        json_cstr(out, m->key);
+        fputs(": ", out);
+        switch (m->kind) {
+        case META_INT: fprintf(out, "%" PRId64, m->i); break;
+        case META_FLOAT: json_double(out, m->f); break;
+        case META_BOOL: fputs(m->i ? "true" : "false", out); break;
+        case META_STR: json_string(out, m->s, m->slen); break;
+        default: fputs("null", out); break;
+        }
+    }
+    fputs("}}", out);
+}
+
+int format_json(FILE *out, const report *rep)
+{
+    const agg_opts *o = rep->opts;
+    int sampled = snapshot_is_sampled(rep->snap) || (rep->old_snap && snapshot_is_sampled(rep->old_snap));
+    fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"%s\", \"group_by\": \"%s\", "
+                 "\"cumulative\": %s, \"estimated\": %s,\n",
+            rep->old_snap ? "diff" : "top", group_by_name(o->group), o->cumulative ? "true" : "false",
+            sampled ? "true" : "false");
+    if (rep->old_snap) {
+        fputs(" \"old_snapshot\": ", out);
+        json_snapshot(out, rep->old_snap);
+        fputs(",\n", out);
+    }
+    fputs(" \"snapshot\": ", out);
+    json_snapshot(out, rep->snap);
+    size_t shown = report_shown_rows(rep);
+    fprintf(out, ",\n \"total_rows\": %zu,\n \"rows\": [", rep->nrows);
+    char buf[512];
+    for (size_t i = 0; i < shown; i++) {
+        const row *r = &rep->rows[i];
+        long long count = report_count(rep->snap, r->count);
+        fputs(i ? ",\n  {" : "\n  {", out);
+        fprintf(out, "\"size\": %" PRId64 ", \"count\": %lld, \"count_estimate\": ", r->size, count);
+        json_double(out, r->count);
+        fputs(", \"average\": ", out);
+        if (r->count != 0)
+            json_double(out, (double)r->size / (sampled ? r->count : (double)count));
+        else
+            fputs("null", out);
+        if (rep->old_snap) {
+            fprintf(out, ", \"size_diff\": %" PRId64 ", \"count_diff\": %lld", r->size_diff,
+                    llround(r->count_diff));
+            fputs(", \"size_diff_stderr\": ", out);
+            if (sampled)
+                json_double(out, sqrt(r->var));
+            else
+                fputs("null", out);
+        } else {
+            fputs(", \"rse\": ", out);
+            if (sampled)
+                json_double(out, report_rse(r));
+            else
+                fputs("null", out);
+        }
+        fputs(", \"frames\": [", out);
+        size_t nf = row_nframes(rep->in, o->group, r);
+        for (size_t k = 0; k < nf; k++) {
+            int32_t file;
+            int64_t lineno;
+            size_t len;
+            row_frame(rep->in, o->group, r, k, &file, &lineno);
+            const char *name = intern_file_name(rep->in, file, &len);
+            fputs(k ? ", {\"filename\": " : "{\"filename\": ", out);
+            json_string(out, name, len);
+            fprintf(out, ", \"lineno\": %" PRId64 "}", lineno);
+        }
+        fputs("], \"text\": ", out);
+        /* The text line, as tracemalloc would print it. */
+        char *tb = NULL;
+        size_t tblen = 0;
+        FILE *mem = open_memstream(&tb, &tblen);
+        if (mem) {
+            format_traceback_str(mem, rep, r);
+            format_row_text(buf, sizeof buf, rep, r);
+            fprintf(mem, ": %s", buf);
+            fclose(mem);
+            json_string(out, tb, tblen);
+        } else {
+            fputs("null", out);
+        }
+        free(tb);
+        fputc('}', out);
+    }
+    fputs(shown ? "\n ]}\n" : "]}\n", out);
+    return ferror(out) ? -1 : 0;
+}

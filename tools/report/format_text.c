@@ -1,0 +1,211 @@
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+
+void format_size(char *buf, size_t buflen, double size, int sign)
+{
+    /* Lib/tracemalloc.py _format_size: at most 3 significant digits with
+     * one decimal below 100 units, integers up to 10 * 1024 units. */
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    for (int u = 0; u < 5; u++) {
+        if (fabs(size) < 100 && u != 0) {
+            snprintf(buf, buflen, sign ? "%+.1f %s" : "%.1f %s", size, units[u]);
+            return;
+        }
+        if (fabs(size) < 10 * 1024 || u == 4) {
+            snprintf(buf, buflen, sign ? "%+.0f %s" : "%.0f %s", size, units[u]);
+            return;
+        }
+        size /= 1024;
+    }
+}
+
+const char *group_by_name(group_by g)
+{
+    return g == GROUP_FILENAME ? "filename" : g == GROUP_TRACEBACK ? "traceback" : "lineno";
+}
+
+size_t report_shown_rows(const report *rep)
+{
+    return rep->top && rep->top < rep->nrows ? rep->top : rep->nrows;
+}
+
+/* Counts are integers in tracemalloc; estimated ones are rounded. */
+long long report_count(const snapshot *snap, double count)
+{
+    (void)snap;
+    return llround(count);
+}
+
+double report_rse(const row *r)
+{
+    return r->size > 0 ? sqrt(r->var) / (double)r->size : 0.0;
+}
+
+static int is_sampled(const report *rep)
+{
+    return snapshot_is_sampled(rep->snap) || (rep->old_snap && snapshot_is_sampled(rep->old_snap));
+}
+
+static size_t frame_text(char *buf, size_t buflen, const report *rep, const row *r)
+{
+    if (row_nframes(rep->in, rep->opts->group, r) == 0)
+        return (size_t)snprintf(buf, buflen, "<unknown>:0");
+    int32_t file;
+    int64_t lineno;
+    row_frame(rep->in, rep->opts->group, r, 0, &file, &lineno);
+    size_t len;
+    const char *name = intern_file_name(rep->in, file, &len);
+    return (size_t)snprintf(buf, buflen, "%.*s:%" PRId64, (int)len, name, lineno);
+}
+
+void format_traceback_str(FILE *out, const report *rep, const row *r)
+{
+    char buf[4096];
+    size_t n = frame_text(buf, sizeof buf, rep, r);
+    if (n < sizeof buf) {
+        fputs(buf, out);
+        return;
+    }
+    int32_t file;
+    int64_t lineno;
+    row_frame(rep->in, rep->opts->group, r, 0, &file, &lineno);
+    size_t len;
+    const char *name = intern_file_name(rep->in, file, &len);
+    fwrite(name, 1, len, out);
+    fprintf(out, ":%" PRId64, lineno);
+}
+
+void format_row_text(char *buf, size_t buflen, const report *rep, const row *r)
+{
+    char size[32], diff[32], avg[32];
+    long long count = report_count(rep->snap, r->count);
+    format_size(size, sizeof size, (double)r->size, 0);
+    size_t n = 0;
+    buf[0] = '\0';
+    if (rep->old_snap) {
+        format_size(diff, sizeof diff, (double)r->size_diff, 1);
+        n = (size_t)snprintf(buf, buflen, "size=%s (%s), count=%lld (%+lld)", size, diff, count,
+                             llround(r->count_diff));
+    } else {
+        n = (size_t)snprintf(buf, buflen, "size=%s, count=%lld", size, count);
+    }
+    if (count && n < buflen) {
+        /* Statistic: average = self.size / self.count, with the count
+         * shown (exact) or estimated. */
+        double c = is_sampled(rep) ? r->count : (double)count;
+        format_size(avg, sizeof avg, (double)r->size / c, 0);
+        n += (size_t)snprintf(buf + n, buflen - n, ", average=%s", avg);
+    }
+    if (is_sampled(rep) && !rep->old_snap && n < buflen)
+        snprintf(buf + n, buflen - n, ", rse=%.1f%%", 100.0 * report_rse(r));
+}
+
+static void header_snapshot(FILE *out, const snapshot *s, const char *label)
+{
+    int64_t size;
+    double count, var;
+    char sz[32];
+    snapshot_totals(s, &size, &count, &var);
+    format_size(sz, sizeof sz, (double)size, 0);
+    fprintf(out, "# %s%s: %zu traces", label, s->path ? s->path : "", s->ntraces);
+    if (s->has_traceback_limit)
+        fprintf(out, ", traceback_limit=%" PRId64, s->traceback_limit);
+    fprintf(out, ", total size=%s, count=%lld\n", sz, llround(count));
+    const meta_entry *m;
+    int any = 0;
+    if ((m = snapshot_meta(s, "pid")) && m->kind == META_INT) {
+        fprintf(out, "# pid=%" PRId64, m->i);
+        any = 1;
+    }
+    if ((m = snapshot_meta(s, "time")) && (m->kind == META_FLOAT || m->kind == META_INT)) {
+        double t = m->kind == META_FLOAT ? m->f : (double)m->i;
+        char tb[64] = "?";
+        if (isfinite(t) && fabs(t) < 1e15) {
+            time_t tt = (time_t)t;
+            struct tm tm;
+            if (gmtime_r(&tt, &tm))
+                strftime(tb, sizeof tb, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        }
+        fprintf(out, "%stime=%s", any ? ", " : "# ", tb);
+        any = 1;
+    }
+    static const char *const strs[] = {"python_version", "mprofile_version"};
+    for (int i = 0; i < 2; i++) {
+        if ((m = snapshot_meta(s, strs[i])) && m->kind == META_STR) {
+            fprintf(out, "%s%s=%s", any ? ", " : "# ", strs[i], m->s);
+            any = 1;
+        }
+    }
+    if (any)
+        fputc('\n', out);
+    if (snapshot_is_sampled(s)) {
+        fprintf(out, "# sampled: sample_rate=%" PRId64 " bytes; sizes and counts are estimates, "
+                     "rse = relative standard error\n", s->sample_rate);
+    }
+    any = 0;
+    static const char *const sizes[] = {"live_bytes", "peak_bytes", "profiler_memory"};
+    for (int i = 0; i < 3; i++) {
+        if ((m = snapshot_meta(s, sizes[i])) && m->kind == META_INT) {
+            format_size(sz, sizeof sz, (double)m->i, 0);
+            fprintf(out, "%s%s=%s", any ? ", " : "# ", sizes[i], sz);
+            any = 1;
+        }
+    }
+    static const char *const ints[] = {"samples", "dropped_samples"};
+    for (int i = 0; i < 2; i++) {
+        if ((m = snapshot_meta(s, ints[i])) && m->kind == META_INT) {
+            fprintf(out, "%s%s=%" PRId64, any ? ", " : "# ", ints[i], m->i);
+            any = 1;
+        }
+    }
+    if (any)
+        fputc('\n', out);
+}
+
+int format_text(FILE *out, const report *rep)
+{
+    const agg_opts *o = rep->opts;
+    if (rep->old_snap)
+        header_snapshot(out, rep->old_snap, "old ");
+    header_snapshot(out, rep->snap, rep->old_snap ? "new " : "");
+    size_t shown = report_shown_rows(rep);
+    fprintf(out, "# %s %zu of %zu rows, group by %s%s%s\n", rep->old_snap ? "differences:" : "top",
+            shown, rep->nrows, group_by_name(o->group), o->cumulative ? ", cumulative" : "",
+            o->nfilters ? ", filtered" : "");
+    char buf[512];
+    for (size_t i = 0; i < shown; i++) {
+        const row *r = &rep->rows[i];
+        format_traceback_str(out, rep, r);
+        format_row_text(buf, sizeof buf, rep, r);
+        fprintf(out, ": %s\n", buf);
+        if (o->group == GROUP_TRACEBACK) {
+            /* Traceback.format(): oldest frame first. */
+            size_t nf = row_nframes(rep->in, o->group, r);
+            for (size_t k = 0; k < nf; k++) {
+                int32_t file;
+                int64_t lineno;
+                size_t len;
+                row_frame(rep->in, o->group, r, k, &file, &lineno);
+                const char *name = intern_file_name(rep->in, file, &len);
+                fputs("  File \"", out);
+                fwrite(name, 1, len, out);
+                fprintf(out, "\", line %" PRId64 "\n", lineno);
+            }
+        }
+    }
+    if (shown < rep->nrows) {
+        double size = 0, count = 0;
+        for (size_t i = shown; i < rep->nrows; i++) {
+            size += (double)rep->rows[i].size;
+            count += rep->rows[i].count;
+        }
+        char sz[32];
+        format_size(sz, sizeof sz, size, 0);
+        fprintf(out, "# %zu other rows: size=%s, count=%lld\n", rep->nrows - shown, sz, llround(count));
+    }
+    return ferror(out) ? -1 : 0;
+}

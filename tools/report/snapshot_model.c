@@ -1,0 +1,362 @@
+#define _DEFAULT_SOURCE
+#include "snapshot_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pickle_reader.h"
+#include "sampling.h"
+
+/* pv_tuple.cache tags: a tuple may be (ab)used both as a frame and as a
+ * stack by hostile input, so the cached id records which one it is. */
+#define CACHE_FRAME(id) ((int32_t)((id) << 1))
+#define CACHE_STACK(id) ((int32_t)(((id) << 1) | 1))
+
+typedef struct loader {
+    snapshot *snap;
+    intern *in;
+    snapshot_error *err;
+    int32_t *tmp;
+    size_t captmp;
+} loader;
+
+static int fail(loader *l, size_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    l->err->offset = offset;
+    va_start(ap, fmt);
+    vsnprintf(l->err->message, sizeof l->err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *dup_bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static int add_meta(loader *l, const pv *key, const pv *val, size_t offset)
+{
+    snapshot *s = l->snap;
+    meta_entry e = {0};
+    switch (val->kind) {
+    case PV_INT: e.kind = META_INT; e.i = val->u.i; break;
+    case PV_FLOAT: e.kind = META_FLOAT; e.f = val->u.f; break;
+    case PV_BOOL: e.kind = META_BOOL; e.i = val->u.i; break;
+    case PV_NONE: e.kind = META_NONE; break;
+    case PV_STR: e.kind = META_STR; break;
+    default: return 0; /* unknown structured keys are ignored */
+    }
+    e.key = dup_bytes(key->u.s, key->len);
+    if (!e.key)
+        return fail(l, offset, "out of memory");
+    if (e.kind == META_STR) {
+        e.s = dup_bytes(val->u.s, val->len);
+        e.slen = val->len;
+        if (!e.s) {
+            free(e.key);
+            return fail(l, offset, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < s->nmeta; i++) {
+        if (strcmp(s->meta[i].key, e.key) == 0) { /* later key wins */
+            free(s->meta[i].key);
+            free(s->meta[i].s);
+            s->meta[i] = e;
+            return 0;
+        }
+    }
+    meta_entry *m = realloc(s->meta, (s->nmeta + 1) * sizeof *m);
+    if (!m) {
+        free(e.key);
+        free(e.s);
+        return fail(l, offset, "out of memory");
+    }
+    s->meta = m;
+    s->meta[s->nmeta++] = e;
+    return 0;
+}
+
+static int32_t frame_id(loader *l, const pv *f, size_t offset, size_t trace_index)
+{
+    if (f->kind == PV_TUPLE && f->u.t->cache >= 0 && !(f->u.t->cache & 1))
+        return f->u.t->cache >> 1;
+    if (f->kind != PV_TUPLE || f->u.t->len != 2 || f->u.t->items[0].kind != PV_STR ||
+        f->u.t->items[1].kind != PV_INT)
+        return fail(l, offset, "trace #%zu: a frame is not a (filename, lineno) tuple", trace_index);
+    const pv *name = &f->u.t->items[0];
+    int32_t file = intern_file(l->in, name->u.s, name->len);
+    int32_t id = file < 0 ? -1 : intern_frame(l->in, file, f->u.t->items[1].u.i);
+    if (id < 0 || id >= (1 << 29))
+        return fail(l, offset, "out of memory");
+    f->u.t->cache = CACHE_FRAME(id);
+    return id;
+}
+
+static int32_t stack_id(loader *l, struct pv_tuple *frames, size_t offset, size_t trace_index)
+{
+    if (frames->cache >= 0 && (frames->cache & 1))
+        return frames->cache >> 1;
+    size_t n = frames->len;
+    if (n > l->captmp) {
+        int32_t *t = realloc(l->tmp, n * sizeof *t);
+        if (!t)
+            return fail(l, offset, "out of memory");
+        l->tmp = t;
+        l->captmp = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = frame_id(l, &frames->items[i], offset, trace_index);
+        if (id < 0)
+            return -1;
+        l->tmp[i] = id;
+    }
+    int32_t id = intern_stack(l->in, l->tmp, n);
+    if (id < 0 || id >= (1 << 29))
+        return fail(l, offset, "out of memory");
+    frames->cache = CACHE_STACK(id);
+    return id;
+}
+
+static int ensure_acc(loader *l, size_t need, size_t offset)
+{
+    snapshot *s = l->snap;
+    if (need <= s->nacc)
+        return 0;
+    size_t ncap = s->nacc ? s->nacc : 64;
+    while (ncap < need)
+        ncap *= 2;
+    stack_acc *a = realloc(s->acc, ncap * sizeof *a);
+    if (!a)
+        return fail(l, offset, "out of memory");
+    memset(a + s->nacc, 0, (ncap - s->nacc) * sizeof *a);
+    s->acc = a;
+    s->nacc = ncap;
+    return 0;
+}
+
+static int load_traces(loader *l, const pv *list, size_t offset)
+{
+    snapshot *s = l->snap;
+    size_t n = pv_seq_len(list);
+    const pv *items = pv_seq_items(list);
+    int sampled = s->sample_rate > 1;
+    double rate = (double)s->sample_rate;
+    int64_t last_w = INT64_MIN, total = 0;
+    double last_count = 0, last_q = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind != PV_TRACE)
+            return fail(l, offset, "trace #%zu is not a (domain, size, frames, total_nframe) tuple", i);
+        const struct pv_trace *t = items[i].u.tr;
+        int32_t sid = stack_id(l, t->frames, offset, i);
+        if (sid < 0)
+            return -1;
+        if ((size_t)sid >= s->nacc && ensure_acc(l, (size_t)sid + 1, offset) < 0)
+            return -1;
+        stack_acc *a = &s->acc[sid];
+        /* Sizes are size_t in tracemalloc; keeping them non-negative with
+         * a bounded total means no later sum of a subset can overflow. */
+        if (t->size < 0)
+            return fail(l, offset, "trace #%zu has a negative size", i);
+        if (__builtin_add_overflow(total, t->size, &total))
+            return fail(l, offset, "trace #%zu: sizes overflow 64 bits", i);
+        a->size += t->size;
+        a->traces++;
+        if (!sampled) {
+            a->count += 1.0;
+            continue;
+        }
+        int64_t w = t->size;
+        if (w != last_w) {
+            /* Sampled traces repeat sizes a lot; one inversion per run. */
+            last_w = w;
+            if (w <= 0) {
+                last_count = 0;
+                last_q = 0;
+            } else {
+                double sz = sampling_size_from_weight(w, rate);
+                double p = sampling_probability(sz, rate);
+                last_count = 1.0 / p;
+                last_q = 1.0 - p;
+            }
+        }
+        a->count += last_count;
+        a->var += (double)w * (double)w * last_q;
+    }
+    s->ntraces = n;
+    return 0;
+}
+
+int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
+                         int release_consumed, snapshot_error *err)
+{
+    memset(snap, 0, sizeof *snap);
+    snap->sample_rate = 1;
+    loader l = {.snap = snap, .in = in, .err = err};
+    pickle_doc *doc;
+    pickle_error perr;
+    if (pickle_read(data, len, release_consumed, &doc, &perr) < 0) {
+        err->offset = perr.offset;
+        snprintf(err->message, sizeof err->message, "%s", perr.message);
+        return -1;
+    }
+    int rc = 0;
+    const pv *root = pickle_doc_root(doc);
+    const pv *state, *traces = NULL;
+    size_t offset = len ? len - 1 : 0, traces_offset;
+    if (root->kind != PV_OBJECT || root->u.o->cls != PV_CLASS_SNAPSHOT || !root->u.o->has_state) {
+        rc = fail(&l, offset, "not a pickled tracemalloc.Snapshot");
+        goto out;
+    }
+    offset = root->u.o->build_offset;
+    state = &root->u.o->state;
+    for (size_t i = 0; rc == 0 && i < state->u.l->len; i += 2) {
+        const pv *k = &state->u.l->items[i], *v = &state->u.l->items[i + 1];
+        if (k->kind != PV_STR) {
+            rc = fail(&l, offset, "snapshot state has a non-string key");
+        } else if (k->len == 6 && memcmp(k->u.s, "traces", 6) == 0) {
+            traces = v;
+        } else if (k->len == 15 && memcmp(k->u.s, "traceback_limit", 15) == 0) {
+            if (v->kind != PV_INT)
+                rc = fail(&l, offset, "traceback_limit is not an integer");
+            snap->traceback_limit = v->u.i;
+            snap->has_traceback_limit = 1;
+        } else {
+            if (k->len == 11 && memcmp(k->u.s, "sample_rate", 11) == 0) {
+                if (v->kind != PV_INT || v->u.i < 1) {
+                    rc = fail(&l, offset, "sample_rate is not a positive integer");
+                    break;
+                }
+                snap->sample_rate = v->u.i;
+            }
+            rc = add_meta(&l, k, v, offset);
+        }
+    }
+    if (rc < 0)
+        goto out;
+    if (!traces) {
+        rc = fail(&l, offset, "snapshot has no traces");
+        goto out;
+    }
+    traces_offset = offset;
+    if (traces->kind == PV_OBJECT && traces->u.o->cls == PV_CLASS_TRACES) {
+        traces_offset = traces->u.o->build_offset;
+        traces = traces->u.o->has_state ? pv_dict_get(&traces->u.o->state, "_traces") : NULL;
+        if (!traces) {
+            rc = fail(&l, traces_offset, "tracemalloc._Traces object without _traces");
+            goto out;
+        }
+    }
+    if (traces->kind != PV_LIST && traces->kind != PV_TUPLE) {
+        rc = fail(&l, traces_offset, "traces are not a list");
+        goto out;
+    }
+    rc = load_traces(&l, traces, traces_offset);
+out:
+    free(l.tmp);
+    pickle_doc_free(doc);
+    if (rc < 0) {
+        snapshot_free(snap);
+        return -1;
+    }
+    return 0;
+}
+
+int snapshot_load_file(snapshot *snap, intern *in, const char *path, char *msg, size_t msglen)
+{
+    memset(snap, 0, sizeof *snap);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(msg, msglen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    size_t len = (size_t)st.st_size;
+    const uint8_t *data = NULL;
+    void *map = NULL;
+    if (len > 0) {
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            snprintf(msg, msglen, "%s: cannot map: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        madvise(map, len, MADV_SEQUENTIAL);
+        data = map;
+    } else {
+        data = (const uint8_t *)"";
+    }
+    close(fd);
+    snapshot_error err;
+    int rc = snapshot_from_buffer(snap, in, data, len, 1, &err);
+    if (map)
+        munmap(map, len);
+    if (rc < 0) {
+        snprintf(msg, msglen, "%s: offset %zu: %s", path, err.offset, err.message);
+        return -1;
+    }
+    snap->path = dup_bytes(path, strlen(path));
+    if (!snap->path) {
+        snapshot_free(snap);
+        snprintf(msg, msglen, "%s: out of memory", path);
+        return -1;
+    }
+    return 0;
+}
+
+void snapshot_free(snapshot *snap)
+{
+    for (size_t i = 0; i < snap->nmeta; i++) {
+        free(snap->meta[i].key);
+        free(snap->meta[i].s);
+    }
+    free(snap->meta);
+    free(snap->acc);
+    free(snap->path);
+    memset(snap, 0, sizeof *snap);
+    snap->sample_rate = 1;
+}
+
+const meta_entry *snapshot_meta(const snapshot *snap, const char *key)
+{
+    for (size_t i = 0; i < snap->nmeta; i++)
+        if (strcmp(snap->meta[i].key, key) == 0)
+            return &snap->meta[i];
+    return NULL;
+}
+
+int snapshot_is_sampled(const snapshot *snap)
+{
+    return snap->sample_rate > 1;
+}
+
+void snapshot_totals(const snapshot *snap, int64_t *size, double *count, double *var)
+{
+    int64_t s = 0;
+    double c = 0, v = 0;
+    for (size_t i = 0; i < snap->nacc; i++) {
+        s += snap->acc[i].size;
+        c += snap->acc[i].count;
+        v += snap->acc[i].var;
+    }
+    *size = s;
+    *count = c;
+    *var = v;
+}
