@@ -18,7 +18,8 @@
  * yet bounded for adversarial ones. */
 #define BUDGET_PER_BYTE 48
 #define BUDGET_BASE (1u << 20)
-#define ARENA_CHUNK (1u << 20)
+#define ARENA_CHUNK_MIN (4u << 10)
+#define ARENA_CHUNK_MAX (1u << 20)
 #define RELEASE_STEP ((size_t)16 << 20)
 #define PV_UNSET 0xffffffffu
 
@@ -76,7 +77,12 @@ static void *arena_alloc(reader *r, size_t size)
     size = (size + 15) & ~(size_t)15;
     struct arena_chunk *c = d->chunks;
     if (!c || c->cap - c->used < size) {
-        size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+        /* Chunks double from 4 KiB so that small inputs stay small. */
+        size_t cap = c ? c->cap * 2 : ARENA_CHUNK_MIN;
+        if (cap > ARENA_CHUNK_MAX)
+            cap = ARENA_CHUNK_MAX;
+        if (cap < size)
+            cap = size;
         if (charge(r, cap) < 0)
             return NULL;
         c = malloc(sizeof *c + cap);

@@ -1,0 +1,70 @@
+"""Regenerate the seed part of the fuzz regression corpus (corpus/seed-*).
+
+Small real snapshots (tracemalloc dumps in pickle protocols 2 to 5, a
+sampled snapshot with libmprofile's metadata keys) and the malformed inputs
+the reader must reject.  Inputs found by fuzzing are kept next to them as
+corpus/crash-* or corpus/regress-* and are never regenerated.
+usage: python3 make_corpus.py [CORPUS_DIR]"""
+import os
+import pickle
+import sys
+import tracemalloc
+
+
+def work():
+    def leaf(n):
+        return [bytearray(n), str(n) * 3]
+
+    def mid(n):
+        return [leaf(i) for i in range(n)]
+
+    return [mid(4), {"k": list(range(30))}, leaf(200)]
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+    os.makedirs(out, exist_ok=True)
+    tracemalloc.start(6)
+    data = work()
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(True, __file__, all_frames=True)])
+    tracemalloc.stop()
+    del data
+    seeds = {}
+    for proto in (2, 3, 4, 5):
+        seeds["seed-tracemalloc-p%d" % proto] = pickle.dumps(snap, protocol=proto)
+    sampled = tracemalloc.Snapshot(
+        [(0, 1005, (("a.py", 3), ("main.py", 1)), 2),
+         (0, 1005, (("a.py", 3), ("main.py", 1)), 2),
+         (0, 250000, (("b.py", 7), ("b.py", 7), ("main.py", 2)), 3),
+         (1, 4000, (), 0)], 10)
+    sampled.sample_rate = 1000
+    sampled.pid = 1234
+    sampled.time = 1764300000.5
+    sampled.python_version = "3.11.2"
+    sampled.mprofile_version = "0.1.0"
+    sampled.live_bytes = 260000
+    sampled.peak_bytes = 300000
+    sampled.dropped_samples = 0
+    sampled.profiler_memory = 65536
+    sampled.samples = 4
+    sampled.future = [1, 2]
+    seeds["seed-sampled-p4"] = pickle.dumps(sampled, protocol=4)
+    seeds["seed-sampled-p2"] = pickle.dumps(sampled, protocol=2)
+    old_style = tracemalloc.Snapshot([(0, 10, (("x.py", 1),))], 1)  # Python < 3.9 traces
+    seeds["seed-3tuple-p4"] = pickle.dumps(old_style, protocol=4)
+    seeds["seed-empty-file"] = b""
+    seeds["seed-other-pickle"] = pickle.dumps({"traces": [1, 2]}, protocol=4)
+    seeds["seed-deep-marks"] = b"\x80\x04" + b"(" * 80 + b"."
+    seeds["seed-huge-string"] = b"\x80\x04X\xff\xff\xff\x7f"
+    seeds["seed-memo-bomb"] = b"\x80\x04)r\xff\xff\xff\x7f."
+    seeds["seed-global-os-system"] = b"\x80\x02cos\nsystem\n."
+    full = seeds["seed-tracemalloc-p5"]
+    seeds["seed-truncated-p5"] = full[: len(full) // 2]
+    for name, blob in seeds.items():
+        with open(os.path.join(out, name), "wb") as fp:
+            fp.write(blob)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Bad input and bad arguments: one-line errors, the right exit status,
+never a crash or a hang.
+
+usage: e2e_errors.py REPORT_BINARY WORKDIR"""
+import os
+import pickle
+import random
+import re
+import subprocess
+import sys
+import tracemalloc
+
+ERROR_LINE = re.compile(r"^mprofile-report: (.*): offset (\d+): (.+)$")
+
+
+def snapshot_bytes(path):
+    tracemalloc.start(5)
+    data = [bytearray(100 + i) for i in range(20)]
+    snap = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    snap.dump(path)
+    del data
+    with open(path, "rb") as fp:
+        return fp.read()
+
+
+def main():
+    report, workdir = sys.argv[1:3]
+    os.makedirs(workdir, exist_ok=True)
+    good = snapshot_bytes(os.path.join(workdir, "good.pickle"))
+    rng = random.Random(1234)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    bad = {
+        "empty": (b"", "empty file"),
+        "random": (bytes(rng.randrange(256) for _ in range(4096)), None),
+        "other_pickle": (pickle.dumps({"a": [1, 2, 3]}, protocol=4), "not a pickled"),
+        "global": (pickle.dumps(Evil(), protocol=2), "refusing global"),
+        "huge_string": (b"\x80\x04\x8d" + (1 << 62).to_bytes(8, "little"), "exceeds the input"),
+        "huge_frame": (b"\x80\x04\x95" + (1 << 60).to_bytes(8, "little") + b".", "exceeds the input"),
+        "deep_marks": (b"\x80\x04" + b"(" * 100000, "nesting deeper"),
+        "deep_tuples": (b"\x80\x04)" + b"\x85" * 200000 + b".", "not a pickled"),
+        "memo_bomb": (b"\x80\x04)r\xff\xff\xff\x7f.", "memo index"),
+        "bad_get": (b"\x80\x04h\x05.", "never stored"),
+        "trailing": (good + b"xx", "trailing bytes"),
+        "protocol0": (pickle.dumps([1], protocol=0), None),
+    }
+    for cut in (1, 2, 11, 40, len(good) // 2, len(good) - 1):
+        bad["truncated_%d" % cut] = (good[:cut], None)
+
+    failures = 0
+    for name, (data, needle) in sorted(bad.items()):
+        path = os.path.join(workdir, name + ".pickle")
+        with open(path, "wb") as fp:
+            fp.write(data)
+        res = subprocess.run([report, path], capture_output=True, text=True, timeout=60)
+        lines = res.stderr.splitlines()
+        m = ERROR_LINE.match(lines[0]) if len(lines) == 1 else None
+        ok = (res.returncode == 1 and m is not None and m.group(1) == path
+              and int(m.group(2)) <= len(data) and res.stdout == ""
+              and (needle is None or needle in m.group(3)))
+        if not ok:
+            failures += 1
+            print("FAIL %s: exit %d, stderr %r" % (name, res.returncode, res.stderr))
+
+    res = subprocess.run([report, os.path.join(workdir, "good.pickle")], capture_output=True)
+    if res.returncode != 0:
+        failures += 1
+        print("FAIL: good snapshot rejected: %r" % res.stderr)
+
+    missing = os.path.join(workdir, "missing.pickle")
+    res = subprocess.run([report, missing], capture_output=True, text=True)
+    if res.returncode != 1 or not res.stderr.startswith("mprofile-report: %s: " % missing):
+        failures += 1
+        print("FAIL missing file: %d %r" % (res.returncode, res.stderr))
+
+    good_path = os.path.join(workdir, "good.pickle")
+    usage = [[], ["--top", "x", good_path], ["-g", "function", good_path],
+             ["--cumulative", "-g", "traceback", good_path], ["--bogus", good_path],
+             ["--diff", good_path], [good_path, good_path], ["--format", "xml", good_path],
+             ["-n"]]
+    for args in usage:
+        res = subprocess.run([report] + args, capture_output=True, text=True)
+        if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
+            failures += 1
+            print("FAIL usage %r: %d %r" % (args, res.returncode, res.stderr))
+    for args in (["--help"], ["-h"], ["--version"]):
+        res = subprocess.run([report] + args, capture_output=True, text=True)
+        if res.returncode != 0 or not res.stdout:
+            failures += 1
+            print("FAIL %r: %d" % (args, res.returncode))
+
+    out = os.path.join(workdir, "out.txt")
+    res = subprocess.run([report, "-o", out, good_path], capture_output=True, text=True)
+    with open(out) as fp:
+        if res.returncode != 0 or res.stdout or "size=" not in fp.read():
+            failures += 1
+            print("FAIL -o")
+
+    print("%d bad inputs, %d failures" % (len(bad), failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+/* Test helper: writes tracemalloc-like snapshot pickles byte by byte. */
+#ifndef MPROFILE_REPORT_TEST_PICKLE_BUILDER_H
+#define MPROFILE_REPORT_TEST_PICKLE_BUILDER_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pb {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t memo;
+} pb;
+
+typedef struct pb_frame {
+    const char *file;
+    int lineno;
+} pb_frame;
+
+typedef struct pb_stack {
+    const pb_frame *frames; /* most recent first */
+    size_t n;
+} pb_stack;
+
+static inline void pb_bytes(pb *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->buf = realloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+static inline void pb_op(pb *b, uint8_t op) { pb_bytes(b, &op, 1); }
+
+static inline void pb_le(pb *b, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pb_op(b, (uint8_t)(v >> (8 * i)));
+}
+
+static inline void pb_str(pb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 256) {
+        pb_op(b, 0x8c);
+        pb_le(b, n, 1);
+    } else {
+        pb_op(b, 'X');
+        pb_le(b, n, 4);
+    }
+    pb_bytes(b, s, n);
+}
+
+static inline void pb_int(pb *b, int64_t v)
+{
+    if (v >= 0 && v < 256) {
+        pb_op(b, 'K');
+        pb_le(b, (uint64_t)v, 1);
+    } else if (v >= 0 && v < 65536) {
+        pb_op(b, 'M');
+        pb_le(b, (uint64_t)v, 2);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+        pb_op(b, 'J');
+        pb_le(b, (uint64_t)v, 4);
+    } else {
+        pb_op(b, 0x8a);
+        pb_op(b, 8);
+        pb_le(b, (uint64_t)v, 8);
+    }
+}
+
+static inline uint32_t pb_memoize(pb *b)
+{
+    pb_op(b, 0x94);
+    return b->memo++;
+}
+
+static inline void pb_get(pb *b, uint32_t idx)
+{
+    if (idx < 256) {
+        pb_op(b, 'h');
+        pb_le(b, idx, 1);
+    } else {
+        pb_op(b, 'j');
+        pb_le(b, idx, 4);
+    }
+}
+
+/* Everything up to and including the EMPTY_LIST + MARK of the trace list. */
+static inline void pb_snapshot_begin(pb *b)
+{
+    pb_op(b, 0x80);
+    pb_op(b, 4);
+    pb_str(b, "tracemalloc");
+    pb_memoize(b);
+    pb_str(b, "Snapshot");
+    pb_memoize(b);
+    pb_op(b, 0x93);
+    pb_memoize(b);
+    pb_op(b, ')');
+    pb_op(b, 0x81);
+    pb_memoize(b);
+    pb_op(b, '}');
+    pb_memoize(b);
+    pb_op(b, '(');
+    pb_str(b, "traces");
+    pb_memoize(b);
+    pb_get(b, 0);
+    pb_str(b, "_Traces");
+    pb_memoize(b);
+    pb_op(b, 0x93);
+    pb_memoize(b);
+    pb_op(b, ')');
+    pb_op(b, 0x81);
+    pb_memoize(b);
+    pb_op(b, '}');
+    pb_memoize(b);
+    pb_str(b, "_traces");
+    pb_memoize(b);
+    pb_op(b, ']');
+    pb_memoize(b);
+    pb_op(b, '(');
+}
+
+/* Closes the trace list and the _Traces object; then state keys may be
+ * added (key, value pairs) before pb_snapshot_end. */
+static inline void pb_snapshot_traces_done(pb *b, int traceback_limit)
+{
+    pb_op(b, 'e'); /* APPENDS */
+    pb_op(b, 's'); /* SETITEM _traces */
+    pb_op(b, 'b'); /* BUILD _Traces */
+    pb_str(b, "traceback_limit");
+    pb_int(b, traceback_limit);
+}
+
+static inline void pb_snapshot_end(pb *b)
+{
+    pb_op(b, 'u'); /* SETITEMS */
+    pb_op(b, 'b'); /* BUILD Snapshot */
+    pb_op(b, '.');
+}
+
+/* Emit the frames tuple of a stack, memoized once per stack in memo[]
+ * (UINT32_MAX = not yet written) when share is set. */
+static inline void pb_frames(pb *b, const pb_stack *st, uint32_t *memo, int share)
+{
+    if (share && *memo != UINT32_MAX) {
+        pb_get(b, *memo);
+        return;
+    }
+    pb_op(b, '(');
+    for (size_t i = 0; i < st->n; i++) {
+        pb_str(b, st->frames[i].file);
+        pb_int(b, st->frames[i].lineno);
+        pb_op(b, 0x86);
+    }
+    pb_op(b, 't');
+    *memo = pb_memoize(b);
+}
+
+static inline void pb_trace(pb *b, int64_t size, const pb_stack *st, uint32_t *memo, int share)
+{
+    pb_op(b, '(');
+    pb_int(b, 0);
+    pb_int(b, size);
+    pb_frames(b, st, memo, share);
+    pb_int(b, (int64_t)st->n);
+    pb_op(b, 't');
+    pb_memoize(b);
+}
+
+/* A whole snapshot; sample_rate 0 leaves the key out. */
+static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,
+                               const size_t *stack_of, size_t ntraces, int64_t sample_rate)
+{
+    uint32_t *memo = malloc((nstacks + 1) * sizeof *memo);
+    for (size_t i = 0; i < nstacks; i++)
+        memo[i] = UINT32_MAX;
+    pb_snapshot_begin(b);
+    for (size_t i = 0; i < ntraces; i++)
+        pb_trace(b, sizes[i], &stacks[stack_of[i]], &memo[stack_of[i]], 1);
+    pb_snapshot_traces_done(b, 10);
+    if (sample_rate) {
+        pb_str(b, "sample_rate");
+        pb_int(b, sample_rate);
+    }
+    pb_snapshot_end(b);
+    free(memo);
+}
+
+#endif

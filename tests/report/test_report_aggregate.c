@@ -1,0 +1,223 @@
+/* Unit tests of grouping, cumulative mode, filters, ordering and diff. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "aggregate.h"
+#include "pickle_builder.h"
+
+/* Stacks, most recent frame first. */
+static const pb_frame S0[] = {{"b.py", 5}, {"a.py", 1}};
+static const pb_frame S1[] = {{"b.py", 5}, {"c.py", 9}};
+static const pb_frame S2[] = {{"r.py", 3}, {"r.py", 3}, {"r.py", 7}}; /* recursion */
+static const pb_frame S3[] = {{"a.py", 2}, {"a.py", 1}};
+
+typedef struct fixture {
+    intern *in;
+    snapshot s;
+} fixture;
+
+static void load(fixture *f, const int64_t *sizes, const size_t *of, size_t n)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}, {S2, 3}, {S3, 2}};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 4, sizes, of, n, 0);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&f->s, f->in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->in = intern_new();
+    static const int64_t sizes[] = {100, 200, 30, 30, 5};
+    static const size_t of[] = {0, 1, 2, 2, 3};
+    load(f, sizes, of, 5);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    snapshot_free(&f->s);
+    intern_free(f->in);
+    free(f);
+    return 0;
+}
+
+static void frame_of(fixture *f, group_by g, const row *r, size_t i, const char *file, int64_t lineno)
+{
+    int32_t fid;
+    int64_t l;
+    size_t len;
+    row_frame(f->in, g, r, i, &fid, &l);
+    const char *name = intern_file_name(f->in, fid, &len);
+    assert_int_equal(len, strlen(file));
+    assert_memory_equal(name, file, len);
+    assert_int_equal(l, lineno);
+}
+
+static void test_aggregate__lineno_groups_by_most_recent_frame(void **state)
+{
+    fixture *f = *state;
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].size, 300);
+    assert_true(rows[0].count == 2);
+    frame_of(f, o.group, &rows[0], 0, "b.py", 5);
+    assert_int_equal(rows[1].size, 60);
+    frame_of(f, o.group, &rows[1], 0, "r.py", 3);
+    frame_of(f, o.group, &rows[2], 0, "a.py", 2);
+    free(rows);
+}
+
+static void test_aggregate__filename_and_traceback_keys(void **state)
+{
+    fixture *f = *state;
+    agg_opts o = {.group = GROUP_FILENAME};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    frame_of(f, o.group, &rows[0], 0, "b.py", 0);
+    free(rows);
+    o.group = GROUP_TRACEBACK;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rows[0].size, 200);
+    assert_int_equal(row_nframes(f->in, o.group, &rows[0]), 2);
+    /* oldest frame first, as tracemalloc.Traceback */
+    frame_of(f, o.group, &rows[0], 0, "c.py", 9);
+    frame_of(f, o.group, &rows[0], 1, "b.py", 5);
+    free(rows);
+}
+
+static void test_aggregate__cumulative_counts_every_frame(void **state)
+{
+    fixture *f = *state;
+    agg_opts o = {.group = GROUP_LINENO, .cumulative = 1};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    /* r.py:3 appears twice in S2: 2 traces x 2 frames */
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t file;
+        int64_t lineno;
+        size_t len;
+        row_frame(f->in, o.group, &rows[i], 0, &file, &lineno);
+        const char *name = intern_file_name(f->in, file, &len);
+        if (len == 4 && memcmp(name, "r.py", 4) == 0 && lineno == 3) {
+            assert_int_equal(rows[i].size, 120);
+            assert_true(rows[i].count == 4);
+            found = 1;
+        }
+    }
+    assert_true(found);
+    free(rows);
+    o.group = GROUP_FILENAME;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(rows[0].size, 300); /* b.py */
+    frame_of(f, o.group, &rows[1], 0, "c.py", 0);
+    frame_of(f, o.group, &rows[2], 0, "r.py", 0);
+    assert_int_equal(rows[2].size, 180); /* 3 frames x 60 */
+    frame_of(f, o.group, &rows[3], 0, "a.py", 0);
+    assert_int_equal(rows[3].size, 110); /* S0 once, S3 twice */
+    free(rows);
+}
+
+static void test_aggregate__ties_break_on_traceback_descending(void **state)
+{
+    (void)state;
+    fixture f = {.in = intern_new()};
+    static const int64_t sizes[] = {10, 10, 10};
+    static const size_t of[] = {0, 1, 3};
+    load(&f, sizes, of, 3);
+    agg_opts o = {.group = GROUP_TRACEBACK};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    /* equal (size, count): reverse order of (oldest frame, ...) tuples:
+     * (c.py,9),(b.py,5) > (a.py,1),(b.py,5) > (a.py,1),(a.py,2) */
+    frame_of(&f, o.group, &rows[0], 0, "c.py", 9);
+    frame_of(&f, o.group, &rows[1], 1, "b.py", 5);
+    frame_of(&f, o.group, &rows[2], 1, "a.py", 2);
+    free(rows);
+    snapshot_free(&f.s);
+    intern_free(f.in);
+}
+
+static void test_aggregate__filters_match_tracemalloc(void **state)
+{
+    fixture *f = *state;
+    report_filter flt[2] = {{glob_compile("a.py", 4), 1}, {glob_compile("r*", 2), 0}};
+    agg_opts o = {.group = GROUP_LINENO, .filters = flt, .nfilters = 1};
+    row *rows;
+    size_t n;
+    /* include a.py on the most recent frame only: S3 */
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].size, 5);
+    free(rows);
+    /* any frame: S0 and S3 */
+    o.all_frames = 1;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    free(rows);
+    /* exclude r*: everything but S2 */
+    o.filters = &flt[1];
+    o.all_frames = 0;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].size + rows[1].size, 305);
+    free(rows);
+    glob_free(flt[0].glob);
+    glob_free(flt[1].glob);
+}
+
+static void test_aggregate__diff_against_old(void **state)
+{
+    fixture *f = *state;
+    fixture old = {.in = f->in};
+    static const int64_t sizes[] = {150, 30, 999};
+    static const size_t of[] = {0, 2, 3};
+    load(&old, sizes, of, 3);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_diff(&old.s, &f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    /* sorted by abs(size_diff): a.py:2 (-994), b.py:5 (+150), r.py:3 (+30) */
+    frame_of(f, o.group, &rows[0], 0, "a.py", 2);
+    assert_int_equal(rows[0].size, 5);
+    assert_int_equal(rows[0].size_diff, -994);
+    assert_true(rows[0].count_diff == 0);
+    assert_int_equal(rows[1].size_diff, 150);
+    assert_true(rows[1].count_diff == 1);
+    assert_int_equal(rows[2].size_diff, 30);
+    free(rows);
+    snapshot_free(&old.s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_aggregate__lineno_groups_by_most_recent_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__filename_and_traceback_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__cumulative_counts_every_frame, setup, teardown),
+        cmocka_unit_test(test_aggregate__ties_break_on_traceback_descending),
+        cmocka_unit_test_setup_teardown(test_aggregate__filters_match_tracemalloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__diff_against_old, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/* Unit tests of the output formats.  Expected strings come from Python
+ * 3.11's tracemalloc (_format_size, str(Statistic), str(StatisticDiff)). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+#include "pickle_builder.h"
+
+static void size_is(double v, int sign, const char *want)
+{
+    char buf[64];
+    format_size(buf, sizeof buf, v, sign);
+    assert_string_equal(buf, want);
+}
+
+static void test_format__size_like_tracemalloc(void **state)
+{
+    (void)state;
+    size_is(0, 0, "0 B");
+    size_is(0, 1, "+0 B");
+    size_is(99, 0, "99 B");
+    size_is(10239, 1, "+10239 B");
+    size_is(10240, 0, "10.0 KiB");
+    size_is(102400, 1, "+100 KiB");
+    size_is(104805171.2, 0, "100.0 MiB");
+    size_is(123456789, 0, "118 MiB");
+    size_is(5497558138880.0, 0, "5120 GiB");
+    size_is(3377699720527872.0, 1, "+3072 TiB");
+    size_is(-5, 1, "-5 B");
+    size_is(-10240, 0, "-10.0 KiB");
+    size_is(-123456, 1, "-121 KiB");
+    size_is(102348.8, 0, "100.0 KiB");
+    size_is(10238.5, 0, "10238 B");
+}
+
+static const pb_frame S0[] = {{"x/a.py", 12}, {"main.py", 3}};
+static const pb_frame S1[] = {{"b;c.py", 7}, {"main.py", 4}};
+
+typedef struct fx {
+    intern *in;
+    snapshot s, old;
+} fx;
+
+static void load(intern *in, snapshot *s, const int64_t *sizes, const size_t *of, size_t n, int64_t rate)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 2, sizes, of, n, rate);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+static char *render(const report *rep, int (*fn)(FILE *, const report *))
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(fn(f, rep), 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_format__text_rows_are_str_statistic(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    static const int64_t sizes[] = {1000, 24, 3000000};
+    static const size_t of[] = {0, 0, 1};
+    load(in, &s, sizes, of, 3, 0);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .top = 10};
+    char line[256];
+    format_row_text(line, sizeof line, &rep, &rows[1]);
+    assert_string_equal(line, "size=1024 B, count=2, average=512 B");
+    char *text = render(&rep, format_text);
+    assert_non_null(strstr(text, "\nb;c.py:7: size=2930 KiB, count=1, average=2930 KiB\n"
+                                 "x/a.py:12: size=1024 B, count=2, average=512 B\n"));
+    assert_null(strstr(text, "rse="));
+    free(text);
+    rep.top = 1;
+    text = render(&rep, format_text);
+    assert_null(strstr(text, "x/a.py:12: size"));
+    assert_non_null(strstr(text, "# 1 other rows"));
+    free(text);
+    free(rows);
+
+    /* --diff: str(StatisticDiff) */
+    snapshot old;
+    static const int64_t osizes[] = {2048};
+    static const size_t oof[] = {0};
+    load(in, &old, osizes, oof, 1, 0);
+    assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+    rep = (report){.in = in, .snap = &s, .old_snap = &old, .opts = &o, .rows = rows, .nrows = n};
+    text = render(&rep, format_text);
+    assert_non_null(strstr(text, "\nb;c.py:7: size=2930 KiB (+2930 KiB), count=1 (+1), average=2930 KiB\n"
+                                 "x/a.py:12: size=1024 B (-1024 B), count=2 (+1), average=512 B\n"));
+    free(text);
+    free(rows);
+    snapshot_free(&old);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__traceback_rows_show_oldest_frame_then_frames(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    static const int64_t sizes[] = {10};
+    static const size_t of[] = {0};
+    load(in, &s, sizes, of, 1, 0);
+    agg_opts o = {.group = GROUP_TRACEBACK};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    char *text = render(&rep, format_text);
+    assert_non_null(strstr(text, "\nmain.py:3: size=10 B, count=1, average=10 B\n"
+                                 "  File \"main.py\", line 3\n  File \"x/a.py\", line 12\n"));
+    free(text);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__sampled_rows_add_rse_and_header(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    static const int64_t sizes[] = {1500, 1500};
+    static const size_t of[] = {0, 0};
+    load(in, &s, sizes, of, 2, 1000);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    char *text = render(&rep, format_text);
+    assert_non_null(strstr(text, "# sampled: sample_rate=1000 bytes"));
+    assert_non_null(strstr(text, ", rse="));
+    free(text);
+    char *json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"estimated\": true"));
+    assert_non_null(strstr(json, "\"sample_rate\": 1000"));
+    assert_null(strstr(json, "\"rse\": null"));
+    free(json);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__json_and_collapsed(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    static const int64_t sizes[] = {100, 23};
+    static const size_t of[] = {0, 1};
+    load(in, &s, sizes, of, 2, 0);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    char *json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"schema\": \"mprofile-report/1\""));
+    assert_non_null(strstr(json, "{\"size\": 100, \"count\": 1, \"count_estimate\": 1, \"average\": 100, "
+                                 "\"rse\": null, \"frames\": [{\"filename\": \"x/a.py\", \"lineno\": 12}], "
+                                 "\"text\": \"x/a.py:12: size=100 B, count=1, average=100 B\"}"));
+    free(json);
+    char *folded = render(&rep, format_collapsed);
+    assert_string_equal(folded, "main.py:3;x/a.py:12 100\nmain.py:4;b:c.py:7 23\n");
+    free(folded);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format__size_like_tracemalloc),
+        cmocka_unit_test(test_format__text_rows_are_str_statistic),
+        cmocka_unit_test(test_format__traceback_rows_show_oldest_frame_then_frames),
+        cmocka_unit_test(test_format__sampled_rows_add_rse_and_header),
+        cmocka_unit_test(test_format__json_and_collapsed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,220 @@
+/* Unit tests of the snapshot model: traces reduced to per-stack sums. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "pickle_builder.h"
+#include "sampling.h"
+#include "snapshot_model.h"
+
+static const pb_frame F1[] = {{"a.py", 10}, {"main.py", 1}};
+static const pb_frame F2[] = {{"b.py", 20}, {"main.py", 2}};
+static const pb_frame F3[] = {{"a.py", 10}, {"main.py", 1}}; /* same content as F1 */
+
+static void test_model__sums_per_stack_and_interns_by_content(void **state)
+{
+    (void)state;
+    pb_stack stacks[] = {{F1, 2}, {F2, 2}, {F3, 2}};
+    int64_t sizes[] = {100, 50, 7, 3};
+    size_t of[] = {0, 1, 0, 2};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 3, sizes, of, 4, 0);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ntraces, 4);
+    assert_int_equal(intern_nstacks(in), 2); /* F3 is F1 by content */
+    assert_int_equal(intern_nfiles(in), 3);
+    assert_int_equal(s.acc[0].size, 110);
+    assert_int_equal(s.acc[0].traces, 3);
+    assert_true(s.acc[0].count == 3.0);
+    assert_int_equal(s.acc[1].size, 50);
+    assert_true(s.acc[1].var == 0.0);
+    assert_int_equal(s.traceback_limit, 10);
+    assert_false(snapshot_is_sampled(&s));
+    int64_t total;
+    double count, var;
+    snapshot_totals(&s, &total, &count, &var);
+    assert_int_equal(total, 160);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void test_model__reads_metadata_and_ignores_unknown_keys(void **state)
+{
+    (void)state;
+    pb_stack st = {F1, 2};
+    pb b = {0};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 40, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_str(&b, "pid");
+    pb_int(&b, 4242);
+    pb_str(&b, "python_version");
+    pb_str(&b, "3.11.2");
+    pb_str(&b, "time");
+    static const char t[] = "G\x41\xd9\x00\x00\x00\x00\x00\x00"; /* 1677721600.0 */
+    pb_bytes(&b, t, 9);
+    pb_str(&b, "future_list");
+    pb_op(&b, ']');
+    pb_str(&b, "future_flag");
+    pb_op(&b, 0x88);
+    pb_snapshot_end(&b);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(snapshot_meta(&s, "pid")->i, 4242);
+    assert_string_equal(snapshot_meta(&s, "python_version")->s, "3.11.2");
+    assert_true(snapshot_meta(&s, "time")->f == 1677721600.0);
+    assert_int_equal(snapshot_meta(&s, "future_flag")->kind, META_BOOL);
+    assert_null(snapshot_meta(&s, "future_list"));
+    assert_null(snapshot_meta(&s, "traces"));
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void test_model__sampled_counts_and_variance(void **state)
+{
+    (void)state;
+    double rate = 1000;
+    int64_t w_small = llround(sampling_weight(10, rate));   /* ~R */
+    int64_t w_big = llround(sampling_weight(100000, rate)); /* ~s */
+    pb_stack stacks[] = {{F1, 2}, {F2, 2}};
+    int64_t sizes[] = {w_small, w_small, w_big};
+    size_t of[] = {0, 0, 1};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 2, sizes, of, 3, 1000);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_true(snapshot_is_sampled(&s));
+    double p10 = sampling_probability(sampling_size_from_weight(w_small, rate), rate);
+    assert_true(fabs(s.acc[0].count - 2 / p10) < 1e-6);
+    assert_true(fabs(s.acc[0].var - 2 * (double)w_small * (double)w_small * (1 - p10)) < 1e-3);
+    assert_true(fabs(s.acc[1].count - 1.0) < 1e-9);
+    assert_true(s.acc[1].var < 1e-6);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void expect_model_error(pb *b, const char *needle)
+{
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b->buf, b->len, 0, &err), -1);
+    assert_true(err.offset <= b->len);
+    if (!strstr(err.message, needle))
+        fail_msg("'%s' lacks '%s'", err.message, needle);
+    intern_free(in);
+    free(b->buf);
+    *b = (pb){0};
+}
+
+static void test_model__rejects_malformed_snapshots(void **state)
+{
+    (void)state;
+    pb b = {0};
+    pb_stack st = {F1, 2};
+    uint32_t memo = UINT32_MAX;
+
+    static const char not_snapshot[] = "\x80\x04]\x94.";
+    pb_bytes(&b, not_snapshot, 5);
+    expect_model_error(&b, "not a pickled tracemalloc.Snapshot");
+
+    pb_snapshot_begin(&b);
+    pb_int(&b, 5); /* a trace that is an int */
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "trace #0 is not");
+
+    pb_snapshot_begin(&b);
+    pb_op(&b, '(');
+    pb_int(&b, 0);
+    pb_int(&b, 8);
+    pb_op(&b, '(');
+    pb_int(&b, 1);
+    pb_int(&b, 2);
+    pb_op(&b, 0x86); /* a frame (1, 2) */
+    pb_op(&b, 't');
+    pb_int(&b, 1);
+    pb_op(&b, 't');
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "frame is not");
+
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 8, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_str(&b, "sample_rate");
+    pb_int(&b, 0);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "sample_rate");
+
+    memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, -8, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "negative size");
+
+    memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, INT64_MAX, &st, &memo, 1);
+    pb_trace(&b, INT64_MAX, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "overflow");
+}
+
+static void test_model__frame_tuple_reused_as_stack_is_safe(void **state)
+{
+    (void)state;
+    /* A memoized frame tuple passed where a stack is expected must be
+     * rejected, not confused with a cached stack id. */
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_op(&b, '(');
+    pb_int(&b, 0);
+    pb_int(&b, 8);
+    pb_str(&b, "x.py");
+    pb_int(&b, 3);
+    pb_op(&b, 0x86);
+    uint32_t frame = pb_memoize(&b);
+    pb_op(&b, 0x85); /* stack = (frame,) */
+    pb_int(&b, 1);
+    pb_op(&b, 't');
+    pb_op(&b, '(');
+    pb_int(&b, 0);
+    pb_int(&b, 8);
+    pb_get(&b, frame); /* the frame itself as a stack */
+    pb_int(&b, 1);
+    pb_op(&b, 't');
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "trace #1: a frame is not");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model__sums_per_stack_and_interns_by_content),
+        cmocka_unit_test(test_model__reads_metadata_and_ignores_unknown_keys),
+        cmocka_unit_test(test_model__sampled_counts_and_variance),
+        cmocka_unit_test(test_model__rejects_malformed_snapshots),
+        cmocka_unit_test(test_model__frame_tuple_reused_as_stack_is_safe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,217 @@
+/* Unit tests of the strict pickle reader. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "pickle_builder.h"
+#include "pickle_reader.h"
+
+static int parse(const void *data, size_t len, pickle_doc **doc, pickle_error *err)
+{
+    return pickle_read(data, len, 0, doc, err);
+}
+
+static void expect_error(const char *data, size_t len, size_t offset, const char *needle)
+{
+    pickle_doc *doc = (pickle_doc *)1;
+    pickle_error err;
+    assert_int_equal(parse(data, len, &doc, &err), -1);
+    assert_null(doc);
+    if (offset != SIZE_MAX)
+        assert_int_equal(err.offset, offset);
+    if (!strstr(err.message, needle))
+        fail_msg("message '%s' lacks '%s'", err.message, needle);
+}
+
+static void test_pickle__reads_scalars_in_a_tuple(void **state)
+{
+    (void)state;
+    /* (1, 300, -2, 2**40, -1, 1.5, 'hé', None, True) */
+    static const char p[] = "\x80\x04("
+                            "K\x01" "M\x2c\x01" "J\xfe\xff\xff\xff"
+                            "\x8a\x06\x00\x00\x00\x00\x00\x01" "\x8a\x01\xff"
+                            "G\x3f\xf8\x00\x00\x00\x00\x00\x00"
+                            "\x8c\x03h\xc3\xa9" "N" "\x88" "t.";
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(p, sizeof p - 1, &doc, &err), 0);
+    const pv *root = pickle_doc_root(doc);
+    assert_int_equal(root->kind, PV_TUPLE);
+    assert_int_equal(pv_seq_len(root), 9);
+    const pv *it = pv_seq_items(root);
+    assert_int_equal(it[0].u.i, 1);
+    assert_int_equal(it[1].u.i, 300);
+    assert_int_equal(it[2].u.i, -2);
+    assert_int_equal(it[3].u.i, (int64_t)1 << 40);
+    assert_int_equal(it[4].u.i, -1);
+    assert_true(it[5].kind == PV_FLOAT && it[5].u.f == 1.5);
+    assert_int_equal(it[6].kind, PV_STR);
+    assert_int_equal(it[6].len, 3);
+    assert_memory_equal(it[6].u.s, "h\xc3\xa9", 3);
+    assert_int_equal(it[7].kind, PV_NONE);
+    assert_true(it[8].kind == PV_BOOL && it[8].u.i == 1);
+    pickle_doc_free(doc);
+}
+
+static void test_pickle__memoized_tuples_are_shared(void **state)
+{
+    (void)state;
+    pb b = {0};
+    pb_frame f[] = {{"a.py", 1}, {"b.py", 2}};
+    pb_stack st = {f, 2};
+    int64_t sizes[] = {10, 20, 30};
+    size_t of[] = {0, 0, 0};
+    pb_snapshot(&b, &st, 1, sizes, of, 3, 0);
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(b.buf, b.len, &doc, &err), 0);
+    const pv *root = pickle_doc_root(doc);
+    assert_int_equal(root->kind, PV_OBJECT);
+    assert_int_equal(root->u.o->cls, PV_CLASS_SNAPSHOT);
+    const pv *traces = pv_dict_get(&root->u.o->state, "traces");
+    assert_non_null(traces);
+    assert_int_equal(traces->u.o->cls, PV_CLASS_TRACES);
+    const pv *list = pv_dict_get(&traces->u.o->state, "_traces");
+    assert_int_equal(pv_seq_len(list), 3);
+    const pv *it = pv_seq_items(list);
+    assert_int_equal(it[0].kind, PV_TRACE);
+    assert_int_equal(it[2].u.tr->size, 30);
+    assert_int_equal(it[1].u.tr->total_nframe, 2);
+    /* BINGET gives the very same tuple, not a copy. */
+    assert_ptr_equal(it[0].u.tr->frames, it[1].u.tr->frames);
+    assert_ptr_equal(it[0].u.tr->frames, it[2].u.tr->frames);
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
+static void test_pickle__protocol2_global_and_long_forms(void **state)
+{
+    (void)state;
+    pb b = {0};
+    static const char head[] = "\x80\x02" "ctracemalloc\nSnapshot\n" "q\x00" ")\x81" "r\x01\x00\x00\x00"
+                               "}(X\x06\x00\x00\x00traces" "]" ")" "a" "u" "b.";
+    pb_bytes(&b, head, sizeof head - 1);
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(b.buf, b.len, &doc, &err), 0);
+    const pv *traces = pv_dict_get(&pickle_doc_root(doc)->u.o->state, "traces");
+    assert_int_equal(traces->kind, PV_LIST);
+    assert_int_equal(pv_seq_len(traces), 1);
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
+static void test_pickle__list_dict_and_pop_opcodes(void **state)
+{
+    (void)state;
+    /* ( K1 K2 l  -> [1, 2];  ( 'k' K3 d -> {'k': 3}; '(' N 1 -> pop mark;
+     * K9 0 -> pop; tuple2 of both */
+    static const char p[] = "\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00"
+                            "(K\x01K\x02l" "(\x8c\x01kK\x03" "d" "(N1" "K\x09" "0" "\x86.";
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(p, sizeof p - 1, &doc, &err), 0);
+    const pv *root = pickle_doc_root(doc);
+    assert_int_equal(pv_seq_len(root), 2);
+    const pv *it = pv_seq_items(root);
+    assert_int_equal(it[0].kind, PV_LIST);
+    assert_int_equal(pv_seq_items(&it[0])[1].u.i, 2);
+    assert_int_equal(pv_dict_get(&it[1], "k")->u.i, 3);
+    assert_null(pv_dict_get(&it[1], "x"));
+    pickle_doc_free(doc);
+}
+
+static void test_pickle__rejects_empty_and_truncated(void **state)
+{
+    (void)state;
+    expect_error("", 0, 0, "empty");
+    expect_error("\x80\x04", 2, 2, "truncated");
+    expect_error("\x80\x04\x8c\x05" "ab", 5, 2, "exceeds");
+    expect_error("\x80\x04J\x01\x02", 5, 2, "truncated");
+    expect_error("\x80\x04X\xff\xff\xff\xff", 7, 2, "exceeds");
+    expect_error("\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xff", 11, 2, "exceeds");
+    expect_error("\x80\x04\x8b\xff\xff\xff\x7f", 7, 2, "exceeds");
+}
+
+static void test_pickle__rejects_unknown_opcodes_and_globals(void **state)
+{
+    (void)state;
+    expect_error("\x80\x04R", 3, 2, "unsupported pickle opcode 0x52");
+    expect_error("\x80\x09N.", 4, 0, "protocol");
+    expect_error("\x80\x02" "cos\nsystem\n" ".", 14, 2, "refusing global os.system");
+    expect_error("\x80\x04\x8c\x0btracemalloc\x8c\x05Trace\x93.", 24, 22, "refusing global");
+    expect_error("\x80\x04" "ctracemalloc\nSnapshot\n" "K\x01\x85\x81.", 29, 27, "NEWOBJ with arguments");
+    expect_error("\x80\x04K\x01)\x81.", 7, 5, "not an allowed class");
+}
+
+static void test_pickle__rejects_bad_stack_use(void **state)
+{
+    (void)state;
+    expect_error("\x80\x04t.", 4, 2, "no MARK");
+    expect_error("\x80\x04\x86.", 4, 2, "underflow");
+    expect_error("\x80\x04(K\x01.", 6, 5, "open MARK");
+    expect_error("\x80\x04K\x01K\x02.", 7, 6, "2 values");
+    expect_error("\x80\x04K\x01K\x02" "a.", 8, 6, "non-list");
+    expect_error("\x80\x04}K\x01s.", 6, 5, "underflow");
+    expect_error("\x80\x04\x94.", 4, 2, "empty stack");
+    expect_error("\x80\x04h\x03.", 5, 2, "never stored");
+    expect_error("\x80\x04N.N", 5, 4, "trailing");
+    expect_error("\x80\x04N\x8c\x02\xff\xfe\x86.", 9, 3, "UTF-8");
+    expect_error("\x80\x04)\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.", 15, 3, "64 bits");
+    expect_error("\x80\x04}K\x01" "b.", 6, 5, "not a tracemalloc object");
+}
+
+static void test_pickle__caps_nesting_and_memo(void **state)
+{
+    (void)state;
+    char deep[300];
+    memset(deep, '(', sizeof deep);
+    deep[0] = (char)0x80;
+    deep[1] = 4;
+    expect_error(deep, sizeof deep, SIZE_MAX, "nesting deeper");
+    expect_error("\x80\x04Nr\xff\xff\xff\x7f.", 9, 3, "memo index");
+}
+
+static void test_pickle__memory_stays_within_budget(void **state)
+{
+    (void)state;
+    /* 10000 x "h\x00" (BINGET of an empty list) then a huge LIST: each
+     * 2-byte opcode pushes 16 bytes, well within the budget... */
+    size_t n = 10000;
+    pb b = {0};
+    pb_op(&b, 0x80);
+    pb_op(&b, 4);
+    pb_op(&b, '(');
+    pb_op(&b, ']');
+    pb_memoize(&b);
+    for (size_t i = 0; i < n; i++)
+        pb_get(&b, 0);
+    pb_op(&b, 'l');
+    pb_op(&b, '.');
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(b.buf, b.len, &doc, &err), 0);
+    assert_int_equal(pv_seq_len(pickle_doc_root(doc)), n + 1);
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pickle__reads_scalars_in_a_tuple),
+        cmocka_unit_test(test_pickle__memoized_tuples_are_shared),
+        cmocka_unit_test(test_pickle__protocol2_global_and_long_forms),
+        cmocka_unit_test(test_pickle__list_dict_and_pop_opcodes),
+        cmocka_unit_test(test_pickle__rejects_empty_and_truncated),
+        cmocka_unit_test(test_pickle__rejects_unknown_opcodes_and_globals),
+        cmocka_unit_test(test_pickle__rejects_bad_stack_use),
+        cmocka_unit_test(test_pickle__caps_nesting_and_memo),
+        cmocka_unit_test(test_pickle__memory_stays_within_budget),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
