@@ -14,6 +14,7 @@
 
 #include "hooks.h"
 #include "log.h"
+#include "mprofile/mprofile.h"
 #include "profiler.h"
 
 static int wake_pipe[2] = {-1, -1};
@@ -227,14 +228,61 @@ static struct {
     const char *ml_doc;
 } exit_method = {"_mprofile_exit_dump", exit_callback, 0x0004 /* METH_NOARGS */, NULL};
 
+static int
+is_import_frame(void *ctx, const char *filename, size_t len, unsigned lineno)
+{
+    (void)lineno;
+    static const char *markers[] = {"importlib._bootstrap", "importlib/_bootstrap"};
+    for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
+        size_t mlen = strlen(markers[m]);
+        for (size_t i = 0; i + mlen <= len; i++) {
+            if (memcmp(filename + i, markers[m], mlen) == 0) {
+                *(int *)ctx = 1;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The atexit module, imported only when that cannot disturb the program (NULL: try later). */
+static void *
+atexit_module(void)
+{
+    const mp_pyapi_t *api = &mp_profiler.api;
+    void *modules = api->PyImport_GetModuleDict();
+    void *module = modules ? api->PyDict_GetItemString(modules, "atexit") : NULL;
+    if (module != NULL) {
+        api->Py_IncRef(module); /* borrowed from sys.modules */
+        return module;
+    }
+    /* A pending call can run in the middle of importlib's own bookkeeping (a module lock being
+     * taken), and importing from there breaks the program's import. Wait for a later sample. */
+    int importing = 0;
+    char scratch[256];
+    mp_pyapi_walk(api, MPROFILE_MAX_FRAMES, is_import_frame, &importing, scratch, sizeof(scratch));
+    if (importing) {
+        return NULL;
+    }
+    module = api->PyImport_ImportModule("atexit");
+    if (module == NULL) {
+        api->PyErr_Clear();
+    }
+    return module;
+}
+
 /* Runs in the main thread with the GIL held, at a point where Python code may run. */
 static int
 register_exit_callback(void *arg)
 {
     (void)arg;
     const mp_pyapi_t *api = &mp_profiler.api;
-    void *atexit_module = api->PyImport_ImportModule("atexit");
-    void *reg = atexit_module ? api->PyObject_GetAttrString(atexit_module, "register") : NULL;
+    void *module = atexit_module();
+    if (module == NULL) {
+        atomic_store(&exit_registration, 0);
+        return 0;
+    }
+    void *reg = api->PyObject_GetAttrString(module, "register");
     void *fn = reg ? api->PyCFunction_NewEx(&exit_method, NULL, NULL) : NULL;
     void *result = fn ? api->PyObject_CallFunctionObjArgs(reg, fn, NULL) : NULL;
     if (result != NULL) {
@@ -251,9 +299,7 @@ register_exit_callback(void *arg)
     if (reg) {
         api->Py_DecRef(reg);
     }
-    if (atexit_module) {
-        api->Py_DecRef(atexit_module);
-    }
+    api->Py_DecRef(module);
     return 0;
 }
 
@@ -266,6 +312,7 @@ mp_dump_on_python_sample(void)
     }
     const mp_pyapi_t *api = &mp_profiler.api;
     if (api->Py_AddPendingCall == NULL || api->PyImport_ImportModule == NULL ||
+        api->PyImport_GetModuleDict == NULL || api->PyDict_GetItemString == NULL ||
         api->PyObject_GetAttrString == NULL || api->PyCFunction_NewEx == NULL ||
         api->PyObject_CallFunctionObjArgs == NULL || api->Py_DecRef == NULL ||
         api->Py_IncRef == NULL || api->PyErr_Clear == NULL || api->Py_None == NULL ||

@@ -47,6 +47,8 @@ mp_pyapi_resolve(mp_pyapi_t *api)
     RESOLVE(PyCode_Addr2Line);
     RESOLVE(Py_AddPendingCall);
     RESOLVE(PyImport_ImportModule);
+    RESOLVE(PyImport_GetModuleDict);
+    RESOLVE(PyDict_GetItemString);
     RESOLVE(PyObject_GetAttrString);
     RESOLVE(PyCFunction_NewEx);
     RESOLVE(PyObject_CallFunctionObjArgs);

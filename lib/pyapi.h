@@ -47,6 +47,8 @@ typedef struct {
 
     /* Used only from a pending call (main thread, GIL held) to register the exit dump. */
     void *(*PyImport_ImportModule)(const char *name);
+    void *(*PyImport_GetModuleDict)(void);
+    void *(*PyDict_GetItemString)(void *dict, const char *key);
     void *(*PyObject_GetAttrString)(void *obj, const char *name);
     void *(*PyCFunction_NewEx)(void *def, void *self, void *module);
     void *(*PyObject_CallFunctionObjArgs)(void *callable, ...);

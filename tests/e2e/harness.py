@@ -1,0 +1,86 @@
+"""Shared helpers for the end-to-end tests: run a real Python program under the preloaded
+library and read what it wrote.
+
+Environment (set by CTest): MP_LIB is libmprofile.so, MP_PYTHON the interpreter under test.
+The tests themselves run under any Python 3.11+ with tracemalloc.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import tracemalloc
+import unittest
+
+LIB = os.environ.get("MP_LIB", "")
+PYTHON = os.environ.get("MP_PYTHON", sys.executable)
+RATE = 131072
+
+
+def clean_env(**extra):
+    """The environment without any MPROFILE_* or PYTHON* setting, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MPROFILE", "PYTHON", "LD_PRELOAD"))}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class ProfiledTestCase(unittest.TestCase):
+    """Each test gets its own working directory, removed afterwards."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mprofile-e2e-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def run_python(self, script, args=(), preload=True, python=None, timeout=120, input=None,
+                   python_args=(), **env):
+        """Runs script and returns the CompletedProcess (stdout/stderr as bytes)."""
+        environ = clean_env(**env)
+        if preload:
+            environ["LD_PRELOAD"] = LIB
+            environ.setdefault("MPROFILE_OUT", os.path.join(self.dir, "mprofile.%p.%n.snap"))
+        cmd = [python or PYTHON, *python_args, script, *args]
+        return subprocess.run(cmd, cwd=self.dir, env=environ, capture_output=True,
+                              timeout=timeout, input=input)
+
+    def snapshots(self, pattern="*.snap"):
+        return sorted(glob.glob(os.path.join(self.dir, pattern)))
+
+    def assertRanCleanly(self, proc):
+        self.assertEqual(proc.returncode, 0,
+                         "exit %d\nstdout:\n%s\nstderr:\n%s" % (
+                             proc.returncode, proc.stdout.decode(errors="replace"),
+                             proc.stderr.decode(errors="replace")))
+        self.assertEqual(proc.stderr, b"", proc.stderr.decode(errors="replace"))
+
+
+def load(path):
+    return tracemalloc.Snapshot.load(path)
+
+
+def by_line(snapshot, filename):
+    """{lineno: (size, count)} of the traces whose newest frame is in filename."""
+    result = {}
+    filtered = snapshot.filter_traces([tracemalloc.Filter(True, filename)])
+    for stat in filtered.statistics("lineno"):
+        frame = stat.traceback[0]
+        result[frame.lineno] = (stat.size, stat.count)
+    return result
+
+
+def main():
+    if not LIB or not os.path.exists(LIB):
+        print("MP_LIB does not name the library", file=sys.stderr)
+        sys.exit(1)
+    if not os.path.exists(PYTHON):
+        print("SKIP: interpreter %s is not installed" % PYTHON)
+        sys.exit(77)
+    unittest.main(verbosity=2)
