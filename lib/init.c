@@ -99,7 +99,7 @@ mprofile_load(void)
 
     if (status == MP_PYAPI_UNSUPPORTED) {
         const char *v = P->api.Py_GetVersion ? P->api.Py_GetVersion() : "unknown";
-        mp_log(MP_LOG_WARN, "Python %.*s is not supported (CPython 3.11 is); profiler off",
+        mp_log(MP_LOG_WARN, "Python %.*s is not supported (CPython 3.11 to 3.15 with the GIL are); profiler off",
                (int)strcspn(v, " "), v);
         return;
     }

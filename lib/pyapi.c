@@ -22,6 +22,15 @@ mp_pyapi_version_string(unsigned long version, char *buf, size_t size)
              (version >> 8) & 0xff);
 }
 
+/* Keeps the reason and clears the layout, so nothing reads the interpreter's memory. */
+static mp_pyapi_status_t
+unsupported(mp_pyapi_t *api, const char *why)
+{
+    api->unsupported_reason = why;
+    api->layout = NULL;
+    return MP_PYAPI_UNSUPPORTED;
+}
+
 mp_pyapi_status_t
 mp_pyapi_resolve(mp_pyapi_t *api)
 {
@@ -32,7 +41,7 @@ mp_pyapi_resolve(mp_pyapi_t *api)
     api->PyMem_SetAllocator = (void (*)(int, mp_allocator_t *))sym("PyMem_SetAllocator");
     if (version == NULL) {
         return api->Py_GetVersion != NULL && api->PyMem_SetAllocator != NULL
-                   ? MP_PYAPI_UNSUPPORTED
+                   ? unsupported(api, "older than 3.11")
                    : MP_PYAPI_NO_PYTHON;
     }
     api->version = *version;
@@ -57,12 +66,36 @@ mp_pyapi_resolve(mp_pyapi_t *api)
     RESOLVE(Py_IncRef);
     RESOLVE(_PyMem_GetCurrentAllocatorName);
 #undef RESOLVE
+#define RESOLVE_AS(field, name) (*(void **)&api->field = sym(name))
     api->Py_None = sym("_Py_NoneStruct");
+    api->PyCode_Type = sym("PyCode_Type");
+    /* Exported from 3.13 on; 3.11 and 3.12 walk the gilstate thread state anyway. */
+    RESOLVE_AS(PyThreadState_GetUnchecked, "PyThreadState_GetUnchecked");
 
-    if (api->layout == NULL || api->PyMem_GetAllocator == NULL ||
-        api->PyMem_SetAllocator == NULL || api->PyGILState_GetThisThreadState == NULL ||
-        api->PyCode_Addr2Line == NULL || api->Py_IsInitialized == NULL) {
-        return MP_PYAPI_UNSUPPORTED;
+    static char why[160];
+    if (api->layout == NULL) {
+        snprintf(why, sizeof(why), "no frame layout for this version");
+        return unsupported(api, why);
+    }
+    /* Free-threaded builds (3.13t and later) have another object header, thread-local
+     * bytecode and no GIL: none of the layouts describes them. Py_GetVersion() says so in
+     * every such build; the debug offsets below say it again for 3.13+. */
+    if (api->Py_GetVersion != NULL && strstr(api->Py_GetVersion(), "free-threading") != NULL) {
+        return unsupported(api, "free-threaded build");
+    }
+    if (api->PyMem_GetAllocator == NULL || api->PyMem_SetAllocator == NULL ||
+        api->PyGILState_GetThisThreadState == NULL || api->PyCode_Addr2Line == NULL ||
+        api->Py_IsInitialized == NULL || api->PyCode_Type == NULL ||
+        (api->layout->tstate_source == MP_TSTATE_ATTACHED &&
+         api->PyThreadState_GetUnchecked == NULL)) {
+        return unsupported(api, "a C API function is missing");
+    }
+    /* 3.13+: _PyRuntime begins with _Py_DebugOffsets, the interpreter's own statement of its
+     * layout. A patch release or a distribution build that moved a field is refused here
+     * rather than misread later. */
+    if (mp_pylayout_check_debug_offsets(api->layout, sym("_PyRuntime"), api->version, why,
+                                        sizeof(why)) < 0) {
+        return unsupported(api, why);
     }
     return MP_PYAPI_OK;
 }
@@ -77,35 +110,59 @@ newest_frame(const mp_pylayout_t *L, const char *tstate)
     return cframe != NULL ? FIELD(cframe, L->cframe_current_frame, const char *) : NULL;
 }
 
-/* A frame whose code has not started running its first real instruction: tracemalloc skips it. */
-static int
-is_incomplete(const mp_pylayout_t *L, const char *frame)
+/* The frame's code object: f_code (3.11, 3.12), f_executable (3.13), or the object a 3.14+
+ * _PyStackRef f_executable refers to once its tag bits are cleared. */
+static const char *
+code_of(const mp_pylayout_t *L, const char *frame)
 {
-    const char *code = FIELD(frame, L->frame_code, const char *);
-    switch (L->incomplete_rule) {
-    case MP_INCOMPLETE_FIRSTTRACEABLE_311: {
-        if (FIELD(frame, L->frame_owner, char) == L->owner_generator) {
-            return 0;
-        }
-        const char *first = code + L->code_code_adaptive +
-                            2 * (ptrdiff_t)FIELD(code, L->code_firsttraceable, int);
-        return FIELD(frame, L->frame_instr, const char *) < first;
+    uintptr_t bits = FIELD(frame, L->frame_code, uintptr_t);
+    return (const char *)(bits & ~L->code_tag_bits);
+}
+
+/*
+ * A frame tracemalloc skips (_PyFrame_IsIncomplete): a shim frame owned by the C stack or the
+ * interpreter, or a frame whose code has not yet reached its first traceable instruction.
+ */
+static int
+is_incomplete(const mp_pylayout_t *L, const char *frame, const char *code)
+{
+    int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
+    if (L->incomplete_rule == MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE && owner >= L->owner_shim) {
+        return 1;
     }
+    if (owner == L->owner_generator) {
+        return 0;
     }
-    return 0;
+    const char *first =
+        code + L->code_code_adaptive + 2 * (ptrdiff_t)FIELD(code, L->code_firsttraceable, int);
+    return FIELD(frame, L->frame_instr, const char *) < first;
 }
 
 static int
-line_of(const mp_pyapi_t *api, const char *frame)
+line_of(const mp_pyapi_t *api, const char *frame, const char *code)
 {
     const mp_pylayout_t *L = api->layout;
-    const char *code = FIELD(frame, L->frame_code, const char *);
     const char *instr = FIELD(frame, L->frame_instr, const char *);
-    /* prev_instr points at the last instruction run; its byte offset is what tracemalloc asks
-     * PyCode_Addr2Line about (_PyInterpreterFrame_GetLine). */
+    /* The byte offset tracemalloc asks PyCode_Addr2Line about: _PyInterpreterFrame_LASTI
+     * times sizeof(_Py_CODEUNIT), from prev_instr (3.11, 3.12: the code unit before the next
+     * instruction) or instr_ptr (3.13+: the instruction being executed), both relative to
+     * co_code_adaptive in builds with the GIL. */
     ptrdiff_t offset = instr - (code + L->code_code_adaptive);
     int line = api->PyCode_Addr2Line((void *)code, (int)offset);
     return line < 0 ? 0 : line;
+}
+
+/* The thread state whose frames tracemalloc would record for an allocation on this thread. */
+static const char *
+this_thread_state(const mp_pyapi_t *api)
+{
+    if (api->layout->tstate_source == MP_TSTATE_ATTACHED) {
+        const char *attached = api->PyThreadState_GetUnchecked();
+        if (attached != NULL) {
+            return attached;
+        }
+    }
+    return api->PyGILState_GetThisThreadState();
 }
 
 static size_t
@@ -193,7 +250,7 @@ mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *s
               size_t scratch_size)
 {
     const mp_pylayout_t *L = api->layout;
-    const char *tstate = api->PyGILState_GetThisThreadState();
+    const char *tstate = this_thread_state(api);
     if (tstate == NULL) {
         return 0;
     }
@@ -202,14 +259,22 @@ mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *s
     int stopped = 0;
     for (const char *frame = newest_frame(L, tstate); frame != NULL;
          frame = FIELD(frame, L->frame_previous, const char *)) {
-        if (is_incomplete(L, frame)) {
+        /* Shim frames first: a 3.13 C-stack entry frame holds None, not code. */
+        int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
+        if (L->incomplete_rule == MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE && owner >= L->owner_shim) {
+            continue;
+        }
+        const char *code = code_of(L, frame);
+        if (code == NULL || FIELD(code, L->object_type, const void *) != api->PyCode_Type) {
+            continue;
+        }
+        if (is_incomplete(L, frame, code)) {
             continue;
         }
         if (reported < max && !stopped) {
-            const char *code = FIELD(frame, L->frame_code, const char *);
             const char *name = "<unknown>";
             size_t len = 9;
-            int line = line_of(api, frame);
+            int line = line_of(api, frame, code);
             filename_of(L, code, scratch, scratch_size, &name, &len);
             if (fn(ctx, name, len, (unsigned)line) < 0) {
                 stopped = 1;

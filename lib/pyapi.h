@@ -40,6 +40,8 @@ typedef struct {
     int (*Py_IsInitialized)(void);
     const char *(*Py_GetVersion)(void);
     void *(*PyGILState_GetThisThreadState)(void);
+    /* 3.13+: the thread state attached to this thread, NULL when detached (no check, no abort). */
+    void *(*PyThreadState_GetUnchecked)(void);
     int (*PyCode_Addr2Line)(void *code, int byte_offset);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
     /* Non-NULL only while every domain holds a stock allocator (so our hooks were dropped). */
@@ -56,6 +58,10 @@ typedef struct {
     void (*PyErr_Clear)(void);
     void (*Py_IncRef)(void *obj);
     void *Py_None;
+    /* &PyCode_Type: frames whose code is anything else are skipped (3.13+ entry frames). */
+    const void *PyCode_Type;
+    /* Why the interpreter is MP_PYAPI_UNSUPPORTED (a static string), or NULL. */
+    const char *unsupported_reason;
 } mp_pyapi_t;
 
 typedef enum {

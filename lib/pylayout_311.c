@@ -1,16 +1,22 @@
-/* CPython 3.11 (checked against 3.11.2 and 3.11.7 headers by tests/unit/test_pylayout.c). */
+/* CPython 3.11 (checked against 3.11.2 and 3.11.7 headers by tests/unit/test_pylayout_headers.c). */
 #include "pylayout.h"
 
 const mp_pylayout_t mp_pylayout_311 = {
     .minor = 11,
+    /* tracemalloc 3.11 (Modules/_tracemalloc.c) walks PyGILState_GetThisThreadState(). */
+    .tstate_source = MP_TSTATE_GILSTATE,
     .tstate_cframe = 56,
     .cframe_current_frame = 8,
     .tstate_current_frame = -1,
     .frame_code = 32,
+    .code_tag_bits = 0,
     .frame_previous = 48,
     .frame_instr = 56,
     .frame_owner = 69,
     .owner_generator = 1,
+    /* 3.11 frames are owned by a thread, a generator or a frame object; entry frames are not
+     * on the chain (they live in _PyCFrame). */
+    .owner_shim = 256,
     .incomplete_rule = MP_INCOMPLETE_FIRSTTRACEABLE_311,
     .code_filename = 112,
     .code_firsttraceable = 168,
@@ -26,4 +32,5 @@ const mp_pylayout_t mp_pylayout_311 = {
     .str_compact_bit = 5,
     .str_ascii_bit = 6,
     .str_ready_bit = 7,
+    MP_PYLAYOUT_NO_DEBUG_OFFSETS,
 };
