@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MP_HEAP_FILTER_BITS  20
+#define MP_HEAP_FILTER_BITS  18
 #define MP_HEAP_FILTER_SLOTS (1u << MP_HEAP_FILTER_BITS)
 
 typedef struct {

@@ -15,6 +15,8 @@ import tracemalloc
 import unittest
 
 LIB = os.environ.get("MP_LIB", "")
+# Sanitizer builds: the sanitizer runtimes must come first in LD_PRELOAD (docs/design.md).
+PRELOAD = " ".join(filter(None, [os.environ.get("MP_PRELOAD_FIRST", ""), LIB]))
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
 RATE = 131072
 
@@ -45,7 +47,7 @@ class ProfiledTestCase(unittest.TestCase):
         """Runs script and returns the CompletedProcess (stdout/stderr as bytes)."""
         environ = clean_env(**env)
         if preload:
-            environ["LD_PRELOAD"] = LIB
+            environ["LD_PRELOAD"] = PRELOAD
             environ.setdefault("MPROFILE_OUT", os.path.join(self.dir, "mprofile.%p.%n.snap"))
         cmd = [python or PYTHON, *python_args, script, *args]
         return subprocess.run(cmd, cwd=self.dir, env=environ, capture_output=True,

@@ -10,7 +10,7 @@ class Dormant(harness.ProfiledTestCase):
         plain = subprocess.run(cmd, cwd=self.dir, env=harness.clean_env(),
                                capture_output=True, timeout=60)
         preloaded = subprocess.run(cmd, cwd=self.dir,
-                                   env=harness.clean_env(LD_PRELOAD=harness.LIB,
+                                   env=harness.clean_env(LD_PRELOAD=harness.PRELOAD,
                                                          MPROFILE_RATE=1, MPROFILE_LOG="debug"),
                                    capture_output=True, timeout=60)
         self.assertEqual(preloaded.stdout, plain.stdout)
@@ -22,14 +22,14 @@ class Dormant(harness.ProfiledTestCase):
         self.run_both(["sh", "-c", "echo hello; echo err >&2; exit 4"])
 
     def test_ls(self):
-        self.run_both(["ls", "-la", "/"])
+        self.run_both(["ls", "-l", "/usr"])
 
     def test_c_program(self):
         self.run_both([os.environ["MP_HELLO"], "5"])
 
     def test_python_child_of_shell_is_profiled(self):
         # The preload is inherited: sh stays dormant, the Python it starts is profiled.
-        environ = harness.clean_env(LD_PRELOAD=harness.LIB, MPROFILE_RATE=1,
+        environ = harness.clean_env(LD_PRELOAD=harness.PRELOAD, MPROFILE_RATE=1,
                                     MPROFILE_OUT=self.dir + "/child.%p.snap")
         proc = subprocess.run(["sh", "-c", "%s -c 'x = bytearray(123456)'" % harness.PYTHON],
                               cwd=self.dir, env=environ, capture_output=True, timeout=60)

@@ -27,7 +27,7 @@ class SignalDump(harness.ProfiledTestCase):
 
     def run_with_signals(self, signals, **env):
         script = self.write("server.py", PROGRAM)
-        environ = harness.clean_env(LD_PRELOAD=harness.LIB, MPROFILE_AT_EXIT=0,
+        environ = harness.clean_env(LD_PRELOAD=harness.PRELOAD, MPROFILE_AT_EXIT=0,
                                     MPROFILE_OUT=self.dir + "/dump.%n.snap", **env)
         proc = subprocess.Popen([harness.PYTHON, script], cwd=self.dir, env=environ,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -38,7 +38,7 @@ class Threads(harness.ProfiledTestCase):
         embed = os.environ.get("MP_EMBED")
         if not embed or not os.path.exists(embed) or "3.11" not in harness.PYTHON:
             self.skipTest("needs the embedding test program (built for python3.11)")
-        environ = harness.clean_env(LD_PRELOAD=harness.LIB, MPROFILE_RATE=1,
+        environ = harness.clean_env(LD_PRELOAD=harness.PRELOAD, MPROFILE_RATE=1,
                                     MPROFILE_OUT=self.dir + "/embed.snap")
         import subprocess
         proc = subprocess.run([embed, "native-thread"], cwd=self.dir, env=environ,

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs what mprofile needs, builds and installs it, profiles the bundled example and prints
+# its report. Run from the repository as root on Debian 12.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROFILE_BUILD_TESTS=OFF >/dev/null
+cmake --build build/release -j"$(nproc)"
+cmake --install build/release >/dev/null
+ldconfig
+
+out=$(mktemp -d)
+echo "== profiling examples/leak_and_peak.py at one sample per 64 KiB"
+LD_PRELOAD=/usr/local/lib/libmprofile.so MPROFILE_RATE=64k MPROFILE_SEED=1 \
+    MPROFILE_OUT="$out/leak.%p.snap" /usr/bin/python3.11 examples/leak_and_peak.py
+snap=$(ls "$out"/leak.*.snap)
+echo "== mprofile-report $snap"
+mprofile-report -n 5 "$snap"
+echo "== the same snapshot in Python: tracemalloc.Snapshot.load(...).statistics('lineno')"
+/usr/bin/python3.11 -c "
+import sys, tracemalloc
+for stat in tracemalloc.Snapshot.load(sys.argv[1]).statistics('lineno')[:3]:
+    print(stat)" "$snap"

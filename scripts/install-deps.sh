@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs the Debian packages that build and test mprofile (run as root on Debian 12).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES="build-essential cmake libcmocka-dev python3 python3-dev python3.11 python3.11-dev \
+    clang libclang-rt-14-dev debootstrap python3-tornado"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs the whole test suite: unit tests (also under ASan+UBSan), end-to-end tests on every
+# interpreter found, the report tool's tests and fuzz replay, and the Python version matrix.
+# Run from the repository as root on Debian 12.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+if [ -x tests/matrix/make-sid-chroot.sh ]; then
+    tests/matrix/make-sid-chroot.sh
+fi
+jobs=$(nproc)
+
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j"$jobs"
+ctest --preset ci -j"$jobs"
+
+# Sanitizers (ASan + UBSan): the unit tests of every module, and the library's end-to-end tests
+# with the sanitizer runtimes preloaded before it (docs/design.md).
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
+ctest --preset asan-e2e -j"$jobs"
