@@ -42,7 +42,9 @@ static void test_pickle__reads_scalars_in_a_tuple(void **state)
     const pv *root = pickle_doc_root(doc);
     assert_int_equal(root->kind, PV_TUPLE);
     assert_int_equal(pv_seq_len(root), 9);
-    const pv *it = pv_seq_items(root);
+    pv it[9];
+    for (int i = 0; i < 9; i++)
+        it[i] = pv_seq_get(root, (size_t)i);
     assert_int_equal(it[0].u.i, 1);
     assert_int_equal(it[1].u.i, 300);
     assert_int_equal(it[2].u.i, -2);
@@ -72,15 +74,15 @@ static void test_pickle__memoized_tuples_are_shared(void **state)
     const pv *root = pickle_doc_root(doc);
     assert_int_equal(root->kind, PV_OBJECT);
     assert_int_equal(root->u.o->cls, PV_CLASS_SNAPSHOT);
-    const pv *traces = pv_dict_get(&root->u.o->state, "traces");
-    assert_non_null(traces);
-    assert_int_equal(traces->u.o->cls, PV_CLASS_TRACES);
-    const pv *list = pv_dict_get(&traces->u.o->state, "_traces");
-    assert_int_equal(pv_seq_len(list), 3);
-    const pv *it = pv_seq_items(list);
+    pv traces, list;
+    assert_true(pv_dict_get(&root->u.o->state, "traces", &traces));
+    assert_int_equal(traces.u.o->cls, PV_CLASS_TRACES);
+    assert_true(pv_dict_get(&traces.u.o->state, "_traces", &list));
+    assert_int_equal(pv_seq_len(&list), 3);
+    pv it[3] = {pv_seq_get(&list, 0), pv_seq_get(&list, 1), pv_seq_get(&list, 2)};
     assert_int_equal(it[0].kind, PV_TRACE);
     assert_int_equal(it[2].u.tr->size, 30);
-    assert_int_equal(it[1].u.tr->total_nframe, 2);
+    assert_int_equal(it[1].u.tr->frames->len, 2);
     /* BINGET gives the very same tuple, not a copy. */
     assert_ptr_equal(it[0].u.tr->frames, it[1].u.tr->frames);
     assert_ptr_equal(it[0].u.tr->frames, it[2].u.tr->frames);
@@ -98,9 +100,10 @@ static void test_pickle__protocol2_global_and_long_forms(void **state)
     pickle_doc *doc;
     pickle_error err;
     assert_int_equal(parse(b.buf, b.len, &doc, &err), 0);
-    const pv *traces = pv_dict_get(&pickle_doc_root(doc)->u.o->state, "traces");
-    assert_int_equal(traces->kind, PV_LIST);
-    assert_int_equal(pv_seq_len(traces), 1);
+    pv traces;
+    assert_true(pv_dict_get(&pickle_doc_root(doc)->u.o->state, "traces", &traces));
+    assert_int_equal(traces.kind, PV_LIST);
+    assert_int_equal(pv_seq_len(&traces), 1);
     pickle_doc_free(doc);
     free(b.buf);
 }
@@ -117,11 +120,13 @@ static void test_pickle__list_dict_and_pop_opcodes(void **state)
     assert_int_equal(parse(p, sizeof p - 1, &doc, &err), 0);
     const pv *root = pickle_doc_root(doc);
     assert_int_equal(pv_seq_len(root), 2);
-    const pv *it = pv_seq_items(root);
+    pv it[2] = {pv_seq_get(root, 0), pv_seq_get(root, 1)};
     assert_int_equal(it[0].kind, PV_LIST);
-    assert_int_equal(pv_seq_items(&it[0])[1].u.i, 2);
-    assert_int_equal(pv_dict_get(&it[1], "k")->u.i, 3);
-    assert_null(pv_dict_get(&it[1], "x"));
+    assert_int_equal(pv_seq_get(&it[0], 1).u.i, 2);
+    pv v;
+    assert_true(pv_dict_get(&it[1], "k", &v));
+    assert_int_equal(v.u.i, 3);
+    assert_false(pv_dict_get(&it[1], "x", &v));
     pickle_doc_free(doc);
 }
 

@@ -19,9 +19,18 @@
 #define BUDGET_PER_BYTE 48
 #define BUDGET_BASE (1u << 20)
 #define ARENA_CHUNK_MIN (4u << 10)
-#define ARENA_CHUNK_MAX (1u << 20)
-#define RELEASE_STEP ((size_t)16 << 20)
-#define PV_UNSET 0xffffffffu
+#define ARENA_CHUNK_MAX (4u << 20)
+#define HUGE_PAGE (2u << 20)
+#define RELEASE_STEP ((size_t)1 << 20)
+
+/* Packed 8-byte values, used for list/dict items and the memo.  Arena
+ * allocations are 16-byte aligned, which leaves the low 4 bits of their
+ * addresses for a tag; scalars other than small ints are boxed. */
+enum { PK_TRACE = 0, PK_TUPLE, PK_LIST, PK_DICT, PK_OBJECT, PK_BOX, PK_INT, PK_NONE };
+#define PK_TAG(x) ((unsigned)((x) & 15u))
+#define PK_PTR(x) ((void *)(uintptr_t)((x) & ~(uint64_t)15))
+#define PK_UNSET 0 /* a NULL trace pointer: never a real value */
+#define PK_INT_LIMIT ((int64_t)1 << 59)
 
 struct arena_chunk {
     struct arena_chunk *next;
@@ -47,8 +56,9 @@ typedef struct reader {
     size_t nstack, capstack;
     size_t marks[MAX_MARK_DEPTH];
     size_t nmarks;
-    pv *memo;
+    uint64_t *memo;
     size_t capmemo, nmemo_next; /* nmemo_next: index used by MEMOIZE */
+    size_t memo_init;           /* memo[0 .. memo_init) initialized */
     pickle_error *err;
 } reader;
 
@@ -85,7 +95,15 @@ static void *arena_alloc(reader *r, size_t size)
             cap = size;
         if (charge(r, cap) < 0)
             return NULL;
-        c = malloc(sizeof *c + cap);
+        /* Big chunks are aligned for transparent huge pages: far fewer
+         * page faults when a snapshot has millions of traces. */
+        if (cap >= ARENA_CHUNK_MAX) {
+            c = aligned_alloc(HUGE_PAGE, (sizeof *c + cap + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1));
+            if (c)
+                madvise(c, sizeof *c + cap, MADV_HUGEPAGE);
+        } else {
+            c = malloc(sizeof *c + cap);
+        }
         if (!c) {
             fail(r, "out of memory");
             return NULL;
@@ -118,7 +136,57 @@ static int grow(reader *r, void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static int push(reader *r, pv v)
+static inline int pack(reader *r, const pv *v, uint64_t *out)
+{
+    switch (v->kind) {
+    case PV_TRACE: *out = (uint64_t)(uintptr_t)v->u.tr | PK_TRACE; return 0;
+    case PV_TUPLE: *out = (uint64_t)(uintptr_t)v->u.t | PK_TUPLE; return 0;
+    case PV_LIST: *out = (uint64_t)(uintptr_t)v->u.l | PK_LIST; return 0;
+    case PV_DICT: *out = (uint64_t)(uintptr_t)v->u.l | PK_DICT; return 0;
+    case PV_OBJECT: *out = (uint64_t)(uintptr_t)v->u.o | PK_OBJECT; return 0;
+    case PV_NONE: *out = PK_NONE; return 0;
+    case PV_INT:
+        if (v->u.i >= -PK_INT_LIMIT && v->u.i < PK_INT_LIMIT) {
+            *out = ((uint64_t)v->u.i << 4) | PK_INT;
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    pv *box = arena_alloc(r, sizeof *box);
+    if (!box)
+        return -1;
+    *box = *v;
+    *out = (uint64_t)(uintptr_t)box | PK_BOX;
+    return 0;
+}
+
+static inline pv unpack(uint64_t x)
+{
+    pv v = {.kind = PV_NONE};
+    switch (PK_TAG(x)) {
+    case PK_TRACE: v.kind = PV_TRACE; v.u.tr = PK_PTR(x); break;
+    case PK_TUPLE: v.kind = PV_TUPLE; v.u.t = PK_PTR(x); break;
+    case PK_LIST: v.kind = PV_LIST; v.u.l = PK_PTR(x); break;
+    case PK_DICT: v.kind = PV_DICT; v.u.l = PK_PTR(x); break;
+    case PK_OBJECT: v.kind = PV_OBJECT; v.u.o = PK_PTR(x); break;
+    case PK_BOX: v = *(const pv *)PK_PTR(x); break;
+    case PK_INT: {
+        /* arithmetic shift written portably */
+        uint64_t u = x >> 4;
+        if (u & ((uint64_t)1 << 59))
+            u |= ~(uint64_t)0 << 60;
+        memcpy(&v.u.i, &u, sizeof u);
+        v.kind = PV_INT;
+        break;
+    }
+    default: break;
+    }
+    return v;
+}
+
+static inline int push(reader *r, pv v)
 {
     if (r->nstack == r->capstack &&
         grow(r, (void **)&r->stack, &r->capstack, r->nstack + 1, sizeof(pv)) < 0)
@@ -142,7 +210,7 @@ static int need_bytes(reader *r, size_t n)
     return 0;
 }
 
-static uint64_t read_le(const uint8_t *p, size_t n)
+static inline uint64_t read_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -248,10 +316,8 @@ static pv make_tuple(reader *r, const pv *items, size_t n, int *ok)
         struct pv_trace *t = arena_alloc(r, sizeof *t);
         if (!t)
             return v;
-        t->domain = items[0].u.i;
         t->size = items[1].u.i;
         t->frames = items[2].u.t;
-        t->total_nframe = n == 4 ? items[3].u.i : -1;
         v.kind = PV_TRACE;
         v.u.tr = t;
         *ok = 1;
@@ -307,10 +373,11 @@ static int extend(reader *r, size_t start, uint32_t kind)
     if (kind == PV_DICT && n % 2)
         return fail(r, "odd number of items for a dict");
     struct pv_list *l = target->u.l;
-    if (grow(r, (void **)&l->items, &l->cap, l->len + n, sizeof(pv)) < 0)
+    if (grow(r, (void **)&l->items, &l->cap, l->len + n, sizeof *l->items) < 0)
         return -1;
-    if (n)
-        memcpy(l->items + l->len, r->stack + start, n * sizeof(pv));
+    for (size_t i = 0; i < n; i++)
+        if (pack(r, &r->stack[start + i], &l->items[l->len + i]) < 0)
+            return -1;
     l->len += n;
     r->nstack = start;
     return 0;
@@ -324,20 +391,19 @@ static int memo_put(reader *r, uint64_t idx)
      * input size cannot come from a real snapshot. */
     if (idx > r->len)
         return fail(r, "memo index %llu too large", (unsigned long long)idx);
-    size_t old = r->capmemo;
-    if (grow(r, (void **)&r->memo, &r->capmemo, (size_t)idx + 1, sizeof(pv)) < 0)
+    if (grow(r, (void **)&r->memo, &r->capmemo, (size_t)idx + 1, sizeof *r->memo) < 0)
         return -1;
-    for (size_t i = old; i < r->capmemo; i++)
-        r->memo[i].kind = PV_UNSET;
-    r->memo[idx] = r->stack[r->nstack - 1];
-    return 0;
+    /* Initialize lazily: untouched capacity costs no resident memory. */
+    for (; r->memo_init <= idx; r->memo_init++)
+        r->memo[r->memo_init] = PK_UNSET;
+    return pack(r, &r->stack[r->nstack - 1], &r->memo[idx]);
 }
 
 static int memo_get(reader *r, uint64_t idx)
 {
-    if (idx >= r->capmemo || r->memo[idx].kind == PV_UNSET)
+    if (idx >= r->memo_init || r->memo[idx] == PK_UNSET)
         return fail(r, "memo index %llu was never stored", (unsigned long long)idx);
-    return push(r, r->memo[idx]);
+    return push(r, unpack(r->memo[idx]));
 }
 
 static int make_global(reader *r, const char *mod, size_t modlen, const char *name, size_t namelen)
@@ -392,6 +458,67 @@ static void release_pages(reader *r)
     }
 }
 
+static inline int small_int(const uint8_t **pp, const uint8_t *end, int64_t *v)
+{
+    const uint8_t *p = *pp;
+    size_t left = (size_t)(end - p);
+    if (left >= 2 && p[0] == 'K') {
+        *v = p[1];
+        *pp = p + 2;
+    } else if (left >= 3 && p[0] == 'M') {
+        *v = (int64_t)read_le(p + 1, 2);
+        *pp = p + 3;
+    } else if (left >= 5 && p[0] == 'J') {
+        *v = (int64_t)(int32_t)(uint32_t)read_le(p + 1, 4);
+        *pp = p + 5;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Fast path for the opcodes of nearly every trace once its stack has been
+ * seen:  MARK int int BINGET(stack) int TUPLE.  Gives exactly what the
+ * generic path would; anything else (or any doubt) returns 0 and the
+ * generic path runs, with its error messages.  r->pos is after the MARK. */
+static int fast_trace(reader *r, int *rc)
+{
+    const uint8_t *p = r->data + r->pos, *end = r->data + r->len;
+    int64_t domain, size, nframe;
+    uint64_t idx;
+    if (r->nmarks == MAX_MARK_DEPTH || !small_int(&p, end, &domain) || !small_int(&p, end, &size))
+        return 0;
+    if (end - p >= 2 && p[0] == 'h') {
+        idx = p[1];
+        p += 2;
+    } else if (end - p >= 5 && p[0] == 'j') {
+        idx = read_le(p + 1, 4);
+        p += 5;
+    } else {
+        return 0;
+    }
+    if (idx >= r->memo_init || PK_TAG(r->memo[idx]) != PK_TUPLE || !small_int(&p, end, &nframe) ||
+        p >= end || *p != 't')
+        return 0;
+    (void)domain;
+    (void)nframe;
+    struct pv_trace *t = arena_alloc(r, sizeof *t);
+    if (!t) {
+        *rc = -1;
+        return 1;
+    }
+    t->size = size;
+    t->frames = PK_PTR(r->memo[idx]);
+    r->pos = (size_t)(p + 1 - r->data);
+    *rc = push(r, (pv){.kind = PV_TRACE, .u.tr = t});
+    /* Python memoizes every tuple: take the MEMOIZE that follows too. */
+    if (*rc == 0 && r->pos < r->len && r->data[r->pos] == 0x94) {
+        r->op_offset = r->pos++;
+        *rc = memo_put(r, r->nmemo_next++);
+    }
+    return 1;
+}
+
 static int step(reader *r, int *done)
 {
     r->op_offset = r->pos;
@@ -425,11 +552,15 @@ static int step(reader *r, int *done)
         r->doc->root = r->stack[0];
         *done = 1;
         return 0;
-    case '(': /* MARK */
+    case '(': { /* MARK */
+        int rc;
+        if (fast_trace(r, &rc))
+            return rc;
         if (r->nmarks == MAX_MARK_DEPTH)
             return fail(r, "nesting deeper than %d", MAX_MARK_DEPTH);
         r->marks[r->nmarks++] = r->nstack;
         return 0;
+    }
     case '0': /* POP */
         if (need_stack(r, 1) < 0)
             return -1;
@@ -650,18 +781,31 @@ void pickle_doc_free(pickle_doc *doc)
     free(doc);
 }
 
-const pv *pv_dict_get(const pv *dict, const char *key)
+int pv_dict_get(const pv *dict, const char *key, pv *out)
 {
     if (dict->kind != PV_DICT)
-        return NULL;
+        return 0;
     size_t klen = strlen(key);
     const struct pv_list *l = dict->u.l;
     for (size_t i = l->len; i >= 2; i -= 2) {
-        const pv *k = &l->items[i - 2];
-        if (k->kind == PV_STR && k->len == klen && memcmp(k->u.s, key, klen) == 0)
-            return &l->items[i - 1];
+        pv k = unpack(l->items[i - 2]);
+        if (k.kind == PV_STR && k.len == klen && memcmp(k.u.s, key, klen) == 0) {
+            *out = unpack(l->items[i - 1]);
+            return 1;
+        }
     }
-    return NULL;
+    return 0;
+}
+
+size_t pv_dict_len(const pv *dict)
+{
+    return dict->kind == PV_DICT ? dict->u.l->len / 2 : 0;
+}
+
+void pv_dict_item(const pv *dict, size_t i, pv *key, pv *value)
+{
+    *key = unpack(dict->u.l->items[2 * i]);
+    *value = unpack(dict->u.l->items[2 * i + 1]);
 }
 
 size_t pv_seq_len(const pv *seq)
@@ -673,11 +817,9 @@ size_t pv_seq_len(const pv *seq)
     return 0;
 }
 
-const pv *pv_seq_items(const pv *seq)
+pv pv_seq_get(const pv *seq, size_t i)
 {
     if (seq->kind == PV_LIST)
-        return seq->u.l->items;
-    if (seq->kind == PV_TUPLE)
-        return seq->u.t->items;
-    return NULL;
+        return unpack(seq->u.l->items[i]);
+    return seq->u.t->items[i];
 }

@@ -54,18 +54,21 @@ struct pv_tuple {
     pv items[];
 };
 
-/* Trace tuples are by far the most numerous objects; storing them in 32
- * bytes instead of a generic 4-item tuple (72 bytes) halves peak memory. */
+/* Trace tuples are by far the most numerous objects: a tuple
+ * (int domain, int size, tuple frames[, int total_nframe]) is stored in 16
+ * bytes instead of 72.  The reports never use the domain nor total_nframe
+ * (tracemalloc's statistics ignore them too): they are checked to be
+ * integers and dropped. */
 struct pv_trace {
-    int64_t domain;
     int64_t size;
-    int64_t total_nframe; /* -1 when the tuple had 3 items (Python < 3.9) */
     struct pv_tuple *frames;
 };
 
+/* Lists and dicts hold packed 8-byte values (see pv_seq_get): the trace
+ * list of a big snapshot is the largest array the reader builds. */
 struct pv_list {
     size_t len, cap;
-    pv *items;
+    uint64_t *items;
 };
 
 struct pv_object {
@@ -94,11 +97,14 @@ int pickle_read(const uint8_t *data, size_t len, int release_consumed,
 const pv *pickle_doc_root(const pickle_doc *doc);
 void pickle_doc_free(pickle_doc *doc);
 
-/* Lookup a string key in a PV_DICT value; NULL when absent. The last
- * occurrence wins, as in Python. */
-const pv *pv_dict_get(const pv *dict, const char *key);
+/* Lookup a string key in a PV_DICT value: 1 and *out when found, else 0.
+ * The last occurrence wins, as in Python. */
+int pv_dict_get(const pv *dict, const char *key, pv *out);
+/* Pairs of a PV_DICT, in insertion order. */
+size_t pv_dict_len(const pv *dict);
+void pv_dict_item(const pv *dict, size_t i, pv *key, pv *value);
 /* Number of items of a PV_LIST or PV_TUPLE value and item access. */
 size_t pv_seq_len(const pv *seq);
-const pv *pv_seq_items(const pv *seq);
+pv pv_seq_get(const pv *seq, size_t i);
 
 #endif

@@ -151,15 +151,15 @@ static int load_traces(loader *l, const pv *list, size_t offset)
 {
     snapshot *s = l->snap;
     size_t n = pv_seq_len(list);
-    const pv *items = pv_seq_items(list);
     int sampled = s->sample_rate > 1;
     double rate = (double)s->sample_rate;
     int64_t last_w = INT64_MIN, total = 0;
     double last_count = 0, last_q = 0;
     for (size_t i = 0; i < n; i++) {
-        if (items[i].kind != PV_TRACE)
+        pv item = pv_seq_get(list, i);
+        if (item.kind != PV_TRACE)
             return fail(l, offset, "trace #%zu is not a (domain, size, frames, total_nframe) tuple", i);
-        const struct pv_trace *t = items[i].u.tr;
+        const struct pv_trace *t = item.u.tr;
         int32_t sid = stack_id(l, t->frames, offset, i);
         if (sid < 0)
             return -1;
@@ -214,7 +214,8 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     }
     int rc = 0;
     const pv *root = pickle_doc_root(doc);
-    const pv *state, *traces = NULL;
+    const pv *state;
+    pv traces_v, *traces = NULL;
     size_t offset = len ? len - 1 : 0, traces_offset;
     if (root->kind != PV_OBJECT || root->u.o->cls != PV_CLASS_SNAPSHOT || !root->u.o->has_state) {
         rc = fail(&l, offset, "not a pickled tracemalloc.Snapshot");
@@ -222,12 +223,15 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     }
     offset = root->u.o->build_offset;
     state = &root->u.o->state;
-    for (size_t i = 0; rc == 0 && i < state->u.l->len; i += 2) {
-        const pv *k = &state->u.l->items[i], *v = &state->u.l->items[i + 1];
+    pv kv, vv;
+    const pv *k = &kv, *v = &vv;
+    for (size_t i = 0; rc == 0 && i < pv_dict_len(state); i++) {
+        pv_dict_item(state, i, &kv, &vv);
         if (k->kind != PV_STR) {
             rc = fail(&l, offset, "snapshot state has a non-string key");
         } else if (k->len == 6 && memcmp(k->u.s, "traces", 6) == 0) {
-            traces = v;
+            traces_v = *v;
+            traces = &traces_v;
         } else if (k->len == 15 && memcmp(k->u.s, "traceback_limit", 15) == 0) {
             if (v->kind != PV_INT)
                 rc = fail(&l, offset, "traceback_limit is not an integer");
@@ -253,8 +257,7 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     traces_offset = offset;
     if (traces->kind == PV_OBJECT && traces->u.o->cls == PV_CLASS_TRACES) {
         traces_offset = traces->u.o->build_offset;
-        traces = traces->u.o->has_state ? pv_dict_get(&traces->u.o->state, "_traces") : NULL;
-        if (!traces) {
+        if (!traces->u.o->has_state || !pv_dict_get(&traces->u.o->state, "_traces", &traces_v)) {
             rc = fail(&l, traces_offset, "tracemalloc._Traces object without _traces");
             goto out;
         }
