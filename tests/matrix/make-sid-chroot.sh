@@ -6,8 +6,8 @@
 #
 # DIR defaults to $MP_SID_CHROOT, then /var/cache/mprofile/sid. It lives outside the source
 # tree so that CI can cache it between runs. The script is idempotent: a complete chroot
-# (marked by DIR/.mprofile-ready) is only checked for the packages; a missing or half-made one
-# is rebuilt from scratch with debootstrap. Needs root, debootstrap and network access to the
+# (marked by DIR/.mprofile-ready once debootstrap has finished) is only completed with the
+# packages that are missing; a missing or half-made one is rebuilt from scratch. Needs root, debootstrap and network access to the
 # default Debian mirror.
 set -eu
 
@@ -20,6 +20,12 @@ log() { echo "make-sid-chroot: $*" >&2; }
 if [ "$(id -u)" != 0 ]; then
     log "must run as root (debootstrap and chroot)"
     exit 1
+fi
+
+# Runs in parallel from several matrix tests: one at a time builds, the others wait and reuse.
+if [ -z "${MP_SID_LOCKED:-}" ]; then
+    mkdir -p "$(dirname "$DIR")"
+    MP_SID_LOCKED=1 exec flock "$DIR.lock" "$0" "$DIR"
 fi
 
 in_chroot() {
@@ -35,7 +41,7 @@ if [ ! -e "$MARK" ]; then
     if [ -e "$DIR" ]; then
         log "removing incomplete chroot $DIR"
         # A half-made chroot may still have /proc or /dev mounted from an interrupted run.
-        for m in proc dev; do
+        for m in proc sys dev; do
             if mountpoint -q "$DIR/$m" 2>/dev/null; then umount -l "$DIR/$m"; fi
         done
         rm -rf --one-file-system "$DIR"
@@ -51,9 +57,8 @@ if [ ! -e "$MARK" ]; then
     echo 'Acquire::Check-Valid-Until "false";' >"$DIR/etc/apt/apt.conf.d/99mprofile"
     echo 'APT::Install-Recommends "false";' >>"$DIR/etc/apt/apt.conf.d/99mprofile"
     cp /etc/resolv.conf "$DIR/etc/resolv.conf" 2>/dev/null || true
-    fresh=1
-else
-    fresh=0
+    # The base system is complete: from here on, a failed run only retries the packages.
+    touch "$MARK"
 fi
 
 missing=""
@@ -71,9 +76,6 @@ if [ -n "$missing" ]; then
     in_chroot apt-get clean
 fi
 
-if [ "$fresh" = 1 ] || [ -n "$missing" ]; then
-    touch "$MARK"
-fi
 for v in 3.13 3.14 3.15; do
     if [ -x "$DIR/usr/bin/python$v" ]; then
         log "python$v: $(in_chroot "/usr/bin/python$v" -c 'import sys; print(sys.version.split()[0])')"
