@@ -29,13 +29,13 @@ class Robustness(harness.ProfiledTestCase):
     def check_profiled(self, python_args=(), **env):
         script = self.write("prog.py", PROGRAM)
         plain = self.run_python(script, preload=False, python_args=python_args, **env)
-        proc = self.run_python(script, python_args=python_args, MPROFILE_RATE=1,
+        proc = self.run_python(script, python_args=python_args, MPROFILE_RATE=4096,
                                MPROFILE_OUT=self.dir + "/x.snap", **env)
         self.assertEqual(proc.stdout, plain.stdout)
         self.assertEqual(proc.returncode, plain.returncode)
         self.assertEqual(proc.stderr, plain.stderr)
         snap = harness.load(self.dir + "/x.snap")
-        # 50 buffers of 100000 bytes, each with its object: all recorded in exact mode.
+        # 50 buffers of 100000 bytes: at one sample per 4 KiB every one of them is sampled.
         self.assertGreaterEqual(held_by_line(snap, script, 2), 50 * 100000)
 
     def test_pythonmalloc_variants(self):
@@ -54,7 +54,7 @@ class Robustness(harness.ProfiledTestCase):
     def test_tracemalloc_started_and_stopped_by_the_program(self):
         script = self.write("tm.py", TRACEMALLOC_PROGRAM)
         plain = self.run_python(script, preload=False)
-        proc = self.run_python(script, MPROFILE_RATE=1, MPROFILE_OUT=self.dir + "/x.snap")
+        proc = self.run_python(script, MPROFILE_RATE=4096, MPROFILE_OUT=self.dir + "/x.snap")
         self.assertRanCleanly(proc)
         # tracemalloc, on top of the profiler's hooks, sees what it sees without them.
         self.assertEqual(proc.stdout, plain.stdout)
