@@ -21,3 +21,13 @@ echo "== the same snapshot in Python: tracemalloc.Snapshot.load(...).statistics(
 import sys, tracemalloc
 for stat in tracemalloc.Snapshot.load(sys.argv[1]).statistics('lineno')[:3]:
     print(stat)" "$snap"
+
+echo "== the mprofile Python module (installed under /usr/local/lib/python3/site-packages)"
+cd "$out"
+PYTHONPATH=/usr/local/lib/python3/site-packages /usr/bin/python3.11 -c "
+import mprofile
+mprofile.start(sample_rate=128 * 1024)
+data = [bytearray(10_000) for _ in range(2_000)]
+snapshot = mprofile.take_snapshot()
+for stat in snapshot.statistics('lineno')[:3]:
+    print(stat)"
