@@ -23,3 +23,19 @@ add_test(NAME matrix.crossload COMMAND ${MP_TEST_PYTHON} ${MP_MATRIX_DIR}/crossl
 set_tests_properties(matrix.crossload PROPERTIES
     LABELS matrix TIMEOUT 1200 SKIP_RETURN_CODE 77
     ENVIRONMENT "MP_LIB=$<TARGET_FILE:mprofile>;MP_CROSSLOAD_PYTHONS=${MP_MATRIX_HOST_PYTHONS}")
+
+# Versions older than 3.11 (pyenv's, when installed): one warning line, dormant, program as is.
+set(MP_UNSUPPORTED_PYTHONS "")
+foreach(version 3.10.13 3.9.18)
+    execute_process(COMMAND pyenv prefix ${version} OUTPUT_VARIABLE prefix
+                    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+    string(REGEX MATCH "^[0-9]+\\.[0-9]+" minor ${version})
+    if(rc EQUAL 0)
+        list(APPEND MP_UNSUPPORTED_PYTHONS ${prefix}/bin/python${minor})
+    endif()
+endforeach()
+string(REPLACE ";" ":" MP_UNSUPPORTED_PYTHONS "${MP_UNSUPPORTED_PYTHONS}")
+add_test(NAME matrix.unsupported COMMAND ${MP_TEST_PYTHON} ${MP_MATRIX_DIR}/unsupported.py)
+set_tests_properties(matrix.unsupported PROPERTIES
+    LABELS matrix TIMEOUT 120 SKIP_RETURN_CODE 77
+    ENVIRONMENT "MP_LIB=$<TARGET_FILE:mprofile>;MP_UNSUPPORTED_PYTHONS=${MP_UNSUPPORTED_PYTHONS}")
