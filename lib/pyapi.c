@@ -71,6 +71,7 @@ mp_pyapi_resolve(mp_pyapi_t *api)
     api->PyCode_Type = sym("PyCode_Type");
     /* Exported from 3.13 on; 3.11 and 3.12 walk the gilstate thread state anyway. */
     RESOLVE_AS(PyThreadState_GetUnchecked, "PyThreadState_GetUnchecked");
+#undef RESOLVE_AS
 
     static char why[160];
     if (api->layout == NULL) {
