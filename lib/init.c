@@ -99,8 +99,11 @@ mprofile_load(void)
 
     if (status == MP_PYAPI_UNSUPPORTED) {
         const char *v = P->api.Py_GetVersion ? P->api.Py_GetVersion() : "unknown";
-        mp_log(MP_LOG_WARN, "Python %.*s is not supported (CPython 3.11 to 3.15 with the GIL are); profiler off",
-               (int)strcspn(v, " "), v);
+        const char *why = P->api.unsupported_reason ? P->api.unsupported_reason : "unknown";
+        mp_log(MP_LOG_WARN,
+               "Python %.*s is not supported (%s; CPython 3.11 to 3.15 with the GIL are); "
+               "profiler off",
+               (int)strcspn(v, " "), v, why);
         return;
     }
     mp_pyapi_version_string(P->api.version, P->python_version, sizeof(P->python_version));
