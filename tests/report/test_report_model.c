@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pickle_builder.h"
@@ -207,6 +208,35 @@ static void test_model__frame_tuple_reused_as_stack_is_safe(void **state)
     expect_model_error(&b, "trace #1: a frame is not");
 }
 
+static void test_model__caps_metadata_keys(void **state)
+{
+    (void)state;
+    pb_stack st = {F1, 2};
+    pb b = {0};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 40, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "extra_%d", i);
+        pb_str(&b, key);
+        pb_int(&b, i);
+    }
+    pb_str(&b, "sample_rate");
+    pb_int(&b, 4096);
+    pb_snapshot_end(&b);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.nmeta, 256);
+    assert_int_equal(s.sample_rate, 4096); /* known keys still apply */
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_model__sampled_counts_and_variance),
         cmocka_unit_test(test_model__rejects_malformed_snapshots),
         cmocka_unit_test(test_model__frame_tuple_reused_as_stack_is_safe),
+        cmocka_unit_test(test_model__caps_metadata_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,11 @@
 #define CACHE_FRAME(id) ((int32_t)((id) << 1))
 #define CACHE_STACK(id) ((int32_t)(((id) << 1) | 1))
 
+/* Metadata keys kept (known ones come first in libmprofile's snapshots);
+ * further unknown keys are ignored, so a state dict with millions of keys
+ * costs linear time. */
+#define MAX_META 256
+
 typedef struct loader {
     snapshot *snap;
     intern *in;
@@ -77,6 +82,11 @@ static int add_meta(loader *l, const pv *key, const pv *val, size_t offset)
             s->meta[i] = e;
             return 0;
         }
+    }
+    if (s->nmeta >= MAX_META) { /* keeps the duplicate check above cheap */
+        free(e.key);
+        free(e.s);
+        return 0;
     }
     meta_entry *m = realloc(s->meta, (s->nmeta + 1) * sizeof *m);
     if (!m) {
