@@ -1,5 +1,6 @@
 #include "hooks.h"
 
+#include <dlfcn.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -42,7 +43,7 @@ mp_hooks_reset_thread(void)
 }
 
 /* The slow path: the countdown ran out on an allocation of size bytes at ptr. */
-__attribute__((noinline, cold)) static void
+__attribute__((noinline, cold, unused)) static void
 on_countdown(int domain, void *ptr, size_t size)
 {
     mp_thread_t *t = &mp_thread;
@@ -72,14 +73,59 @@ domain_of(void *ctx)
     return (int)((mp_allocator_t *)ctx - saved);
 }
 
-static inline void
-forget_if_sampled(const void *ptr)
+#ifndef MP_FLOOR_HOOKS
+
+/*
+ * Two sets of allocation hooks, chosen when they are installed.
+ *
+ * Nesting-aware hooks (the general case) set the busy flag around every call into the saved
+ * allocator, so that an allocation the allocator makes through another hooked domain (pymalloc
+ * asks RAW for requests over 512 bytes) is not counted a second time.
+ *
+ * Straight-line hooks, used when every domain holds one of CPython's stock allocators (malloc,
+ * pymalloc, their debug wrappers): then RAW never re-enters a hooked domain, and a MEM/OBJ
+ * request of 1 to MP_NEST_FREE_MAX bytes is served by pymalloc (or malloc) without asking RAW,
+ * debug padding included. For those the hook ticks the countdown before the call and tail-calls
+ * the saved allocator: no busy stores, no stack frame, no registers to save. Bigger requests and
+ * every countdown that runs out take the nesting-aware path (busy set around the call), so
+ * exact mode, where every allocation runs out, counts exactly as tracemalloc does. (The one
+ * exception: pymalloc falls back to RAW for a small request when it cannot map a new arena,
+ * that is when the system is out of memory; the countdown is then ticked twice for it.)
+ */
+#define MP_NEST_FREE_MAX 256
+
+/* Out of line: busy around the call, then the slow path if the countdown (already ticked) ran
+ * out. */
+__attribute__((noinline)) static void *
+malloc_nested(void *ctx, size_t size)
 {
-    if (ptr != NULL && MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr))) {
-        mp_profiler_forget(ptr, NULL);
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    t->busy = 1;
+    void *p = a->malloc(a->ctx, size);
+    t->busy = 0;
+    if (MP_UNLIKELY(t->sampler.countdown <= 0)) {
+        on_countdown(domain_of(ctx), p, size);
     }
+    return p;
 }
 
+__attribute__((noinline)) static void *
+calloc_nested(void *ctx, size_t nelem, size_t elsize)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    t->busy = 1;
+    void *p = a->calloc(a->ctx, nelem, elsize);
+    t->busy = 0;
+    if (MP_UNLIKELY(t->sampler.countdown <= 0)) {
+        /* CPython checks nelem * elsize for overflow before it calls the allocator. */
+        on_countdown(domain_of(ctx), p, nelem * elsize);
+    }
+    return p;
+}
+
+/* Nesting-aware hooks. */
 static void *
 hook_malloc(void *ctx, size_t size)
 {
@@ -88,13 +134,8 @@ hook_malloc(void *ctx, size_t size)
     if (t->busy) {
         return a->malloc(a->ctx, size);
     }
-    t->busy = 1;
-    void *p = a->malloc(a->ctx, size);
-    t->busy = 0;
-    if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
-        on_countdown(domain_of(ctx), p, size);
-    }
-    return p;
+    mp_sampler_tick(&t->sampler, size);
+    return malloc_nested(ctx, size);
 }
 
 static void *
@@ -105,26 +146,89 @@ hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (t->busy) {
         return a->calloc(a->ctx, nelem, elsize);
     }
-    t->busy = 1;
-    void *p = a->calloc(a->ctx, nelem, elsize);
-    t->busy = 0;
-    /* CPython checks nelem * elsize for overflow before it calls the allocator. */
-    size_t size = nelem * elsize;
-    if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
-        on_countdown(domain_of(ctx), p, size);
+    mp_sampler_tick(&t->sampler, nelem * elsize);
+    return calloc_nested(ctx, nelem, elsize);
+}
+
+/* Straight-line hooks over stock RAW: malloc never re-enters a hooked domain. */
+static void *
+hook_raw_malloc(void *ctx, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    if (MP_LIKELY(!t->busy)) {
+        if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
+            return malloc_nested(ctx, size);
+        }
     }
-    return p;
+    return a->malloc(a->ctx, size);
 }
 
 static void *
-hook_realloc(void *ctx, void *ptr, size_t size)
+hook_raw_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    if (MP_LIKELY(!t->busy)) {
+        if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, nelem * elsize))) {
+            return calloc_nested(ctx, nelem, elsize);
+        }
+    }
+    return a->calloc(a->ctx, nelem, elsize);
+}
+
+/* Straight-line hooks over stock MEM/OBJ: small requests never reach RAW. */
+static void *
+hook_obj_malloc(void *ctx, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    if (MP_LIKELY(!t->busy)) {
+        int fired = mp_sampler_tick(&t->sampler, size);
+        if (MP_UNLIKELY(fired | (size - 1 >= MP_NEST_FREE_MAX))) {
+            return malloc_nested(ctx, size);
+        }
+    }
+    return a->malloc(a->ctx, size);
+}
+
+static void *
+hook_obj_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    size_t size = nelem * elsize;
+    if (MP_LIKELY(!t->busy)) {
+        int fired = mp_sampler_tick(&t->sampler, size);
+        if (MP_UNLIKELY(fired | (size - 1 >= MP_NEST_FREE_MAX))) {
+            return calloc_nested(ctx, nelem, elsize);
+        }
+    }
+    return a->calloc(a->ctx, nelem, elsize);
+}
+
+/* Out of line: the filter said the block may be sampled. */
+__attribute__((noinline)) static void
+free_sampled(void *ctx, void *ptr)
+{
+    mp_allocator_t *a = ctx;
+    if (ptr != NULL) {
+        mp_profiler_forget(ptr, NULL);
+    }
+    a->free(a->ctx, ptr);
+}
+
+/* The general realloc: forgets the old block if it was sampled, and puts it back if the
+ * allocator fails. Out of line: the straight-line hook below only calls it when the filter says
+ * the old block may be sampled. */
+__attribute__((noinline)) static void *
+realloc_sampled(void *ctx, void *ptr, size_t size)
 {
     mp_allocator_t *a = ctx;
     mp_thread_t *t = &mp_thread;
     /* Forget the old block before the allocator can hand its address to another thread. */
     mp_block_t old;
-    int had = ptr != NULL && MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr)) &&
-              mp_profiler_forget(ptr, &old);
+    int had = ptr != NULL && mp_profiler_forget(ptr, &old);
     if (t->busy) {
         void *p = a->realloc(a->ctx, ptr, size);
         if (p == NULL && had) {
@@ -148,18 +252,140 @@ hook_realloc(void *ctx, void *ptr, size_t size)
     return p;
 }
 
+/* An unsampled old block: busy around the call (pymalloc's realloc can ask RAW), then the tick. */
+__attribute__((noinline)) static void *
+realloc_nested(void *ctx, void *ptr, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    t->busy = 1;
+    void *p = a->realloc(a->ctx, ptr, size);
+    t->busy = 0;
+    if (MP_LIKELY(p != NULL) && MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
+        on_countdown(domain_of(ctx), p, size);
+    }
+    return p;
+}
+
+static void *
+hook_realloc(void *ctx, void *ptr, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    /* realloc(NULL, n) hashes to slot 0 and is sorted out in realloc_sampled. */
+    if (MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr))) {
+        return realloc_sampled(ctx, ptr, size);
+    }
+    if (mp_thread.busy) {
+        return a->realloc(a->ctx, ptr, size);
+    }
+    return realloc_nested(ctx, ptr, size);
+}
+
+/* One multiply, shift and load; free(NULL) hashes to slot 0 and is sorted out of line. */
 static void
 hook_free(void *ctx, void *ptr)
 {
     mp_allocator_t *a = ctx;
-    forget_if_sampled(ptr);
+    if (MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr))) {
+        free_sampled(ctx, ptr);
+        return;
+    }
     a->free(a->ctx, ptr);
 }
 
+#else /* MP_FLOOR_HOOKS */
+
+/*
+ * The floor build: hooks that only forward to the saved allocator. It measures what the
+ * allocator interface itself costs (CPython calls through the domain's function pointers and
+ * loses its inlined pymalloc path once any hook is installed); the benchmarks compare the real
+ * hooks against it. It never samples.
+ */
+static void *
+hook_malloc(void *ctx, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    return a->malloc(a->ctx, size);
+}
+
+static void *
+hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    mp_allocator_t *a = ctx;
+    return a->calloc(a->ctx, nelem, elsize);
+}
+
+static void *
+hook_realloc(void *ctx, void *ptr, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    return a->realloc(a->ctx, ptr, size);
+}
+
 static void
-install_domain(int domain)
+hook_free(void *ctx, void *ptr)
+{
+    mp_allocator_t *a = ctx;
+    a->free(a->ctx, ptr);
+}
+
+#define hook_raw_malloc hook_malloc
+#define hook_raw_calloc hook_calloc
+#define hook_obj_malloc hook_malloc
+#define hook_obj_calloc hook_calloc
+
+#endif /* MP_FLOOR_HOOKS */
+
+/* Whether fn is code of the interpreter itself (the executable or libpython), not of another
+ * library that hooked the allocators before us. */
+static int
+interpreter_code(const void *fn, const void *fbase)
+{
+    Dl_info info;
+    return fn != NULL && dladdr(fn, &info) != 0 && info.dli_fbase == fbase;
+}
+
+/*
+ * Whether every domain holds a stock CPython allocator (the straight-line hooks' condition).
+ * Before the interpreter starts, no Python code has run, so the domains hold the compiled-in
+ * allocators unless another preloaded library hooked them: their functions must all be the
+ * interpreter's own. (_PyMem_GetCurrentAllocatorName takes a lock that 3.12 creates only when
+ * the runtime starts.) In a running interpreter, tracemalloc's hooks are the interpreter's own
+ * code too: _PyMem_GetCurrentAllocatorName names only stock allocators.
+ */
+static int
+stock_allocators(void)
+{
+    const mp_pyapi_t *api = &mp_profiler.api;
+    if (api->Py_IsInitialized() != 0) {
+        return api->_PyMem_GetCurrentAllocatorName != NULL &&
+               api->_PyMem_GetCurrentAllocatorName() != NULL;
+    }
+    Dl_info self;
+    if (dladdr((const void *)api->PyMem_SetAllocator, &self) == 0) {
+        return 0;
+    }
+    for (int d = 0; d < MP_DOMAINS; d++) {
+        mp_allocator_t a;
+        api->PyMem_GetAllocator(d, &a);
+        if (!interpreter_code((const void *)a.malloc, self.dli_fbase) ||
+            !interpreter_code((const void *)a.calloc, self.dli_fbase) ||
+            !interpreter_code((const void *)a.realloc, self.dli_fbase) ||
+            !interpreter_code((const void *)a.free, self.dli_fbase)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+install_domain(int domain, int stock)
 {
     mp_allocator_t hook = {&saved[domain], hook_malloc, hook_calloc, hook_realloc, hook_free};
+    if (stock) {
+        hook.malloc = domain == MP_DOMAIN_RAW ? hook_raw_malloc : hook_obj_malloc;
+        hook.calloc = domain == MP_DOMAIN_RAW ? hook_raw_calloc : hook_obj_calloc;
+    }
     mp_profiler.api.PyMem_GetAllocator(domain, &saved[domain]);
     mp_profiler.api.PyMem_SetAllocator(domain, &hook);
 }
@@ -169,7 +395,7 @@ domain_on_top(int domain)
 {
     mp_allocator_t current;
     mp_profiler.api.PyMem_GetAllocator(domain, &current);
-    return current.malloc == hook_malloc;
+    return current.free == hook_free; /* every set of hooks shares hook_free */
 }
 
 int
@@ -200,7 +426,7 @@ reinstall_dropped_hooks(void)
     }
     for (int d = 0; d < MP_DOMAINS; d++) {
         if (!domain_on_top(d)) {
-            install_domain(d);
+            install_domain(d, 1); /* the allocator name above says: stock allocators */
             mp_log(MP_LOG_DEBUG, "re-installed the hooks on allocator domain %d", d);
         }
     }
@@ -224,8 +450,10 @@ arena_free(void *ctx, void *ptr, size_t size)
 void
 mp_hooks_install(void)
 {
+    int stock = stock_allocators();
+    mp_log(MP_LOG_DEBUG, "%s allocation hooks", stock ? "straight-line" : "nesting-aware");
     for (int d = 0; d < MP_DOMAINS; d++) {
-        install_domain(d);
+        install_domain(d, stock);
     }
     if (!arena_installed && mp_profiler.api.PyObject_GetArenaAllocator != NULL &&
         mp_profiler.api.PyObject_SetArenaAllocator != NULL &&

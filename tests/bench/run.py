@@ -1,0 +1,276 @@
+"""mprofile's benchmark suite: overhead, accuracy and the profiler's own memory, in one command.
+
+    cmake -S . -B /tmp/bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROFILE_BUILD_TESTS=OFF \\
+          -DMPROFILE_FLOOR_HOOKS=ON && cmake --build /tmp/bench -j2
+    /usr/bin/python3.11 tests/bench/run.py --lib /tmp/bench/lib/libmprofile.so
+
+Overhead: for each workload and each setting, runs the same python without and with the
+profiler interleaved (A B A B ...), a warm-up pair first and then --pairs pairs, and prints the
+median and range of the paired ratios of CPU time (user + system, from wait4) and of peak RSS.
+Settings:
+
+    bare      libmprofile-floor.so: hooks that only forward (the allocator interface's own cost)
+    idle      hooks installed, sampling never firing (MPROFILE_RATE=0: the countdown is parked
+              and the slow path runs once per MiB)
+    idle/bare idle against bare (both sides preloaded): what mprofile's hooks add to the floor
+    512k, 128k, 4k   mprofile at that rate, 128 frames
+    exact     mprofile in exact mode (MPROFILE_RATE=1), 128 frames
+    tm1, tm128       tracemalloc with 1 and 128 frames (-X tracemalloc=N)
+
+mprofile runs with MPROFILE_AT_EXIT=0: the tracemalloc rows take no snapshot either.
+
+Accuracy: runs workloads/known_sites.py in exact mode, then at 128 KiB and 4 KiB over --seeds
+seeds, and compares each site's estimate with the exact figure: mean error (bias), the
+standard deviation of the estimates against the predicted standard error (the Horvitz-Thompson
+one from the exact block sizes, and sqrt(R * bytes), its value for blocks much smaller than R).
+
+Memory: runs workloads/large_heap.py and reports the profiler's own memory (the snapshot's
+profiler_memory; tracemalloc.get_tracemalloc_memory()) and peak RSS against no profiler.
+
+Machine noise is real: only ratios from one run count; nothing here has a pass/fail threshold.
+--markdown FILE appends the tables as Markdown.
+"""
+import argparse
+import datetime
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = ["small_objects", "tornado_http", "json_ast", "large_buffers", "threads"]
+SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "4k", "exact", "tm1", "tm128"]
+RATES = {"512k": "524288", "128k": "131072", "4k": "4096", "exact": "1", "idle": "0"}
+
+
+class Runner:
+    def __init__(self, args):
+        self.python = args.python
+        self.lib = os.path.abspath(args.lib)
+        self.floor = os.path.abspath(args.floor_lib) if args.floor_lib else None
+        self.scale = args.scale
+        self.out_dir = tempfile.mkdtemp(prefix="mprofile-bench-")
+
+    def command(self, setting, script, extra_env=None, code=None):
+        """argv and environment for one run of script under setting."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MPROFILE", "LD_PRELOAD", "PYTHONTRACEMALLOC"))}
+        env["BENCH_SCALE"] = str(self.scale)
+        argv = [self.python]
+        if setting.startswith("tm"):
+            argv += ["-X", "tracemalloc=" + setting[2:]]
+        elif setting != "none":
+            env["LD_PRELOAD"] = self.floor if setting == "bare" else self.lib
+            env["MPROFILE_RATE"] = RATES.get(setting, "0")
+            env["MPROFILE_FRAMES"] = "128"
+            env["MPROFILE_AT_EXIT"] = "0"
+            env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
+        env.update(extra_env or {})
+        argv += ["-c", code, script] if code else [script]
+        return argv, env
+
+    def run(self, setting, script, extra_env=None, code=None, capture=False):
+        argv, env = self.command(setting, script, extra_env, code)
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE if capture else
+                                subprocess.DEVNULL)
+        out = proc.stdout.read() if capture else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            sys.exit("%s failed under %s (status %d)" % (script, setting, status))
+        return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out
+
+    def clean(self):
+        for name in os.listdir(self.out_dir):
+            os.unlink(os.path.join(self.out_dir, name))
+
+
+def median_range(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def overhead(r, args, emit):
+    settings = [s for s in args.settings.split(",") if s]
+    if r.floor is None:
+        settings = [s for s in settings if s not in ("bare", "idle/bare")]
+    workloads = [w for w in args.workloads.split(",") if w]
+    cpu = {s: {} for s in settings}
+    rss = {s: {} for s in settings}
+    print("%-14s %-10s %-30s %s" % ("workload", "setting", "CPU ratio median [min, max]",
+                                    "peak RSS ratio median [min, max]"), flush=True)
+    for w in workloads:
+        script = os.path.join(HERE, "workloads", w + ".py")
+        for s in settings:
+            base, test = ("bare", "idle") if s == "idle/bare" else ("none", s)
+            cpu_r, rss_r = [], []
+            for i in range(args.pairs + 1):  # pair 0 is the warm-up
+                b_cpu, b_rss, _ = r.run(base, script)
+                t_cpu, t_rss, _ = r.run(test, script)
+                if i > 0:
+                    cpu_r.append(t_cpu / b_cpu)
+                    rss_r.append(t_rss / b_rss)
+                r.clean()
+            cpu[s][w] = median_range(cpu_r)
+            rss[s][w] = median_range(rss_r)
+            print("%-14s %-10s %.3f [%.3f, %.3f]%12s %.3f [%.3f, %.3f]" % (
+                (w, s) + cpu[s][w] + ("",) + rss[s][w]), flush=True)
+    lines = ["| setting | " + " | ".join(workloads) + " | geometric mean |",
+             "| --- |" + " --- |" * (len(workloads) + 1)]
+    for s in settings:
+        lines.append("| %s | %s | **%.3f** |" % (s, " | ".join(
+            "%.3f [%.3f, %.3f]" % cpu[s][w] for w in workloads),
+            geomean([cpu[s][w][0] for w in workloads])))
+    emit("CPU time, median paired ratio [min, max] over %d pairs" % args.pairs, lines)
+    lines = ["| setting | " + " | ".join(workloads) + " |",
+             "| --- |" + " --- |" * len(workloads)]
+    for s in settings:
+        lines.append("| %s | %s |" % (s, " | ".join("%.3f" % rss[s][w][0] for w in workloads)))
+    emit("Peak RSS, median paired ratio", lines)
+
+
+SITES = ["tiny", "small", "medium", "large", "huge"]
+
+
+def site_lines(script):
+    lines = {}
+    with open(script) as f:
+        for n, line in enumerate(f, 1):
+            if "# SITE " in line:
+                lines[n] = line.rsplit("# SITE ", 1)[1].strip()
+    return lines
+
+
+def site_traces(path, script, lines):
+    """{site: [trace sizes]} of the snapshot at path."""
+    snap = tracemalloc.Snapshot.load(path)
+    out = {s: [] for s in lines.values()}
+    for trace in snap.traces:
+        frame = trace.traceback[0]
+        if frame.filename == script and frame.lineno in lines:
+            out[lines[frame.lineno]].append(trace.size)
+    return out, snap
+
+
+def one_snapshot(r, setting, script, seed):
+    r.clean()
+    r.run(setting, script, {"MPROFILE_AT_EXIT": "1", "MPROFILE_SEED": str(seed)})
+    (name,) = os.listdir(r.out_dir)
+    return os.path.join(r.out_dir, name)
+
+
+def accuracy(r, args, emit):
+    script = os.path.join(HERE, "workloads", "known_sites.py")
+    lines = site_lines(script)
+    exact, _ = site_traces(one_snapshot(r, "exact", script, 1), script, lines)
+    exact_bytes = {s: sum(v) for s, v in exact.items()}
+    for rate_name, rate in (("128k", 131072), ("4k", 4096)):
+        estimates = {s: [] for s in lines.values()}
+        for seed in range(1, args.seeds + 1):
+            got, _ = site_traces(one_snapshot(r, rate_name, script, seed), script, lines)
+            for s in estimates:
+                estimates[s].append(sum(got[s]))
+        table = ["| site | exact bytes | blocks | mean estimate | mean error | z of mean | "
+                 "SD of estimates | predicted SE (HT) | sqrt(R*bytes) | SD/SE |",
+                 "| --- |" + " ---: |" * 9]
+        for s in lines.values():
+            b = exact_bytes[s]
+            ht = math.sqrt(sum(x * x * (1 - p) / p for x in exact[s]
+                               for p in [-math.expm1(-x / rate)]))
+            mean = statistics.fmean(estimates[s])
+            sd = statistics.stdev(estimates[s])
+            z = (mean - b) / (ht / math.sqrt(args.seeds)) if ht > 0 else 0.0
+            table.append("| %s | %d | %d | %.0f | %+.2f%% | %+.2f | %.0f | %.0f | %.0f | %.2f |"
+                         % (s, b, len(exact[s]), mean, 100 * (mean - b) / b, z, sd, ht,
+                            math.sqrt(rate * b), sd / ht if ht > 0 else 0.0))
+        emit("Accuracy at %s over %d seeds (known_sites.py)" % (rate_name, args.seeds), table)
+
+
+MEMORY_CODE = ("import runpy, sys, tracemalloc; runpy.run_path(sys.argv[1]);\n"
+               "print(tracemalloc.get_tracemalloc_memory() if tracemalloc.is_tracing() else 0)")
+
+
+def memory(r, args, emit):
+    script = os.path.join(HERE, "workloads", "large_heap.py")
+    rows = []
+    base_rss = statistics.median(r.run("none", script, code=MEMORY_CODE)[1] for _ in range(3))
+    for s in ("exact", "128k", "tm1", "tm128"):
+        rss = []
+        own = []
+        for seed in (1, 2, 3):
+            r.clean()
+            extra = {"MPROFILE_AT_EXIT": "1", "MPROFILE_SEED": str(seed)}
+            _, peak, out = r.run(s, script, extra, code=MEMORY_CODE, capture=True)
+            rss.append(peak)
+            if s.startswith("tm"):
+                own.append(int(out.split()[-1]))
+            else:
+                (name,) = os.listdir(r.out_dir)
+                snap = tracemalloc.Snapshot.load(os.path.join(r.out_dir, name))
+                own.append(snap.profiler_memory)
+        rows.append("| %s | %.1f | %.1f | %.3f |" % (
+            s, statistics.median(own) / 2**20, (statistics.median(rss) - base_rss) / 2**20,
+            statistics.median(rss) / base_rss))
+    emit("Profiler memory on large_heap.py (no profiler: peak RSS %.1f MiB)" % (base_rss / 2**20),
+         ["| setting | own memory MiB | peak RSS added MiB | peak RSS ratio |",
+          "| --- | ---: | ---: | ---: |"] + rows)
+
+
+def machine():
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return "%s, %d CPUs, %s" % (model, os.cpu_count(), platform.platform())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n", 2)[2])
+    parser.add_argument("--lib", required=True, help="libmprofile.so")
+    parser.add_argument("--floor-lib", help="libmprofile-floor.so (default: next to --lib)")
+    parser.add_argument("--python", default="/usr/bin/python3.11")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--scale", type=float, default=1.0, help="BENCH_SCALE of the workloads")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--only", default="overhead,accuracy,memory")
+    parser.add_argument("--markdown", help="append the tables to this file")
+    args = parser.parse_args()
+    if args.floor_lib is None:
+        guess = os.path.join(os.path.dirname(os.path.abspath(args.lib)), "libmprofile-floor.so")
+        args.floor_lib = guess if os.path.exists(guess) else None
+    r = Runner(args)
+    version = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+    head = "%s, python %s (%s), %s; load average at start %s" % (
+        datetime.date.today().isoformat(), version, args.python, machine(),
+        " ".join("%.2f" % x for x in os.getloadavg()))
+    print(head, flush=True)
+    md = ["Run of %s: `%s`" % (head, " ".join(["python3.11"] + sys.argv))]
+
+    def emit(title, lines):
+        print("\n" + title + "\n" + "\n".join(lines) + "\n", flush=True)
+        md.extend(["", "**%s**" % title, ""] + lines)
+
+    for part in args.only.split(","):
+        {"overhead": overhead, "accuracy": accuracy, "memory": memory}[part](r, args, emit)
+    md.append("")
+    md.append("Load average at end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n".join(md) + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
