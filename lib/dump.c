@@ -331,6 +331,7 @@ mp_dump_after_fork_child(void)
 {
     atomic_store(&thread_started, 0);
     atomic_store(&sequence, 0);
+    atomic_store(&exit_dumped, 0);
     if (wake_pipe[0] >= 0) {
         /* The parent keeps its pipe; a signal to the child must wake the child's thread. */
         close(wake_pipe[0]);

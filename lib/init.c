@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "exit.h"
 #include "hooks.h"
 #include "log.h"
 #include "profiler.h"
@@ -63,6 +64,7 @@ after_fork_child(void)
      * the child inherits the parent's memory. */
     pthread_mutex_init(&mp_profiler.lock, NULL);
     mp_dump_after_fork_child();
+    mp_exit_after_fork_child();
 }
 
 /* Everything but the hooks; shared by the constructor and a late mprofile_start(). */
@@ -85,6 +87,8 @@ __attribute__((constructor)) static void
 mprofile_load(void)
 {
     mp_profiler_t *P = &mp_profiler;
+    /* First, whatever the process: the _exit interposer must always reach the real one. */
+    mp_exit_init();
     mp_pyapi_status_t status = mp_pyapi_resolve(&P->api);
     if (status == MP_PYAPI_NO_PYTHON) {
         return;

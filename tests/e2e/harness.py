@@ -19,6 +19,8 @@ LIB = os.environ.get("MP_LIB", "")
 PRELOAD = " ".join(filter(None, [os.environ.get("MP_PRELOAD_FIRST", ""), LIB]))
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
 RATE = 131072
+# Interpreters a test may start as subprocesses (":"-separated, set by CTest).
+OTHER_PYTHONS = [p for p in os.environ.get("MP_OTHER_PYTHONS", "").split(":") if p]
 
 
 def clean_env(**extra):
