@@ -7,10 +7,21 @@
 
 #define INITIAL_CAPACITY 1024
 
+/* What the heap keeps of a block: 24 bytes (the requested size is not needed by anything that
+ * reads the heap back; the weight is). */
+typedef struct {
+    uintptr_t ptr;
+    uint64_t weight;
+    uint32_t node;
+    uint16_t total_nframe;
+    uint8_t domain;
+} entry_t;
+
 int
 mp_heap_init(mp_heap_t *h)
 {
     memset(h, 0, sizeof(*h));
+    mp_vec_init(&h->entries, sizeof(entry_t));
     /* The filter's pages are only touched where counters change, so most of it stays virtual. */
     h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
     return h->filter != NULL ? 0 : -1;
@@ -19,9 +30,16 @@ mp_heap_init(mp_heap_t *h)
 void
 mp_heap_destroy(mp_heap_t *h)
 {
-    mp_alloc_release(h->slots, h->capacity * sizeof(mp_block_t));
+    mp_alloc_release(h->index, h->capacity * sizeof(uint32_t));
+    mp_vec_destroy(&h->entries);
     mp_alloc_release(h->filter, MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
     memset(h, 0, sizeof(*h));
+}
+
+static inline entry_t *
+entry_at(const mp_heap_t *h, uint32_t pos)
+{
+    return mp_vec_at(&h->entries, pos);
 }
 
 static size_t
@@ -30,52 +48,67 @@ home_slot(uintptr_t ptr, size_t capacity)
     return mp_hash_u64(ptr) & (capacity - 1);
 }
 
-static mp_block_t *
+/* The index slot of the block at ptr, or SIZE_MAX. */
+static size_t
 lookup(const mp_heap_t *h, uintptr_t ptr)
 {
     if (h->capacity == 0 || ptr == 0) {
-        return NULL;
+        return SIZE_MAX;
     }
     size_t mask = h->capacity - 1;
     for (size_t i = home_slot(ptr, h->capacity);; i = (i + 1) & mask) {
-        mp_block_t *b = &h->slots[i];
-        if (b->ptr == ptr) {
-            return b;
+        uint32_t at = h->index[i];
+        if (at == 0) {
+            return SIZE_MAX;
         }
-        if (b->ptr == 0) {
-            return NULL;
+        if (entry_at(h, at - 1)->ptr == ptr) {
+            return i;
         }
     }
 }
 
 static void
-place(mp_block_t *slots, size_t capacity, const mp_block_t *block)
+place(uint32_t *index, size_t capacity, uintptr_t ptr, uint32_t at)
 {
     size_t mask = capacity - 1;
-    size_t i = home_slot(block->ptr, capacity);
-    while (slots[i].ptr != 0) {
+    size_t i = home_slot(ptr, capacity);
+    while (index[i] != 0) {
         i = (i + 1) & mask;
     }
-    slots[i] = *block;
+    index[i] = at;
 }
 
 static int
 grow(mp_heap_t *h)
 {
     size_t capacity = h->capacity ? h->capacity * 2 : INITIAL_CAPACITY;
-    mp_block_t *slots = mp_alloc_zeroed(capacity * sizeof(*slots));
-    if (slots == NULL) {
+    if (capacity > ((size_t)1 << 32)) {
         return -1;
     }
-    for (size_t i = 0; i < h->capacity; i++) {
-        if (h->slots[i].ptr != 0) {
-            place(slots, capacity, &h->slots[i]);
-        }
+    uint32_t *index = mp_alloc_zeroed(capacity * sizeof(*index));
+    if (index == NULL) {
+        return -1;
     }
-    mp_alloc_release(h->slots, h->capacity * sizeof(*slots));
-    h->slots = slots;
+    for (size_t pos = 0; pos < h->count; pos++) {
+        place(index, capacity, entry_at(h, (uint32_t)pos)->ptr, (uint32_t)pos + 1);
+    }
+    mp_alloc_release(h->index, h->capacity * sizeof(*index));
+    h->index = index;
     h->capacity = capacity;
     return 0;
+}
+
+static void
+store(entry_t *e, const mp_block_t *b)
+{
+    *e = (entry_t){b->ptr, b->weight, b->node, b->total_nframe, b->domain};
+}
+
+static void
+load(mp_block_t *b, const entry_t *e)
+{
+    *b = (mp_block_t){.ptr = e->ptr, .weight = e->weight, .node = e->node,
+                      .total_nframe = e->total_nframe, .domain = e->domain};
 }
 
 static void
@@ -89,16 +122,22 @@ filter_add(mp_heap_t *h, uintptr_t ptr, int32_t delta)
 int
 mp_heap_insert(mp_heap_t *h, const mp_block_t *block)
 {
-    mp_block_t *old = lookup(h, block->ptr);
-    if (old != NULL) {
+    size_t slot = lookup(h, block->ptr);
+    if (slot != SIZE_MAX) {
+        entry_t *old = entry_at(h, h->index[slot] - 1);
         h->live_bytes -= old->weight;
-        *old = *block;
+        store(old, block);
     } else {
         /* Load at most 3/4: linear probing with backward-shift deletion copes well there. */
         if ((h->count + 1) * 4 > h->capacity * 3 && grow(h) < 0) {
             return -1;
         }
-        place(h->slots, h->capacity, block);
+        int64_t pos = mp_vec_push(&h->entries);
+        if (pos < 0) {
+            return -1;
+        }
+        store(entry_at(h, (uint32_t)pos), block);
+        place(h->index, h->capacity, block->ptr, (uint32_t)pos + 1);
         h->count++;
         filter_add(h, block->ptr, 1);
     }
@@ -112,50 +151,69 @@ mp_heap_insert(mp_heap_t *h, const mp_block_t *block)
 int
 mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out)
 {
-    mp_block_t *b = lookup(h, ptr);
-    if (b == NULL) {
+    size_t hole = lookup(h, ptr);
+    if (hole == SIZE_MAX) {
         return 0;
     }
+    uint32_t at = h->index[hole];
+    entry_t *e = entry_at(h, at - 1);
     if (out != NULL) {
-        *out = *b;
+        load(out, e);
     }
-    h->live_bytes -= b->weight;
-    h->count--;
+    h->live_bytes -= e->weight;
     filter_add(h, ptr, -1);
 
     /* Backward shift: pull later entries of the probe run into the hole. */
     size_t mask = h->capacity - 1;
-    size_t hole = (size_t)(b - h->slots);
-    for (size_t i = (hole + 1) & mask; h->slots[i].ptr != 0; i = (i + 1) & mask) {
-        size_t home = home_slot(h->slots[i].ptr, h->capacity);
+    for (size_t i = (hole + 1) & mask; h->index[i] != 0; i = (i + 1) & mask) {
+        size_t home = home_slot(entry_at(h, h->index[i] - 1)->ptr, h->capacity);
         /* Move entry i into the hole unless its home lies cyclically in (hole, i]. */
         int home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!home_after_hole) {
-            h->slots[hole] = h->slots[i];
+            h->index[hole] = h->index[i];
             hole = i;
         }
     }
-    memset(&h->slots[hole], 0, sizeof(mp_block_t));
+    h->index[hole] = 0;
+
+    /* Keep the entries dense: the last one moves into the freed position. */
+    uint32_t last = (uint32_t)h->count;
+    if (at != last) {
+        entry_t *moved = entry_at(h, last - 1);
+        for (size_t i = home_slot(moved->ptr, h->capacity);; i = (i + 1) & mask) {
+            if (h->index[i] == last) {
+                h->index[i] = at;
+                break;
+            }
+        }
+        *e = *moved;
+    }
+    h->count--;
+    h->entries.len--;
     return 1;
 }
 
 const mp_block_t *
-mp_heap_find(const mp_heap_t *h, uintptr_t ptr)
+mp_heap_find(mp_heap_t *h, uintptr_t ptr)
 {
-    return lookup(h, ptr);
+    size_t slot = lookup(h, ptr);
+    if (slot == SIZE_MAX) {
+        return NULL;
+    }
+    load(&h->found, entry_at(h, h->index[slot] - 1));
+    return &h->found;
 }
 
 void
 mp_heap_clear(mp_heap_t *h)
 {
-    for (size_t i = 0; i < h->capacity; i++) {
-        if (h->slots[i].ptr != 0) {
-            filter_add(h, h->slots[i].ptr, -1);
-        }
+    for (size_t pos = 0; pos < h->count; pos++) {
+        filter_add(h, entry_at(h, (uint32_t)pos)->ptr, -1);
     }
-    if (h->slots != NULL) {
-        memset(h->slots, 0, h->capacity * sizeof(mp_block_t));
+    if (h->index != NULL) {
+        memset(h->index, 0, h->capacity * sizeof(uint32_t));
     }
+    h->entries.len = 0;
     h->count = 0;
     h->live_bytes = 0;
     h->peak_bytes = 0;
@@ -164,11 +222,9 @@ mp_heap_clear(mp_heap_t *h)
 size_t
 mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < h->capacity && n < max; i++) {
-        if (h->slots[i].ptr != 0) {
-            out[n++] = h->slots[i];
-        }
+    size_t n = h->count < max ? h->count : max;
+    for (size_t pos = 0; pos < n; pos++) {
+        load(&out[pos], entry_at(h, (uint32_t)pos));
     }
     return n;
 }
@@ -176,5 +232,11 @@ mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max)
 size_t
 mp_heap_memory(const mp_heap_t *h)
 {
-    return h->capacity * sizeof(mp_block_t) + MP_HEAP_FILTER_SLOTS * sizeof(uint32_t);
+    size_t entries = 0;
+    for (int seg = 0; seg < MP_VEC_SEGMENTS; seg++) {
+        if (h->entries.segments[seg] != NULL) {
+            entries += ((size_t)1 << (seg + MP_VEC_BASE_SHIFT)) * sizeof(entry_t);
+        }
+    }
+    return h->capacity * sizeof(uint32_t) + entries + MP_HEAP_FILTER_SLOTS * sizeof(uint32_t);
 }

@@ -24,8 +24,9 @@ seeds, and compares each site's estimate with the exact figure: mean error (bias
 standard deviation of the estimates against the predicted standard error (the Horvitz-Thompson
 one from the exact block sizes, and sqrt(R * bytes), its value for blocks much smaller than R).
 
-Memory: runs workloads/large_heap.py and reports the profiler's own memory (the snapshot's
-profiler_memory; tracemalloc.get_tracemalloc_memory()) and peak RSS against no profiler.
+Memory: runs workloads/large_heap.py and reports the profiler's own memory at the end of the
+program (mprofile.get_tracemalloc_memory() from the package staged next to --lib;
+tracemalloc.get_tracemalloc_memory()) and the peak RSS against no profiler.
 
 Machine noise is real: only ratios from one run count; nothing here has a pass/fail threshold.
 --markdown FILE appends the tables as Markdown.
@@ -43,6 +44,7 @@ import tracemalloc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ["small_objects", "tornado_http", "json_ast", "large_buffers", "threads"]
+TIME = "/usr/bin/time"  # GNU time (Debian package time)
 SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "4k", "exact", "tm1", "tm128"]
 RATES = {"512k": "524288", "128k": "131072", "4k": "4096", "exact": "1", "idle": "0"}
 
@@ -54,6 +56,9 @@ class Runner:
         self.floor = os.path.abspath(args.floor_lib) if args.floor_lib else None
         self.scale = args.scale
         self.out_dir = tempfile.mkdtemp(prefix="mprofile-bench-")
+        self.tmp_dir = tempfile.mkdtemp(prefix="mprofile-bench-")
+        # The mprofile package staged next to the library (for the memory figures).
+        self.package = os.path.join(os.path.dirname(self.lib), "python")
 
     def command(self, setting, script, extra_env=None, code=None):
         """argv and environment for one run of script under setting."""
@@ -69,19 +74,30 @@ class Runner:
             env["MPROFILE_FRAMES"] = "128"
             env["MPROFILE_AT_EXIT"] = "0"
             env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
+            env["PYTHONPATH"] = self.package
         env.update(extra_env or {})
         argv += ["-c", code, script] if code else [script]
         return argv, env
 
     def run(self, setting, script, extra_env=None, code=None, capture=False):
+        """CPU seconds, peak RSS bytes and stdout of one run.
+
+        The peak RSS comes from GNU time, which forks the program: a process's ru_maxrss starts
+        at the RSS of the image that executed it, so the runner's own (snapshots loaded for the
+        accuracy tables) would leak into it. The CPU time is the wait4 figure of time and its
+        child (time's own share is about a millisecond, on both sides of a pair)."""
         argv, env = self.command(setting, script, extra_env, code)
+        rss_file = os.path.join(self.tmp_dir, "rss")
+        argv = [TIME, "-f", "%M", "-o", rss_file] + argv
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE if capture else
                                 subprocess.DEVNULL)
         out = proc.stdout.read() if capture else b""
         _, status, usage = os.wait4(proc.pid, 0)
         if status != 0:
             sys.exit("%s failed under %s (status %d)" % (script, setting, status))
-        return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out
+        with open(rss_file) as f:
+            rss = int(f.read().split()[-1]) * 1024
+        return usage.ru_utime + usage.ru_stime, rss, out
 
     def clean(self):
         for name in os.listdir(self.out_dir):
@@ -192,8 +208,16 @@ def accuracy(r, args, emit):
         emit("Accuracy at %s over %d seeds (known_sites.py)" % (rate_name, args.seeds), table)
 
 
-MEMORY_CODE = ("import runpy, sys, tracemalloc; runpy.run_path(sys.argv[1]);\n"
-               "print(tracemalloc.get_tracemalloc_memory() if tracemalloc.is_tracing() else 0)")
+MEMORY_CODE = """import os, runpy, sys, tracemalloc
+runpy.run_path(sys.argv[1])
+if tracemalloc.is_tracing():
+    print(tracemalloc.get_tracemalloc_memory())
+elif "LD_PRELOAD" in os.environ:
+    import mprofile
+    print(mprofile.get_tracemalloc_memory())
+else:
+    print(0)
+"""
 
 
 def memory(r, args, emit):
@@ -205,15 +229,10 @@ def memory(r, args, emit):
         own = []
         for seed in (1, 2, 3):
             r.clean()
-            extra = {"MPROFILE_AT_EXIT": "1", "MPROFILE_SEED": str(seed)}
+            extra = {"MPROFILE_SEED": str(seed)}
             _, peak, out = r.run(s, script, extra, code=MEMORY_CODE, capture=True)
             rss.append(peak)
-            if s.startswith("tm"):
-                own.append(int(out.split()[-1]))
-            else:
-                (name,) = os.listdir(r.out_dir)
-                snap = tracemalloc.Snapshot.load(os.path.join(r.out_dir, name))
-                own.append(snap.profiler_memory)
+            own.append(int(out.split()[-1]))
         rows.append("| %s | %.1f | %.1f | %.3f |" % (
             s, statistics.median(own) / 2**20, (statistics.median(rss) - base_rss) / 2**20,
             statistics.median(rss) / base_rss))
