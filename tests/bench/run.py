@@ -28,6 +28,9 @@ Memory: runs workloads/large_heap.py and reports the profiler's own memory at th
 program (mprofile.get_tracemalloc_memory() from the package staged next to --lib;
 tracemalloc.get_tracemalloc_memory()) and the peak RSS against no profiler.
 
+Callgrind: the instructions each setting executes on each workload (at --cg-scale), as ratios
+to no profiler: stable when the machine is busy, where CPU-time ratios are not.
+
 Machine noise is real: only ratios from one run count; nothing here has a pass/fail threshold.
 --markdown FILE appends the tables as Markdown.
 """
@@ -208,6 +211,50 @@ def accuracy(r, args, emit):
         emit("Accuracy at %s over %d seeds (known_sites.py)" % (rate_name, args.seeds), table)
 
 
+CG_SETTINGS = ["none", "bare", "idle", "512k", "128k", "4k"]
+
+
+def callgrind(r, args, emit):
+    """Instructions counted by callgrind (stable when the machine is busy), at --cg-scale."""
+    settings = [s for s in args.cg_settings.split(",") if s]
+    if r.floor is None:
+        settings = [s for s in settings if s != "bare"]
+    workloads = [w for w in args.workloads.split(",") if w]
+    saved, r.scale = r.scale, args.cg_scale
+    counts = {}
+    for w in workloads:
+        script = os.path.join(HERE, "workloads", w + ".py")
+        for s in settings:
+            argv, env = r.command(s, script)
+            proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+                                  + argv, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            total = [l for l in proc.stderr.splitlines() if "Collected" in l]
+            if proc.returncode != 0 or not total:
+                sys.exit("callgrind run of %s under %s failed:\n%s" % (w, s, proc.stderr))
+            counts[w, s] = int(total[-1].split()[-1])
+            r.clean()
+            print("%-14s %-8s %14d" % (w, s, counts[w, s]), flush=True)
+    r.scale = saved
+    lines = ["| setting | " + " | ".join(workloads) + " | geometric mean |",
+             "| --- |" + " --- |" * (len(workloads) + 1)]
+    for s in settings:
+        cells = []
+        for w in workloads:
+            if s == "none":
+                cells.append("%.1f M" % (counts[w, s] / 1e6))
+            else:
+                cells.append("%.1f M (%.3f)" % (counts[w, s] / 1e6, counts[w, s] / counts[w, "none"]))
+        gm = "" if s == "none" else "**%.3f**" % geomean(
+            [counts[w, s] / counts[w, "none"] for w in workloads])
+        lines.append("| %s | %s | %s |" % (s, " | ".join(cells), gm))
+    if "bare" in settings and "idle" in settings:
+        lines.append("| idle/bare | %s | **%.3f** |" % (" | ".join(
+            "%.3f" % (counts[w, "idle"] / counts[w, "bare"]) for w in workloads), geomean(
+            [counts[w, "idle"] / counts[w, "bare"] for w in workloads])))
+    emit("Instructions (callgrind, BENCH_SCALE=%g), ratio to no profiler" % args.cg_scale, lines)
+
+
 MEMORY_CODE = """import os, runpy, sys, tracemalloc
 runpy.run_path(sys.argv[1])
 if tracemalloc.is_tracing():
@@ -263,7 +310,10 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0, help="BENCH_SCALE of the workloads")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--settings", default=",".join(SETTINGS))
-    parser.add_argument("--only", default="overhead,accuracy,memory")
+    parser.add_argument("--only", default="overhead,accuracy,memory,callgrind")
+    parser.add_argument("--cg-scale", type=float, default=0.05,
+                        help="BENCH_SCALE of the callgrind runs")
+    parser.add_argument("--cg-settings", default=",".join(CG_SETTINGS))
     parser.add_argument("--markdown", help="append the tables to this file")
     args = parser.parse_args()
     if args.floor_lib is None:
@@ -283,7 +333,8 @@ def main():
         md.extend(["", "**%s**" % title, ""] + lines)
 
     for part in args.only.split(","):
-        {"overhead": overhead, "accuracy": accuracy, "memory": memory}[part](r, args, emit)
+        {"overhead": overhead, "accuracy": accuracy, "memory": memory,
+         "callgrind": callgrind}[part](r, args, emit)
     md.append("")
     md.append("Load average at end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
     if args.markdown:
