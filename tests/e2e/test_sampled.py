@@ -54,7 +54,7 @@ class SampledMode(harness.ProfiledTestCase):
         # refreshed on directory times, for one), so the same seed reproduces the samples of
         # what the program allocates after sampling starts: here from an mprofile_start() call.
         script = self.write("sites.py", "import ctypes\n"
-                            "ctypes.PyDLL(None).mprofile_start(%d, 128)\n" % harness.RATE
+                            "ctypes.PyDLL(None).mprofile_start(ctypes.c_uint64(%d), 128)\n" % harness.RATE
                             + PROGRAM)
         os.mkdir(self.dir + "/out")
         results = []
