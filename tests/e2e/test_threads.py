@@ -1,6 +1,4 @@
-"""Threads allocating at once, and RAW allocations from a thread without Python state."""
-import os
-
+"""Threads allocating at once (RAW allocations from a thread without Python state: test_embed)."""
 import harness
 
 PROGRAM = """
@@ -33,22 +31,6 @@ class Threads(harness.ProfiledTestCase):
         # lists' item arrays, grown by the same line, are larger).
         objects = {size: count for size, count in sizes.items() if size < 1000}
         self.assertEqual(objects, {233 + n: 5000 for n in range(4)})
-
-    def test_raw_allocation_without_thread_state(self):
-        embed = os.environ.get("MP_EMBED")
-        if not embed or not os.path.exists(embed) or "3.11" not in harness.PYTHON:
-            self.skipTest("needs the embedding test program (built for python3.11)")
-        environ = harness.clean_env(LD_PRELOAD=harness.PRELOAD, MPROFILE_RATE=1,
-                                    MPROFILE_OUT=self.dir + "/embed.snap")
-        import subprocess
-        proc = subprocess.run([embed, "native-thread"], cwd=self.dir, env=environ,
-                              capture_output=True, timeout=60)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        snap = harness.load(self.dir + "/embed.snap")
-        native = [t for t in snap.traces if t.size == 123457]
-        self.assertEqual(len(native), 1)
-        self.assertEqual([(f.filename, f.lineno) for f in native[0].traceback],
-                         [("<unknown>", 0)])
 
 
 if __name__ == "__main__":
