@@ -56,40 +56,34 @@ write_stack(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t no
 }
 
 static void
-write_key(mp_pickle_t *p, const char *key)
-{
-    mp_pickle_cstr(p, key);
-}
-
-static void
 write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
 {
-    write_key(p, "traceback_limit");
+    mp_pickle_cstr(p, "traceback_limit");
     mp_pickle_int(p, meta->traceback_limit);
-    write_key(p, "sample_rate");
-    mp_pickle_uint(p, meta->sample_rate);
-    write_key(p, "pid");
+    mp_pickle_cstr(p, "pid");
     mp_pickle_int(p, meta->pid);
-    write_key(p, "time");
+    mp_pickle_cstr(p, "time");
     mp_pickle_float(p, meta->time);
-    write_key(p, "python_version");
+    mp_pickle_cstr(p, "python_version");
     if (meta->python_version != NULL) {
         mp_pickle_cstr(p, meta->python_version);
     } else {
         mp_pickle_none(p);
     }
-    write_key(p, "mprofile_version");
+    mp_pickle_cstr(p, "mprofile_version");
     mp_pickle_cstr(p, MPROFILE_VERSION);
-    write_key(p, "live_bytes");
-    mp_pickle_uint(p, meta->live_bytes);
-    write_key(p, "peak_bytes");
-    mp_pickle_uint(p, meta->peak_bytes);
-    write_key(p, "dropped_samples");
-    mp_pickle_uint(p, meta->dropped_samples);
-    write_key(p, "profiler_memory");
-    mp_pickle_uint(p, meta->profiler_memory);
-    write_key(p, "samples");
-    mp_pickle_uint(p, meta->samples);
+    const struct {
+        const char *key;
+        uint64_t value;
+    } counts[] = {
+        {"sample_rate", meta->sample_rate},         {"live_bytes", meta->live_bytes},
+        {"peak_bytes", meta->peak_bytes},           {"dropped_samples", meta->dropped_samples},
+        {"profiler_memory", meta->profiler_memory}, {"samples", meta->samples},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        mp_pickle_cstr(p, counts[i].key);
+        mp_pickle_uint(p, counts[i].value);
+    }
 }
 
 #define APPENDS_BATCH 1000
@@ -116,12 +110,12 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
     mp_pickle_op(p, MP_PICKLE_EMPTY_DICT);
     mp_pickle_op(p, MP_PICKLE_MARK);
 
-    write_key(p, "traces");
+    mp_pickle_cstr(p, "traces");
     mp_pickle_global(p, "tracemalloc", "_Traces");
     mp_pickle_op(p, MP_PICKLE_EMPTY_TUPLE);
     mp_pickle_op(p, MP_PICKLE_NEWOBJ);
     mp_pickle_op(p, MP_PICKLE_EMPTY_DICT);
-    write_key(p, "_traces");
+    mp_pickle_cstr(p, "_traces");
     /* A list, not a tuple: Snapshot.filter_traces() copies it with list methods. */
     mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
     for (size_t i = 0; i < n; i++) {
