@@ -20,3 +20,8 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -j"$jobs"
 ctest --preset asan-e2e -j"$jobs"
+
+# A short libFuzzer run (clang) over mprofile-report's reader, from the regression corpus.
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j"$jobs"
+ctest --preset fuzz
