@@ -119,6 +119,12 @@ filter_add(mp_heap_t *h, uintptr_t ptr, int32_t delta)
                      __ATOMIC_RELAXED);
 }
 
+void
+mp_heap_pin(mp_heap_t *h, uintptr_t ptr, int delta)
+{
+    filter_add(h, ptr, delta);
+}
+
 int
 mp_heap_insert(mp_heap_t *h, const mp_block_t *block)
 {

@@ -68,6 +68,10 @@ mp_heap_maybe_sampled(const uint32_t *filter, const void *ptr)
     return __atomic_load_n(&filter[mp_heap_filter_slot((uintptr_t)ptr)], __ATOMIC_RELAXED);
 }
 
+/* Raises (delta 1) or lowers (-1) the filter counter of ptr without a block: frees of a pinned
+ * address take the slow path (linecache.h pins the code objects it caches). */
+void mp_heap_pin(mp_heap_t *h, uintptr_t ptr, int delta);
+
 /* Records a block, replacing a stale entry at the same address. 0, or -1 when out of memory. */
 int mp_heap_insert(mp_heap_t *h, const mp_block_t *block);
 

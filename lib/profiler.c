@@ -20,6 +20,7 @@ mp_profiler_init(void)
     if (mp_stacks_init(&P->stacks) < 0 || mp_heap_init(&P->heap) < 0) {
         return -1;
     }
+    mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
     int64_t unknown = mp_stacks_frame(&P->stacks, "<unknown>", 9, 0);
     if (P->frame_ids == NULL || unknown < 0) {
@@ -61,8 +62,8 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
 
     pthread_mutex_lock(&P->lock);
     walk_state_t w = {0, 0};
-    int total = mp_pyapi_walk(&P->api, max_frames, add_frame, &w, P->name_scratch,
-                              sizeof(P->name_scratch));
+    int total = mp_pyapi_walk_cached(&P->api, max_frames, add_frame, &w, P->name_scratch,
+                                     sizeof(P->name_scratch), &P->lines);
     if (w.n == 0 && !w.failed) {
         /* No Python frame (a thread without Python state, start-up, shutdown): tracemalloc's
          * ("<unknown>", 0) with one frame in all. */
@@ -90,6 +91,8 @@ mp_profiler_forget(const void *ptr, mp_block_t *saved)
 {
     pthread_mutex_lock(&mp_profiler.lock);
     int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr, saved);
+    /* A code object being freed (itself sampled or not): its cached lines go. */
+    mp_linecache_forget(&mp_profiler.lines, ptr);
     pthread_mutex_unlock(&mp_profiler.lock);
     return found;
 }

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "heap.h"
+#include "linecache.h"
 #include "pickle.h"
 #include "pyapi.h"
 #include "sampler.h"
@@ -36,6 +37,7 @@ typedef struct {
     /* Under lock. */
     mp_stacks_t stacks;
     mp_heap_t heap;
+    mp_linecache_t lines; /* line numbers of the frames seen (off if it could not be mapped) */
     uint32_t *frame_ids; /* scratch: frame ids of the stack being recorded */
     uint32_t unknown_frame;
     char name_scratch[4096];

@@ -140,7 +140,7 @@ is_incomplete(const mp_pylayout_t *L, const char *frame, const char *code)
 }
 
 static int
-line_of(const mp_pyapi_t *api, const char *frame, const char *code)
+line_of(const mp_pyapi_t *api, const char *frame, const char *code, mp_linecache_t *cache)
 {
     const mp_pylayout_t *L = api->layout;
     const char *instr = FIELD(frame, L->frame_instr, const char *);
@@ -149,8 +149,15 @@ line_of(const mp_pyapi_t *api, const char *frame, const char *code)
      * instruction) or instr_ptr (3.13+: the instruction being executed), both relative to
      * co_code_adaptive in builds with the GIL. */
     ptrdiff_t offset = instr - (code + L->code_code_adaptive);
-    int line = api->PyCode_Addr2Line((void *)code, (int)offset);
-    return line < 0 ? 0 : line;
+    int line = cache != NULL ? mp_linecache_get(cache, code, (int)offset) : -1;
+    if (line < 0) {
+        line = api->PyCode_Addr2Line((void *)code, (int)offset);
+        line = line < 0 ? 0 : line;
+        if (cache != NULL) {
+            mp_linecache_put(cache, code, (int)offset, line);
+        }
+    }
+    return line;
 }
 
 /* The thread state whose frames tracemalloc would record for an allocation on this thread. */
@@ -250,6 +257,13 @@ int
 mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
               size_t scratch_size)
 {
+    return mp_pyapi_walk_cached(api, max, fn, ctx, scratch, scratch_size, NULL);
+}
+
+int
+mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
+                     size_t scratch_size, mp_linecache_t *cache)
+{
     const mp_pylayout_t *L = api->layout;
     const char *tstate = this_thread_state(api);
     if (tstate == NULL) {
@@ -275,7 +289,7 @@ mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *s
         if (reported < max && !stopped) {
             const char *name = "<unknown>";
             size_t len = 9;
-            int line = line_of(api, frame, code);
+            int line = line_of(api, frame, code, cache);
             filename_of(L, code, scratch, scratch_size, &name, &len);
             if (fn(ctx, name, len, (unsigned)line) < 0) {
                 stopped = 1;

@@ -5,6 +5,7 @@
 #ifndef MP_PYAPI_H
 #define MP_PYAPI_H
 
+#include "linecache.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,5 +92,9 @@ typedef int (*mp_frame_fn)(void *ctx, const char *filename, size_t len, unsigned
  */
 int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
                   size_t scratch_size);
+
+/* The same walk, with line numbers looked up in (and added to) cache, under the profiler's lock. */
+int mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
+                         size_t scratch_size, mp_linecache_t *cache);
 
 #endif

@@ -1,0 +1,144 @@
+#include "linecache.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "index.h"
+
+#define CODES (1u << MP_LINECACHE_CODES_BITS)
+#define LINES (1u << MP_LINECACHE_LINES_BITS)
+
+int
+mp_linecache_init(mp_linecache_t *c, mp_heap_t *heap)
+{
+    memset(c, 0, sizeof(*c));
+    c->heap = heap;
+    c->codes = mp_alloc_zeroed(CODES * sizeof(mp_linecache_code_t));
+    c->lines = mp_alloc_zeroed(LINES * sizeof(mp_linecache_line_t));
+    if (c->codes == NULL || c->lines == NULL) {
+        mp_linecache_destroy(c);
+        return -1;
+    }
+    return 0;
+}
+
+void
+mp_linecache_destroy(mp_linecache_t *c)
+{
+    mp_alloc_release(c->codes, CODES * sizeof(mp_linecache_code_t));
+    mp_alloc_release(c->lines, LINES * sizeof(mp_linecache_line_t));
+    c->codes = NULL;
+    c->lines = NULL;
+}
+
+static size_t
+code_home(uintptr_t code)
+{
+    return mp_hash_u64(code) & (CODES - 1);
+}
+
+/* The slot of code in the code table, or SIZE_MAX. */
+static size_t
+code_slot(const mp_linecache_t *c, uintptr_t code)
+{
+    for (size_t i = code_home(code);; i = (i + 1) & (CODES - 1)) {
+        if (c->codes[i].code == code) {
+            return i;
+        }
+        if (c->codes[i].code == 0) {
+            return SIZE_MAX;
+        }
+    }
+}
+
+static size_t
+line_slot(uintptr_t code, int offset)
+{
+    return mp_hash_u64(code ^ ((uint64_t)(uint32_t)offset << 40)) & (LINES - 1);
+}
+
+int
+mp_linecache_get(const mp_linecache_t *c, const void *code, int offset)
+{
+    if (c->lines == NULL) {
+        return -1;
+    }
+    const mp_linecache_line_t *e = &c->lines[line_slot((uintptr_t)code, offset)];
+    if (e->code != (uintptr_t)code || e->offset != offset || e->gen == 0) {
+        return -1;
+    }
+    size_t slot = code_slot(c, (uintptr_t)code);
+    if (slot == SIZE_MAX || c->codes[slot].gen != e->gen) {
+        return -1;
+    }
+    return e->line;
+}
+
+void
+mp_linecache_clear(mp_linecache_t *c)
+{
+    if (c->codes == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < CODES; i++) {
+        if (c->codes[i].code != 0) {
+            mp_heap_pin(c->heap, c->codes[i].code, -1);
+        }
+    }
+    memset(c->codes, 0, CODES * sizeof(mp_linecache_code_t));
+    c->ncodes = 0;
+    /* Line entries are left in place: their generations match no code object any more. */
+}
+
+void
+mp_linecache_put(mp_linecache_t *c, const void *code, int offset, int line)
+{
+    if (c->lines == NULL || code == NULL) {
+        return;
+    }
+    uintptr_t key = (uintptr_t)code;
+    size_t slot = code_slot(c, key);
+    if (slot == SIZE_MAX) {
+        if (c->ncodes + 1 > CODES / 2) {
+            mp_linecache_clear(c);
+        }
+        if (++c->gen == 0) {
+            /* 2^32 code objects later: start over so that no old entry can match. */
+            memset(c->lines, 0, LINES * sizeof(mp_linecache_line_t));
+            mp_linecache_clear(c);
+            c->gen = 1;
+        }
+        for (slot = code_home(key); c->codes[slot].code != 0; slot = (slot + 1) & (CODES - 1)) {
+        }
+        c->codes[slot] = (mp_linecache_code_t){key, c->gen};
+        c->ncodes++;
+        mp_heap_pin(c->heap, key, 1);
+    }
+    c->lines[line_slot(key, offset)] =
+        (mp_linecache_line_t){key, c->codes[slot].gen, offset, line};
+}
+
+void
+mp_linecache_forget(mp_linecache_t *c, const void *ptr)
+{
+    if (c->codes == NULL || c->ncodes == 0) {
+        return;
+    }
+    size_t hole = code_slot(c, (uintptr_t)ptr);
+    if (hole == SIZE_MAX) {
+        return;
+    }
+    mp_heap_pin(c->heap, (uintptr_t)ptr, -1);
+    c->ncodes--;
+    /* Backward shift, as in heap.c. */
+    size_t mask = CODES - 1;
+    for (size_t i = (hole + 1) & mask; c->codes[i].code != 0; i = (i + 1) & mask) {
+        size_t home = code_home(c->codes[i].code);
+        int home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!home_after_hole) {
+            c->codes[hole] = c->codes[i];
+            hole = i;
+        }
+    }
+    c->codes[hole] = (mp_linecache_code_t){0, 0};
+}
