@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "alloc.h"
+
 int
 mp_stacks_init(mp_stacks_t *s)
 {
@@ -11,6 +13,8 @@ mp_stacks_init(mp_stacks_t *s)
     mp_index_init(&s->frame_index);
     mp_vec_init(&s->nodes, sizeof(mp_node_t));
     mp_index_init(&s->node_index);
+    /* Optional: without it every frame is looked up by its file name's hash. */
+    s->fcache = mp_alloc_zeroed(sizeof(mp_stacks_fcache_t) << MP_STACKS_FCACHE_BITS);
     /* Node 0 is the empty stack, the root of the trie. */
     return mp_vec_push(&s->nodes) == MP_STACKS_ROOT ? 0 : -1;
 }
@@ -23,6 +27,12 @@ mp_stacks_destroy(mp_stacks_t *s)
     mp_index_destroy(&s->frame_index);
     mp_vec_destroy(&s->nodes);
     mp_index_destroy(&s->node_index);
+    mp_alloc_release(s->fcache, sizeof(mp_stacks_fcache_t) << MP_STACKS_FCACHE_BITS);
+    mp_alloc_release(s->last_frames, (size_t)s->last_cap * sizeof(uint32_t));
+    mp_alloc_release(s->last_nodes, (size_t)s->last_cap * sizeof(uint32_t));
+    s->fcache = NULL;
+    s->last_frames = s->last_nodes = NULL;
+    s->last_n = s->last_cap = 0;
 }
 
 static int
@@ -33,8 +43,33 @@ frame_equals(const void *key, uint32_t id, const void *owner)
     return f->filename == k->filename && f->lineno == k->lineno;
 }
 
+static int64_t frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno);
+
 int64_t
 mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno)
+{
+    if (s->fcache == NULL || len > UINT32_MAX) {
+        return frame_uncached(s, filename, len, lineno);
+    }
+    uint64_t key = (uint64_t)(uintptr_t)filename ^ ((uint64_t)len << 40) ^
+                   ((uint64_t)lineno * 0x9e3779b97f4a7c15ULL);
+    mp_stacks_fcache_t *e = &s->fcache[mp_hash_u64(key) >> (64 - MP_STACKS_FCACHE_BITS)];
+    if (e->id_plus_one != 0 && e->name == filename && e->len == len && e->lineno == lineno) {
+        const mp_frame_t *f = mp_stacks_frame_at(s, e->id_plus_one - 1);
+        const mp_str_t *name = mp_strtab_get(&s->strings, f->filename);
+        if (f->lineno == lineno && name->len == len && memcmp(name->data, filename, len) == 0) {
+            return e->id_plus_one - 1;
+        }
+    }
+    int64_t id = frame_uncached(s, filename, len, lineno);
+    if (id >= 0) {
+        *e = (mp_stacks_fcache_t){filename, (uint32_t)len, lineno, (uint32_t)id + 1};
+    }
+    return id;
+}
+
+static int64_t
+frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno)
 {
     int64_t name = mp_strtab_intern(&s->strings, filename, len);
     if (name < 0) {
@@ -88,14 +123,66 @@ child(mp_stacks_t *s, uint32_t parent, uint32_t frame)
     return id;
 }
 
+/* Room for n entries in the last-stack arrays; 0, or -1 when out of memory. */
+static int
+reserve_last(mp_stacks_t *s, uint32_t n)
+{
+    if (n <= s->last_cap) {
+        return 0;
+    }
+    uint32_t cap = s->last_cap ? s->last_cap : 64;
+    while (cap < n) {
+        cap *= 2;
+    }
+    uint32_t *frames = mp_alloc_zeroed((size_t)cap * sizeof(uint32_t));
+    uint32_t *nodes = mp_alloc_zeroed((size_t)cap * sizeof(uint32_t));
+    if (frames == NULL || nodes == NULL) {
+        mp_alloc_release(frames, (size_t)cap * sizeof(uint32_t));
+        mp_alloc_release(nodes, (size_t)cap * sizeof(uint32_t));
+        return -1;
+    }
+    if (s->last_n > 0) {
+        memcpy(frames, s->last_frames, (size_t)s->last_n * sizeof(uint32_t));
+        memcpy(nodes, s->last_nodes, (size_t)s->last_n * sizeof(uint32_t));
+    }
+    mp_alloc_release(s->last_frames, (size_t)s->last_cap * sizeof(uint32_t));
+    mp_alloc_release(s->last_nodes, (size_t)s->last_cap * sizeof(uint32_t));
+    s->last_frames = frames;
+    s->last_nodes = nodes;
+    s->last_cap = cap;
+    return 0;
+}
+
 int64_t
 mp_stacks_intern(mp_stacks_t *s, const uint32_t *frames, uint32_t n)
 {
     int64_t node = MP_STACKS_ROOT;
-    /* The trie grows from the oldest frame, the last one in the array. */
-    for (uint32_t i = n; i > 0 && node >= 0; i--) {
-        node = child(s, (uint32_t)node, frames[i - 1]);
+    if (reserve_last(s, n) < 0) {
+        /* The trie grows from the oldest frame, the last one in the array. */
+        for (uint32_t i = n; i > 0 && node >= 0; i--) {
+            node = child(s, (uint32_t)node, frames[i - 1]);
+        }
+        s->last_n = 0;
+        return node;
     }
+    /* The oldest frames this stack shares with the last one have their nodes already. */
+    uint32_t k = 0;
+    uint32_t common = n < s->last_n ? n : s->last_n;
+    while (k < common && frames[n - 1 - k] == s->last_frames[k]) {
+        k++;
+    }
+    if (k > 0) {
+        node = s->last_nodes[k - 1];
+    }
+    for (; k < n; k++) {
+        node = child(s, (uint32_t)node, frames[n - 1 - k]);
+        if (node < 0) {
+            break;
+        }
+        s->last_frames[k] = frames[n - 1 - k];
+        s->last_nodes[k] = (uint32_t)node;
+    }
+    s->last_n = k;
     return node;
 }
 
