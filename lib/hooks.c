@@ -78,21 +78,20 @@ domain_of(void *ctx)
 /*
  * Two sets of allocation hooks, chosen when they are installed.
  *
- * Nesting-aware hooks (the general case) set the busy flag around every call into the saved
- * allocator, so that an allocation the allocator makes through another hooked domain (pymalloc
- * asks RAW for requests over 512 bytes) is not counted a second time.
+ * Nesting-aware hooks (the general case, and always on MEM and OBJ) set the busy flag around
+ * every call into the saved allocator, so that an allocation the allocator makes through
+ * another hooked domain is not counted a second time. pymalloc does that for requests over 512
+ * bytes, and for small ones too whenever it needs bookkeeping memory: the arena table
+ * (PyMem_RawRealloc in new_arena) and the nodes of its address radix tree (PyMem_RawCalloc),
+ * whose number depends on where the kernel maps each arena. Counting those would attribute
+ * pymalloc's own memory to the program's lines, differ from tracemalloc, and make the samples
+ * of a seeded run depend on the address-space layout.
  *
- * Straight-line hooks, used when every domain holds one of CPython's stock allocators (malloc,
- * pymalloc, their debug wrappers): then RAW never re-enters a hooked domain, and a MEM/OBJ
- * request of 1 to MP_NEST_FREE_MAX bytes is served by pymalloc (or malloc) without asking RAW,
- * debug padding included. For those the hook ticks the countdown before the call and tail-calls
- * the saved allocator: no busy stores, no stack frame, no registers to save. Bigger requests and
- * every countdown that runs out take the nesting-aware path (busy set around the call), so
- * exact mode, where every allocation runs out, counts exactly as tracemalloc does. (The one
- * exception: pymalloc falls back to RAW for a small request when it cannot map a new arena,
- * that is when the system is out of memory; the countdown is then ticked twice for it.)
+ * Straight-line hooks on RAW, used when every domain holds one of CPython's stock allocators
+ * (malloc, pymalloc, their debug wrappers): then RAW never re-enters a hooked domain, so the
+ * hook ticks the countdown before the call and tail-calls the saved allocator: no busy stores,
+ * no stack frame, no registers to save. A countdown that runs out takes the nesting-aware path.
  */
-#define MP_NEST_FREE_MAX 256
 
 /* Out of line: busy around the call, then the slow path if the countdown (already ticked) ran
  * out. */
@@ -171,36 +170,6 @@ hook_raw_calloc(void *ctx, size_t nelem, size_t elsize)
     mp_thread_t *t = &mp_thread;
     if (MP_LIKELY(!t->busy)) {
         if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, nelem * elsize))) {
-            return calloc_nested(ctx, nelem, elsize);
-        }
-    }
-    return a->calloc(a->ctx, nelem, elsize);
-}
-
-/* Straight-line hooks over stock MEM/OBJ: small requests never reach RAW. */
-static void *
-hook_obj_malloc(void *ctx, size_t size)
-{
-    mp_allocator_t *a = ctx;
-    mp_thread_t *t = &mp_thread;
-    if (MP_LIKELY(!t->busy)) {
-        int fired = mp_sampler_tick(&t->sampler, size);
-        if (MP_UNLIKELY(fired | (size - 1 >= MP_NEST_FREE_MAX))) {
-            return malloc_nested(ctx, size);
-        }
-    }
-    return a->malloc(a->ctx, size);
-}
-
-static void *
-hook_obj_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    mp_allocator_t *a = ctx;
-    mp_thread_t *t = &mp_thread;
-    size_t size = nelem * elsize;
-    if (MP_LIKELY(!t->busy)) {
-        int fired = mp_sampler_tick(&t->sampler, size);
-        if (MP_UNLIKELY(fired | (size - 1 >= MP_NEST_FREE_MAX))) {
             return calloc_nested(ctx, nelem, elsize);
         }
     }
@@ -331,8 +300,6 @@ hook_free(void *ctx, void *ptr)
 
 #define hook_raw_malloc hook_malloc
 #define hook_raw_calloc hook_calloc
-#define hook_obj_malloc hook_malloc
-#define hook_obj_calloc hook_calloc
 
 #endif /* MP_FLOOR_HOOKS */
 
@@ -382,9 +349,9 @@ static void
 install_domain(int domain, int stock)
 {
     mp_allocator_t hook = {&saved[domain], hook_malloc, hook_calloc, hook_realloc, hook_free};
-    if (stock) {
-        hook.malloc = domain == MP_DOMAIN_RAW ? hook_raw_malloc : hook_obj_malloc;
-        hook.calloc = domain == MP_DOMAIN_RAW ? hook_raw_calloc : hook_obj_calloc;
+    if (stock && domain == MP_DOMAIN_RAW) {
+        hook.malloc = hook_raw_malloc;
+        hook.calloc = hook_raw_calloc;
     }
     mp_profiler.api.PyMem_GetAllocator(domain, &saved[domain]);
     mp_profiler.api.PyMem_SetAllocator(domain, &hook);

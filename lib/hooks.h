@@ -1,12 +1,12 @@
 /*
  * The allocator hooks on CPython's RAW, MEM and OBJ domains: the hot path of the profiler.
  *
- * Unsampled allocation: subtract the size from the thread's countdown, test it, and tail-call
- * the saved allocator (no stack frame). Free: one relaxed load from the heap filter, then a tail
- * call. Neither takes a lock, allocates, or calls Python. A thread-local flag marks a thread that
- * is inside a hook, so the allocations an allocator makes through another domain (pymalloc asks
- * RAW for big blocks) are not counted twice, as in tracemalloc; over CPython's stock allocators
- * the flag is only set where such nesting can happen (see hooks.c).
+ * Unsampled allocation: call the saved allocator, subtract the size from the thread's countdown,
+ * test it (RAW over a stock allocator: subtract, test and tail-call). Free: one relaxed load from
+ * the heap filter, then a tail call. Neither takes a lock, allocates, or calls Python. A
+ * thread-local flag marks a thread that is inside a hook, so the allocations an allocator makes
+ * through another domain (pymalloc asks RAW for big blocks and for its own bookkeeping) are not
+ * counted twice, as in tracemalloc (see hooks.c).
  */
 #ifndef MP_HOOKS_H
 #define MP_HOOKS_H
