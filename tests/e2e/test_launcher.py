@@ -9,8 +9,11 @@ LAUNCHER = os.environ.get("MP_LAUNCHER", "")
 
 class Launcher(harness.ProfiledTestCase):
     def launch(self, *args):
-        return subprocess.run([LAUNCHER, *args], cwd=self.dir, env=harness.clean_env(),
-                              capture_output=True, timeout=120)
+        # Sanitizer builds: their runtimes are preloaded first, the launcher adds the library.
+        first = os.environ.get("MP_PRELOAD_FIRST")
+        env = harness.clean_env(**({"LD_PRELOAD": first} if first else {}))
+        return subprocess.run([LAUNCHER, *args], cwd=self.dir, env=env, capture_output=True,
+                              timeout=120)
 
     def test_run_and_report(self):
         script = self.write("prog.py", "keep = [bytearray(50000) for _ in range(200)]\n"
