@@ -24,7 +24,8 @@ mp_heap_init(mp_heap_t *h)
     mp_vec_init(&h->entries, sizeof(entry_t));
     /* The filter's pages are only touched where counters change, so most of it stays virtual. */
     h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
-    return h->filter != NULL ? 0 : -1;
+    h->bits = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS / 8);
+    return h->filter != NULL && h->bits != NULL ? 0 : -1;
 }
 
 void
@@ -33,6 +34,7 @@ mp_heap_destroy(mp_heap_t *h)
     mp_alloc_release(h->index, h->capacity * sizeof(uint32_t));
     mp_vec_destroy(&h->entries);
     mp_alloc_release(h->filter, MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
+    mp_alloc_release(h->bits, MP_HEAP_FILTER_SLOTS / 8);
     memset(h, 0, sizeof(*h));
 }
 
@@ -114,9 +116,15 @@ load(mp_block_t *b, const entry_t *e)
 static void
 filter_add(mp_heap_t *h, uintptr_t ptr, int32_t delta)
 {
-    uint32_t *slot = &h->filter[mp_heap_filter_slot(ptr)];
-    __atomic_store_n(slot, __atomic_load_n(slot, __ATOMIC_RELAXED) + (uint32_t)delta,
-                     __ATOMIC_RELAXED);
+    uint32_t i = mp_heap_filter_slot(ptr);
+    uint32_t old = __atomic_load_n(&h->filter[i], __ATOMIC_RELAXED);
+    uint32_t now = old + (uint32_t)delta;
+    __atomic_store_n(&h->filter[i], now, __ATOMIC_RELAXED);
+    if ((old == 0) != (now == 0)) {
+        uint64_t *word = &h->bits[i >> 6];
+        __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) ^ ((uint64_t)1 << (i & 63)),
+                         __ATOMIC_RELAXED);
+    }
 }
 
 void
@@ -244,5 +252,6 @@ mp_heap_memory(const mp_heap_t *h)
             entries += ((size_t)1 << (seg + MP_VEC_BASE_SHIFT)) * sizeof(entry_t);
         }
     }
-    return h->capacity * sizeof(uint32_t) + entries + MP_HEAP_FILTER_SLOTS * sizeof(uint32_t);
+    return h->capacity * sizeof(uint32_t) + entries + MP_HEAP_FILTER_SLOTS * sizeof(uint32_t) +
+           MP_HEAP_FILTER_SLOTS / 8;
 }

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t live_bytes; /* sum of weights */
     uint64_t peak_bytes;
     uint32_t *filter;    /* MP_HEAP_FILTER_SLOTS counters */
+    uint64_t *bits;      /* bit i set when filter[i] is not zero: what the free path reads */
     mp_block_t found;    /* mp_heap_find's answer */
 } mp_heap_t;
 
@@ -59,6 +60,16 @@ mp_heap_filter_slot(uintptr_t ptr)
 {
     /* Fibonacci hashing: the high bits of a multiply mix every address bit. */
     return (uint32_t)(((uint64_t)ptr * 0x9e3779b97f4a7c15ULL) >> (64 - MP_HEAP_FILTER_BITS));
+}
+
+/* Lock-free: zero when ptr is certainly not a live sampled block (the hooks read the bits below:
+ * 32 KiB that stay in the cache, where a random counter of the 1 MiB array would be a cache miss
+ * on every free once samples have touched its pages). */
+static inline int
+mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
+{
+    uint32_t slot = mp_heap_filter_slot((uintptr_t)ptr);
+    return (int)((__atomic_load_n(&bits[slot >> 6], __ATOMIC_RELAXED) >> (slot & 63)) & 1);
 }
 
 /* Lock-free: zero when ptr is certainly not a live sampled block. */

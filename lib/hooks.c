@@ -241,7 +241,7 @@ hook_realloc(void *ctx, void *ptr, size_t size)
 {
     mp_allocator_t *a = ctx;
     /* realloc(NULL, n) hashes to slot 0 and is sorted out in realloc_sampled. */
-    if (MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr))) {
+    if (MP_UNLIKELY(mp_heap_maybe_sampled_bit(mp_profiler.heap.bits, ptr))) {
         return realloc_sampled(ctx, ptr, size);
     }
     if (mp_thread.busy) {
@@ -255,7 +255,7 @@ static void
 hook_free(void *ctx, void *ptr)
 {
     mp_allocator_t *a = ctx;
-    if (MP_UNLIKELY(mp_heap_maybe_sampled(mp_profiler.heap.filter, ptr))) {
+    if (MP_UNLIKELY(mp_heap_maybe_sampled_bit(mp_profiler.heap.bits, ptr))) {
         free_sampled(ctx, ptr);
         return;
     }
