@@ -8,12 +8,13 @@
  * keeps one per allocation), where a table of whole blocks at the same load took 43 to 85.
  *
  * Filter: MP_HEAP_FILTER_SLOTS counters indexed by a hash of the block address; a counter holds
- * how many live sampled blocks hash to it. The free path of every block reads one counter with
- * a relaxed load: zero means "certainly not sampled" and the hook returns without a lock or a
+ * how many live sampled blocks hash to it, and a bitmap mirrors which counters are nonzero. The
+ * free path of every block reads one bit with a relaxed load (the bitmap is 32 KiB and stays in
+ * the cache): clear means "certainly not sampled" and the hook returns without a lock or a
  * table lookup. Only a nonzero counter (a sampled block, or a rare collision) takes the lock.
- * The counter is raised before the sampled block's address is returned to the program, and the
- * program can only free the block after it got the address, so the freeing thread always sees
- * the raised counter. Counters only change under the profiler's lock.
+ * The counter and its bit are raised before the sampled block's address is returned to the
+ * program, and the program can only free the block after it got the address, so the freeing
+ * thread always sees the bit set. Counters and bits only change under the profiler's lock.
  *
  * A block freed around the hooks (CPython swaps allocators in a few places) leaves a stale entry;
  * a later sampled allocation at the same address overwrites it, and a later unsampled free of
