@@ -33,7 +33,6 @@
 
 typedef struct {
     uintptr_t ptr;         /* block address; 0 marks an empty slot */
-    uint64_t size;         /* bytes the program asked for (not kept by the heap: 0 when read) */
     uint64_t weight;       /* estimated bytes this sample stands for */
     uint32_t node;         /* stack (stacks.h node id) */
     uint16_t total_nframe; /* frames on the stack when sampled, capped at 65535 */

@@ -55,7 +55,6 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
     int max_frames = atomic_load_explicit(&P->max_frames, memory_order_relaxed);
     mp_block_t block = {
         .ptr = (uintptr_t)ptr,
-        .size = size,
         .weight = mp_sampler_weight(size, rate),
         .domain = (uint8_t)domain,
     };

@@ -28,7 +28,7 @@ teardown(void **state)
 static mp_block_t
 block(uintptr_t ptr, uint64_t weight)
 {
-    return (mp_block_t){.ptr = ptr, .size = weight, .weight = weight, .node = 1};
+    return (mp_block_t){.ptr = ptr, .weight = weight, .node = 1};
 }
 
 static void
@@ -41,8 +41,11 @@ test_heap__filter_rejects_unsampled_blocks(void **state)
     mp_block_t b = block(0x7f0000001230, 64);
     assert_int_equal(mp_heap_insert(h, &b), 0);
     assert_int_not_equal(mp_heap_maybe_sampled(h->filter, (void *)b.ptr), 0);
+    /* The hooks read the bitmap of nonzero counters. */
+    assert_int_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)b.ptr), 1);
     assert_int_equal(mp_heap_remove(h, b.ptr, NULL), 1);
     assert_int_equal(mp_heap_maybe_sampled(h->filter, (void *)b.ptr), 0);
+    assert_int_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)b.ptr), 0);
 }
 
 static void
@@ -107,6 +110,7 @@ test_heap__matches_a_model_under_churn(void **state)
         if (live[i]) {
             assert_int_equal(b->weight, (uint64_t)i + 1);
             assert_int_not_equal(mp_heap_maybe_sampled(h->filter, (void *)ptr), 0);
+            assert_int_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)ptr), 1);
             count++;
         }
     }
