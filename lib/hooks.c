@@ -418,7 +418,7 @@ void
 mp_hooks_install(void)
 {
     int stock = stock_allocators();
-    mp_log(MP_LOG_DEBUG, "%s allocation hooks", stock ? "straight-line" : "nesting-aware");
+    mp_log(MP_LOG_DEBUG, "%s hooks on the RAW domain", stock ? "straight-line" : "nesting-aware");
     for (int d = 0; d < MP_DOMAINS; d++) {
         install_domain(d, stock);
     }
