@@ -5,10 +5,9 @@
 
 #include "dump.h"
 #include "hooks.h"
+#include "init.h"
 #include "profiler.h"
 #include "mprofile/mprofile.h"
-
-int mp_init_late_start(void);
 
 MPROFILE_API int
 mprofile_start(uint64_t sample_rate, int max_frames)

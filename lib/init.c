@@ -17,6 +17,7 @@
 #include "dump.h"
 #include "exit.h"
 #include "hooks.h"
+#include "init.h"
 #include "log.h"
 #include "profiler.h"
 
@@ -149,7 +150,6 @@ mprofile_unload(void)
 int
 mp_init_late_start(void)
 {
-    /* Called with the lock not held, from mprofile_start() in a dlopen'ed library. */
     if (atomic_load(&mp_profiler.active)) {
         return 0;
     }
