@@ -78,19 +78,23 @@ domain_of(void *ctx)
 /*
  * Two sets of allocation hooks, chosen when they are installed.
  *
- * Nesting-aware hooks (the general case, and always on MEM and OBJ) set the busy flag around
- * every call into the saved allocator, so that an allocation the allocator makes through
- * another hooked domain is not counted a second time. pymalloc does that for requests over 512
- * bytes, and for small ones too whenever it needs bookkeeping memory: the arena table
+ * Nesting-aware hooks (the general case) check the busy flag first and set it around every
+ * call into the saved allocator, so that an allocation the allocator makes through another
+ * hooked domain is not counted a second time. pymalloc does that for requests over 512 bytes,
+ * and for small ones too whenever it needs bookkeeping memory: the arena table
  * (PyMem_RawRealloc in new_arena) and the nodes of its address radix tree (PyMem_RawCalloc),
  * whose number depends on where the kernel maps each arena. Counting those would attribute
  * pymalloc's own memory to the program's lines, differ from tracemalloc, and make the samples
  * of a seeded run depend on the address-space layout.
  *
- * Straight-line hooks on RAW, used when every domain holds one of CPython's stock allocators
- * (malloc, pymalloc, their debug wrappers): then RAW never re-enters a hooked domain, so the
- * hook ticks the countdown before the call and tail-calls the saved allocator: no busy stores,
- * no stack frame, no registers to save. A countdown that runs out takes the nesting-aware path.
+ * Stock hooks, used when every domain holds one of CPython's stock allocators (malloc,
+ * pymalloc, their debug wrappers). Then MEM and OBJ are only ever entered from outside any hook
+ * (no stock allocator calls into MEM or OBJ, and the profiler never allocates through Python),
+ * so their hooks need not test the flag: they tick the countdown before the call and raise the
+ * flag around it in one function, with no branch besides the countdown's. RAW never re-enters a
+ * hooked domain, so its hook ticks and tail-calls the saved allocator: no flag stores, no stack
+ * frame, no registers to save. A countdown that runs out takes the nesting-aware path, which
+ * samples.
  */
 
 /* Out of line: busy around the call, then the slow path if the countdown (already ticked) ran
@@ -124,8 +128,8 @@ calloc_nested(void *ctx, size_t nelem, size_t elsize)
     return p;
 }
 
-/* Nesting-aware hooks. */
-static void *
+/* Nesting-aware hooks; out of line, as they are the stock hooks' slow path too. */
+__attribute__((noinline)) static void *
 hook_malloc(void *ctx, size_t size)
 {
     mp_allocator_t *a = ctx;
@@ -137,7 +141,7 @@ hook_malloc(void *ctx, size_t size)
     return malloc_nested(ctx, size);
 }
 
-static void *
+__attribute__((noinline)) static void *
 hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     mp_allocator_t *a = ctx;
@@ -149,9 +153,44 @@ hook_calloc(void *ctx, size_t nelem, size_t elsize)
     return calloc_nested(ctx, nelem, elsize);
 }
 
-/* Straight-line hooks over stock RAW: malloc never re-enters a hooked domain. */
+/* Stock MEM and OBJ hooks: tick, then the flag around the call. The flag is counted up and down
+ * rather than set and cleared, so that an unexpected call from inside a hook or the profiler
+ * leaves the caller's flag as it was. */
 static void *
-hook_raw_malloc(void *ctx, size_t size)
+hook_stock_malloc(void *ctx, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    int64_t left = t->sampler.countdown - (int64_t)size;
+    if (MP_UNLIKELY(left <= 0)) {
+        return hook_malloc(ctx, size);
+    }
+    t->sampler.countdown = left;
+    t->busy++;
+    void *p = a->malloc(a->ctx, size);
+    t->busy--;
+    return p;
+}
+
+static void *
+hook_stock_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    int64_t left = t->sampler.countdown - (int64_t)(nelem * elsize);
+    if (MP_UNLIKELY(left <= 0)) {
+        return hook_calloc(ctx, nelem, elsize);
+    }
+    t->sampler.countdown = left;
+    t->busy++;
+    void *p = a->calloc(a->ctx, nelem, elsize);
+    t->busy--;
+    return p;
+}
+
+/* Stock RAW hooks: malloc never re-enters a hooked domain. */
+static void *
+hook_stock_raw_malloc(void *ctx, size_t size)
 {
     mp_allocator_t *a = ctx;
     mp_thread_t *t = &mp_thread;
@@ -164,7 +203,7 @@ hook_raw_malloc(void *ctx, size_t size)
 }
 
 static void *
-hook_raw_calloc(void *ctx, size_t nelem, size_t elsize)
+hook_stock_raw_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     mp_allocator_t *a = ctx;
     mp_thread_t *t = &mp_thread;
@@ -188,7 +227,7 @@ free_sampled(void *ctx, void *ptr)
 }
 
 /* The general realloc: forgets the old block if it was sampled, and puts it back if the
- * allocator fails. Out of line: the straight-line hook below only calls it when the filter says
+ * allocator fails. Out of line: the hooks only call it when the filter says
  * the old block may be sampled. */
 __attribute__((noinline)) static void *
 realloc_sampled(void *ctx, void *ptr, size_t size)
@@ -236,7 +275,7 @@ realloc_nested(void *ctx, void *ptr, size_t size)
     return p;
 }
 
-static void *
+__attribute__((noinline)) static void *
 hook_realloc(void *ctx, void *ptr, size_t size)
 {
     mp_allocator_t *a = ctx;
@@ -248,6 +287,26 @@ hook_realloc(void *ctx, void *ptr, size_t size)
         return a->realloc(a->ctx, ptr, size);
     }
     return realloc_nested(ctx, ptr, size);
+}
+
+/* Stock MEM and OBJ realloc: an unsampled old block, ticked before the call like malloc (a
+ * failed realloc then used up part of the countdown, which changes no probability: the process
+ * is memoryless). */
+static void *
+hook_stock_realloc(void *ctx, void *ptr, size_t size)
+{
+    mp_allocator_t *a = ctx;
+    mp_thread_t *t = &mp_thread;
+    int64_t left = t->sampler.countdown - (int64_t)size;
+    if (MP_UNLIKELY(left <= 0) ||
+        MP_UNLIKELY(mp_heap_maybe_sampled_bit(mp_profiler.heap.bits, ptr))) {
+        return hook_realloc(ctx, ptr, size);
+    }
+    t->sampler.countdown = left;
+    t->busy++;
+    void *p = a->realloc(a->ctx, ptr, size);
+    t->busy--;
+    return p;
 }
 
 /* One multiply, shift and load; free(NULL) hashes to slot 0 and is sorted out of line. */
@@ -298,8 +357,11 @@ hook_free(void *ctx, void *ptr)
     a->free(a->ctx, ptr);
 }
 
-#define hook_raw_malloc hook_malloc
-#define hook_raw_calloc hook_calloc
+#define hook_stock_raw_malloc hook_malloc
+#define hook_stock_raw_calloc hook_calloc
+#define hook_stock_malloc     hook_malloc
+#define hook_stock_calloc     hook_calloc
+#define hook_stock_realloc    hook_realloc
 
 #endif /* MP_FLOOR_HOOKS */
 
@@ -313,7 +375,7 @@ interpreter_code(const void *fn, const void *fbase)
 }
 
 /*
- * Whether every domain holds a stock CPython allocator (the straight-line hooks' condition).
+ * Whether every domain holds a stock CPython allocator (the stock hooks' condition).
  * Before the interpreter starts, no Python code has run, so the domains hold the compiled-in
  * allocators unless another preloaded library hooked them: their functions must all be the
  * interpreter's own. (_PyMem_GetCurrentAllocatorName takes a lock that 3.12 creates only when
@@ -350,8 +412,12 @@ install_domain(int domain, int stock)
 {
     mp_allocator_t hook = {&saved[domain], hook_malloc, hook_calloc, hook_realloc, hook_free};
     if (stock && domain == MP_DOMAIN_RAW) {
-        hook.malloc = hook_raw_malloc;
-        hook.calloc = hook_raw_calloc;
+        hook.malloc = hook_stock_raw_malloc;
+        hook.calloc = hook_stock_raw_calloc;
+    } else if (stock) {
+        hook.malloc = hook_stock_malloc;
+        hook.calloc = hook_stock_calloc;
+        hook.realloc = hook_stock_realloc;
     }
     mp_profiler.api.PyMem_GetAllocator(domain, &saved[domain]);
     mp_profiler.api.PyMem_SetAllocator(domain, &hook);
@@ -418,7 +484,7 @@ void
 mp_hooks_install(void)
 {
     int stock = stock_allocators();
-    mp_log(MP_LOG_DEBUG, "%s hooks on the RAW domain", stock ? "straight-line" : "nesting-aware");
+    mp_log(MP_LOG_DEBUG, "%s hooks", stock ? "stock" : "nesting-aware");
     for (int d = 0; d < MP_DOMAINS; d++) {
         install_domain(d, stock);
     }

@@ -1,12 +1,13 @@
 /*
  * The allocator hooks on CPython's RAW, MEM and OBJ domains: the hot path of the profiler.
  *
- * Unsampled allocation: call the saved allocator, subtract the size from the thread's countdown,
- * test it (RAW over a stock allocator: subtract, test and tail-call). Free: one relaxed load from
- * the heap filter, then a tail call. Neither takes a lock, allocates, or calls Python. A
- * thread-local flag marks a thread that is inside a hook, so the allocations an allocator makes
- * through another domain (pymalloc asks RAW for big blocks and for its own bookkeeping) are not
- * counted twice, as in tracemalloc (see hooks.c).
+ * Unsampled allocation: subtract the size from the thread's countdown, test it, and call the
+ * saved allocator (over CPython's stock allocators: on MEM and OBJ with the busy flag counted up
+ * and down around the call, on RAW as a tail call). Free: one relaxed load from the heap
+ * filter, then a tail call. Neither takes a lock, allocates, or calls Python. The thread-local
+ * busy flag marks a thread that is inside a hook, so the allocations an allocator makes through
+ * another domain (pymalloc asks RAW for big blocks and for its own bookkeeping) are not counted
+ * twice, as in tracemalloc (see hooks.c).
  */
 #ifndef MP_HOOKS_H
 #define MP_HOOKS_H
@@ -16,7 +17,7 @@
 
 typedef struct {
     mp_sampler_t sampler;
-    int busy; /* inside a hook or the profiler: allocations pass straight through */
+    int busy; /* nonzero inside a hook or the profiler: allocations pass straight through */
 } mp_thread_t;
 
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr on the hot path. */
