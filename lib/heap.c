@@ -24,8 +24,7 @@ mp_heap_init(mp_heap_t *h)
     mp_vec_init(&h->entries, sizeof(entry_t));
     /* The filter's pages are only touched where counters change, so most of it stays virtual. */
     h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
-    h->bits = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS / 8);
-    return h->filter != NULL && h->bits != NULL ? 0 : -1;
+    return h->filter != NULL ? 0 : -1;
 }
 
 void
@@ -34,7 +33,6 @@ mp_heap_destroy(mp_heap_t *h)
     mp_alloc_release(h->index, h->capacity * sizeof(uint32_t));
     mp_vec_destroy(&h->entries);
     mp_alloc_release(h->filter, MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
-    mp_alloc_release(h->bits, MP_HEAP_FILTER_SLOTS / 8);
     memset(h, 0, sizeof(*h));
 }
 

@@ -47,7 +47,9 @@ typedef struct {
     uint64_t live_bytes; /* sum of weights */
     uint64_t peak_bytes;
     uint32_t *filter;    /* MP_HEAP_FILTER_SLOTS counters */
-    uint64_t *bits;      /* bit i set when filter[i] is not zero: what the free path reads */
+    /* Bit i set when filter[i] is not zero: what the free path reads. In the struct, not behind a
+     * pointer, so that the hooks find it at a fixed address (one dependent load fewer). */
+    uint64_t bits[MP_HEAP_FILTER_SLOTS / 64];
     mp_block_t found;    /* mp_heap_find's answer */
 } mp_heap_t;
 
