@@ -240,16 +240,3 @@ mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max)
     }
     return n;
 }
-
-size_t
-mp_heap_memory(const mp_heap_t *h)
-{
-    size_t entries = 0;
-    for (int seg = 0; seg < MP_VEC_SEGMENTS; seg++) {
-        if (h->entries.segments[seg] != NULL) {
-            entries += ((size_t)1 << (seg + MP_VEC_BASE_SHIFT)) * sizeof(entry_t);
-        }
-    }
-    return h->capacity * sizeof(uint32_t) + entries + MP_HEAP_FILTER_SLOTS * sizeof(uint32_t) +
-           MP_HEAP_FILTER_SLOTS / 8;
-}

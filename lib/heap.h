@@ -100,6 +100,5 @@ void mp_heap_clear(mp_heap_t *h);
 /* Copies up to max live blocks into out; returns how many were copied. */
 size_t mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max);
 
-size_t mp_heap_memory(const mp_heap_t *h);
 
 #endif

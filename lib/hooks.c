@@ -88,9 +88,9 @@ domain_of(void *ctx)
  * of a seeded run depend on the address-space layout.
  *
  * Stock hooks, used when every domain holds one of CPython's stock allocators (malloc,
- * pymalloc, their debug wrappers). Then MEM and OBJ are only ever entered from outside any hook
- * (no stock allocator calls into MEM or OBJ, and the profiler never allocates through Python),
- * so their hooks need not test the flag: they tick the countdown before the call and raise the
+ * pymalloc, their debug wrappers). Then MEM and OBJ are never entered with the flag raised (no
+ * stock allocator calls into MEM or OBJ, and the profiler's only Python calls, the exit-dump
+ * registration, run as a pending call with the flag down), so their hooks need not test it: they tick the countdown before the call and raise the
  * flag around it in one function, with no branch besides the countdown's. RAW never re-enters a
  * hooked domain, so its hook ticks and tail-calls the saved allocator: no flag stores, no stack
  * frame, no registers to save. A countdown that runs out takes the nesting-aware path, which
@@ -247,13 +247,11 @@ realloc_sampled(void *ctx, void *ptr, size_t size)
     t->busy = 1;
     void *p = a->realloc(a->ctx, ptr, size);
     t->busy = 0;
-    if (p == NULL) {
-        if (had) {
-            mp_profiler_restore(&old);
-        }
-        return NULL;
+    if (p == NULL && had) {
+        mp_profiler_restore(&old);
     }
-    /* A realloc is the free of the old block and the allocation of the new one. */
+    /* A realloc is the free of the old block and the allocation of the new one (ticked even
+     * when it failed, as in realloc_nested). */
     if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
         on_countdown(domain_of(ctx), p, size);
     }
@@ -269,7 +267,10 @@ realloc_nested(void *ctx, void *ptr, size_t size)
     t->busy = 1;
     void *p = a->realloc(a->ctx, ptr, size);
     t->busy = 0;
-    if (MP_LIKELY(p != NULL) && MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
+    /* Ticked whether or not the call failed, as malloc is: the stock hook has already looked
+     * at the countdown, so skipping failures would leave it biased. on_countdown records
+     * nothing for NULL. */
+    if (MP_UNLIKELY(mp_sampler_tick(&t->sampler, size))) {
         on_countdown(domain_of(ctx), p, size);
     }
     return p;

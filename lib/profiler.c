@@ -118,7 +118,8 @@ mp_profiler_clear(void)
 uint64_t
 mp_profiler_memory(void)
 {
-    return mp_alloc_in_use();
+    /* The free-path bitmap lives in the heap struct, not in memory from alloc.c. */
+    return mp_alloc_in_use() + sizeof(mp_profiler.heap.bits);
 }
 
 int
