@@ -23,7 +23,7 @@ mp_heap_init(mp_heap_t *h)
     memset(h, 0, sizeof(*h));
     mp_vec_init(&h->entries, sizeof(entry_t));
     /* The filter's pages are only touched where counters change, so most of it stays virtual. */
-    h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
+    h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint16_t));
     return h->filter != NULL ? 0 : -1;
 }
 
@@ -32,7 +32,7 @@ mp_heap_destroy(mp_heap_t *h)
 {
     mp_alloc_release(h->index, h->capacity * sizeof(uint32_t));
     mp_vec_destroy(&h->entries);
-    mp_alloc_release(h->filter, MP_HEAP_FILTER_SLOTS * sizeof(uint32_t));
+    mp_alloc_release(h->filter, MP_HEAP_FILTER_SLOTS * sizeof(uint16_t));
     memset(h, 0, sizeof(*h));
 }
 
@@ -115,8 +115,11 @@ static void
 filter_add(mp_heap_t *h, uintptr_t ptr, int32_t delta)
 {
     uint32_t i = mp_heap_filter_slot(ptr);
-    uint32_t old = __atomic_load_n(&h->filter[i], __ATOMIC_RELAXED);
-    uint32_t now = old + (uint32_t)delta;
+    uint16_t old = __atomic_load_n(&h->filter[i], __ATOMIC_RELAXED);
+    if (old == MP_HEAP_FILTER_STUCK) {
+        return;
+    }
+    uint16_t now = (uint16_t)(old + delta);
     __atomic_store_n(&h->filter[i], now, __ATOMIC_RELAXED);
     if ((old == 0) != (now == 0)) {
         uint64_t *word = &h->bits[i >> 6];

@@ -15,6 +15,10 @@
  * The counter and its bit are raised before the sampled block's address is returned to the
  * program, and the program can only free the block after it got the address, so the freeing
  * thread always sees the bit set. Counters and bits only change under the profiler's lock.
+ * The counters are 16 bits (512 KiB: churn touches every page of them, in exact mode and at
+ * 128 KiB alike, so their size is resident memory). One that reaches 65535 stays there for good:
+ * its bit stays set and the frees that hash to it keep taking the slow path, which is always
+ * safe; reaching it takes tens of thousands of live blocks in one slot.
  *
  * A block freed around the hooks (CPython swaps allocators in a few places) leaves a stale entry;
  * a later sampled allocation at the same address overwrites it, and a later unsampled free of
@@ -30,6 +34,7 @@
 
 #define MP_HEAP_FILTER_BITS  18
 #define MP_HEAP_FILTER_SLOTS (1u << MP_HEAP_FILTER_BITS)
+#define MP_HEAP_FILTER_STUCK UINT16_MAX /* a saturated counter */
 
 typedef struct {
     uintptr_t ptr;         /* block address; 0 marks an empty slot */
@@ -46,7 +51,7 @@ typedef struct {
     size_t count;
     uint64_t live_bytes; /* sum of weights */
     uint64_t peak_bytes;
-    uint32_t *filter;    /* MP_HEAP_FILTER_SLOTS counters */
+    uint16_t *filter;    /* MP_HEAP_FILTER_SLOTS counters */
     /* Bit i set when filter[i] is not zero: what the free path reads. In the struct, not behind a
      * pointer, so that the hooks find it at a fixed address (one dependent load fewer). */
     uint64_t bits[MP_HEAP_FILTER_SLOTS / 64];
@@ -65,8 +70,8 @@ mp_heap_filter_slot(uintptr_t ptr)
 }
 
 /* Lock-free: zero when ptr is certainly not a live sampled block (the hooks read the bits below:
- * 32 KiB that stay in the cache, where a random counter of the 1 MiB array would be a cache miss
- * on every free once samples have touched its pages). */
+ * 32 KiB that stay in the cache, where a random counter of the 512 KiB array would be a cache
+ * miss on every free once samples have touched its pages). */
 static inline int
 mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
 {
@@ -76,7 +81,7 @@ mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
 
 /* Lock-free: zero when ptr is certainly not a live sampled block. */
 static inline uint32_t
-mp_heap_maybe_sampled(const uint32_t *filter, const void *ptr)
+mp_heap_maybe_sampled(const uint16_t *filter, const void *ptr)
 {
     return __atomic_load_n(&filter[mp_heap_filter_slot((uintptr_t)ptr)], __ATOMIC_RELAXED);
 }

@@ -137,6 +137,25 @@ test_heap__clear_empties_table_and_filter(void **state)
     }
 }
 
+static void
+test_heap__saturated_counter_stays_set(void **state)
+{
+    mp_heap_t *h = *state;
+    uintptr_t ptr = 0x7000;
+    for (uint32_t n = 0; n < MP_HEAP_FILTER_STUCK; n++) {
+        mp_heap_pin(h, ptr, 1);
+    }
+    mp_heap_pin(h, ptr, 1); /* one past saturation: no wrap to zero */
+    assert_int_equal(mp_heap_maybe_sampled(h->filter, (void *)ptr), MP_HEAP_FILTER_STUCK);
+    for (uint32_t n = 0; n <= MP_HEAP_FILTER_STUCK; n++) {
+        mp_heap_pin(h, ptr, -1);
+    }
+    /* Stuck: frees that hash here keep taking the slow path, which finds nothing. */
+    assert_int_not_equal(mp_heap_maybe_sampled(h->filter, (void *)ptr), 0);
+    assert_int_not_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)ptr), 0);
+    assert_null(mp_heap_find(h, ptr));
+}
+
 int
 main(void)
 {
@@ -146,6 +165,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_heap__stale_entry_is_overwritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__matches_a_model_under_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__clear_empties_table_and_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heap__saturated_counter_stays_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
