@@ -90,11 +90,11 @@ domain_of(void *ctx)
  * Stock hooks, used when every domain holds one of CPython's stock allocators (malloc,
  * pymalloc, their debug wrappers). Then MEM and OBJ are never entered with the flag raised (no
  * stock allocator calls into MEM or OBJ, and the profiler's only Python calls, the exit-dump
- * registration, run as a pending call with the flag down), so their hooks need not test it: they tick the countdown before the call and raise the
- * flag around it in one function, with no branch besides the countdown's. RAW never re-enters a
- * hooked domain, so its hook ticks and tail-calls the saved allocator: no flag stores, no stack
- * frame, no registers to save. A countdown that runs out takes the nesting-aware path, which
- * samples.
+ * registration, run as a pending call with the flag down), so their hooks need not test it:
+ * they tick the countdown before the call and raise the flag around it in one function, with no
+ * branch besides the countdown's. RAW never re-enters a hooked domain, so its hook ticks and
+ * tail-calls the saved allocator: no flag stores, no stack frame, no registers to save. A
+ * countdown that runs out takes the nesting-aware path, which samples.
  */
 
 /* Out of line: busy around the call, then the slow path if the countdown (already ticked) ran
