@@ -105,5 +105,4 @@ void mp_heap_clear(mp_heap_t *h);
 /* Copies up to max live blocks into out; returns how many were copied. */
 size_t mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max);
 
-
 #endif
