@@ -22,7 +22,8 @@ mp_heap_init(mp_heap_t *h)
 {
     memset(h, 0, sizeof(*h));
     mp_vec_init(&h->entries, sizeof(entry_t));
-    /* The filter's pages are only touched where counters change, so most of it stays virtual. */
+    /* The filter's pages are touched where counters change: a few while samples are few, all of
+     * them once churn has spread samples over the address space. */
     h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint16_t));
     return h->filter != NULL ? 0 : -1;
 }
