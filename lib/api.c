@@ -1,11 +1,12 @@
-/* The public C API (include/mprofile/mprofile.h). */
+/* The public C API (include/mprofile/mprofile.h). Every entry point runs in the API context:
+ * a normal thread of the program (the GIL held when called from Python), never a signal handler. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dump.h"
 #include "hooks.h"
 #include "init.h"
+#include "output.h"
 #include "profiler.h"
 #include "mprofile/mprofile.h"
 
@@ -73,10 +74,10 @@ mprofile_get_traced_memory(uint64_t *current, uint64_t *peak)
     if (!atomic_load(&mp_profiler.active)) {
         return;
     }
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     *current = mp_profiler.heap.live_bytes;
     *peak = mp_profiler.heap.peak_bytes;
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
 }
 
 MPROFILE_API void
@@ -85,9 +86,9 @@ mprofile_reset_peak(void)
     if (!atomic_load(&mp_profiler.active)) {
         return;
     }
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     mp_profiler.heap.peak_bytes = mp_profiler.heap.live_bytes;
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
 }
 
 MPROFILE_API void
@@ -102,13 +103,13 @@ mprofile_get_counters(struct mprofile_counters *out)
     if (!atomic_load(&mp_profiler.active)) {
         return;
     }
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     out->live_blocks = mp_profiler.heap.count;
     out->live_bytes = mp_profiler.heap.live_bytes;
     out->peak_bytes = mp_profiler.heap.peak_bytes;
     out->stacks = mp_profiler.stacks.nodes.len - 1;
     out->frames = mp_profiler.stacks.frames.len;
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
 }
 
 MPROFILE_API int
@@ -117,11 +118,7 @@ mprofile_dump(const char *path)
     if (!atomic_load(&mp_profiler.active)) {
         return -ENOTSUP;
     }
-    int busy = mp_thread.busy;
-    mp_thread.busy = 1;
-    int rc = mp_dump_write(path);
-    mp_thread.busy = busy;
-    return rc;
+    return mp_output_write(path, 0);
 }
 
 MPROFILE_API int
@@ -135,7 +132,13 @@ mprofile_snapshot(void **buf, size_t *len)
     if (rc < 0) {
         return rc;
     }
-    rc = mp_profiler_write_snapshot(&p);
+    mp_capture_t capture;
+    rc = mp_profiler_capture(&capture, 0);
+    if (rc == 0) {
+        rc = mp_snapshot_write(&p, &mp_profiler.stacks, capture.extent, capture.blocks, capture.n,
+                               &capture.meta);
+        mp_profiler_release(&capture);
+    }
     if (rc < 0) {
         mp_pickle_discard(&p);
         return rc;
@@ -149,7 +152,7 @@ mprofile_block_stack(const void *ptr, const char **filenames, unsigned int *line
     if (!atomic_load(&mp_profiler.active)) {
         return 0;
     }
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     const mp_block_t *b = mp_heap_find(&mp_profiler.heap, (uintptr_t)ptr);
     int n = 0;
     if (b != NULL) {
@@ -162,6 +165,6 @@ mprofile_block_stack(const void *ptr, const char **filenames, unsigned int *line
             n++;
         }
     }
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
     return n;
 }

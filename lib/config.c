@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "fmt.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +29,9 @@ mp_config_parse_size(const char *s, uint64_t *out)
     } else if (*end == 'm' || *end == 'M') {
         scale = 1024 * 1024;
         end++;
+    } else if (*end == 'g' || *end == 'G') {
+        scale = 1024 * 1024 * 1024;
+        end++;
     }
     if (*end != '\0' || v > UINT64_MAX / scale) {
         return -1;
@@ -35,12 +40,58 @@ mp_config_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Whether sig can be taken over without changing what the program or the system relies on:
+ * USR1 and USR2 exist for applications, and the real-time signals carry no default meaning but
+ * termination. Faults (SEGV, BUS, FPE, ILL) must reach their crash handlers, INT, TERM, HUP and
+ * QUIT must stop the program, CHLD, PIPE, ALRM and job control belong to the program. */
+static int
+safe_signal(long sig)
+{
+    return sig == SIGUSR1 || sig == SIGUSR2 || (sig >= SIGRTMIN && sig <= SIGRTMAX);
+}
+
+/* "RTMIN", "RTMIN+n", "RTMAX", "RTMAX-n"; 0, or -1. */
+static int
+parse_realtime(const char *name, long *out)
+{
+    long base;
+    int sign;
+    if (strncasecmp(name, "RTMIN", 5) == 0) {
+        base = SIGRTMIN;
+        sign = 1;
+    } else if (strncasecmp(name, "RTMAX", 5) == 0) {
+        base = SIGRTMAX;
+        sign = -1;
+    } else {
+        return -1;
+    }
+    const char *rest = name + 5;
+    if (*rest == '\0') {
+        *out = base;
+        return 0;
+    }
+    if (*rest != (sign > 0 ? '+' : '-') || !isdigit((unsigned char)rest[1])) {
+        return -1;
+    }
+    char *end;
+    long n = strtol(rest + 1, &end, 10);
+    if (*end != '\0' || n > SIGRTMAX - SIGRTMIN) {
+        return -1;
+    }
+    *out = base + sign * n;
+    return 0;
+}
+
 static const struct {
     const char *name;
     int number;
 } signal_names[] = {
-    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
-    {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}, {"URG", SIGURG}, {"PROF", SIGPROF},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},  {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+    {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},    {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},  {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},  {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU},  {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},    {"PWR", SIGPWR},   {"SYS", SIGSYS},
 };
 
 int
@@ -50,65 +101,89 @@ mp_config_parse_signal(const char *s, int *out)
         *out = 0;
         return 0;
     }
+    long sig = -1;
     if (isdigit((unsigned char)s[0])) {
         char *end;
-        long n = strtol(s, &end, 10);
-        /* SIGKILL and SIGSTOP cannot be caught. */
-        if (*end != '\0' || n < 1 || n >= NSIG || n == SIGKILL || n == SIGSTOP) {
+        sig = strtol(s, &end, 10);
+        if (*end != '\0' || sig < 1 || sig >= NSIG) {
             return -1;
         }
-        *out = (int)n;
-        return 0;
-    }
-    const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
-    for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++) {
-        if (strcasecmp(name, signal_names[i].name) == 0) {
-            *out = signal_names[i].number;
-            return 0;
+    } else {
+        const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+        for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++) {
+            if (strcasecmp(name, signal_names[i].name) == 0) {
+                sig = signal_names[i].number;
+                break;
+            }
+        }
+        if (sig < 0 && parse_realtime(name, &sig) < 0) {
+            return -1;
         }
     }
-    return -1;
+    if (!safe_signal(sig)) {
+        return -2;
+    }
+    *out = (int)sig;
+    return 0;
 }
 
 int
 mp_config_expand_path(const char *pattern, long pid, unsigned long seq, long time, char *out,
                       size_t size)
 {
-    size_t n = 0;
+    mp_fmt_t f;
+    mp_fmt_init(&f, out, size);
     for (const char *p = pattern; *p != '\0'; p++) {
-        char piece[32];
-        const char *add = piece;
         if (*p != '%') {
-            piece[0] = *p;
-            piece[1] = '\0';
-        } else {
-            p++;
-            switch (*p) {
-            case 'p':
-                snprintf(piece, sizeof(piece), "%ld", pid);
-                break;
-            case 'n':
-                snprintf(piece, sizeof(piece), "%lu", seq);
-                break;
-            case 't':
-                snprintf(piece, sizeof(piece), "%ld", time);
-                break;
-            case '%':
-                add = "%";
-                break;
-            default:
-                return -1;
-            }
+            mp_fmt_mem(&f, p, 1);
+            continue;
         }
-        size_t len = strlen(add);
-        if (n + len + 1 > size) {
+        p++;
+        switch (*p) {
+        case 'p':
+            mp_fmt_i64(&f, pid);
+            break;
+        case 'n':
+            mp_fmt_u64(&f, seq);
+            break;
+        case 't':
+            mp_fmt_i64(&f, time);
+            break;
+        case '%':
+            mp_fmt_mem(&f, "%", 1);
+            break;
+        default:
             return -1;
         }
-        memcpy(out + n, add, len);
-        n += len;
     }
-    out[n] = '\0';
-    return n > 0 ? 0 : -1;
+    return mp_fmt_end(&f) == 0 && f.len > 0 ? 0 : -1;
+}
+
+int
+mp_config_absolute_out(mp_config_t *cfg, const char *dir)
+{
+    if (cfg->out[0] == '/') {
+        return 0;
+    }
+    char joined[sizeof(cfg->out)];
+    mp_fmt_t f;
+    mp_fmt_init(&f, joined, sizeof(joined));
+    mp_fmt_str(&f, dir);
+    if (f.len == 0 || joined[f.len - 1] != '/') {
+        mp_fmt_str(&f, "/");
+    }
+    /* "%" in the directory name must stay literal in the pattern. */
+    for (const char *c = dir; *c != '\0'; c++) {
+        if (*c == '%') {
+            return -1;
+        }
+    }
+    mp_fmt_str(&f, cfg->out);
+    if (mp_fmt_end(&f) < 0) {
+        return -1;
+    }
+    memcpy(cfg->out, joined, f.len + 1);
+    return 0;
 }
 
 static int
@@ -146,6 +221,15 @@ parse_log_level(const char *s, mp_log_level_t *out)
     } while (0)
 
 int
+mp_config_load(mp_config_t *cfg, int secure, mp_getenv_fn getenv_fn, char *err, size_t err_size)
+{
+    if (secure) {
+        return 1;
+    }
+    return mp_config_parse(cfg, getenv_fn, err, err_size);
+}
+
+int
 mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_size)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -153,6 +237,7 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
     cfg->frames = MP_DEFAULT_FRAMES;
     cfg->signal = SIGUSR2;
     cfg->at_exit = 1;
+    cfg->max_memory = MP_DEFAULT_MAX_MEMORY;
     cfg->log_level = MP_LOG_WARN;
     snprintf(cfg->out, sizeof(cfg->out), "%s", MP_DEFAULT_OUT);
 
@@ -183,13 +268,30 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
         }
         snprintf(cfg->out, sizeof(cfg->out), "%s", v);
     }
-    if ((v = getenv_fn("MPROFILE_SIGNAL")) != NULL && mp_config_parse_signal(v, &cfg->signal) < 0) {
-        FAIL("MPROFILE_SIGNAL=%.64s is invalid: expected a signal name like USR2, a number, or "
-             "none",
-             v);
+    if ((v = getenv_fn("MPROFILE_SIGNAL")) != NULL) {
+        int rc = mp_config_parse_signal(v, &cfg->signal);
+        if (rc == -2) {
+            FAIL("MPROFILE_SIGNAL=%.64s is refused: the program or the system relies on it; "
+                 "expected USR1, USR2, RTMIN..RTMAX (%d..%d, like RTMIN+2) or none",
+                 v, SIGRTMIN, SIGRTMAX);
+        }
+        if (rc < 0) {
+            FAIL("MPROFILE_SIGNAL=%.64s is invalid: expected USR1, USR2, RTMIN..RTMAX (%d..%d, "
+                 "like RTMIN+2) or none",
+                 v, SIGRTMIN, SIGRTMAX);
+        }
     }
-    if ((v = getenv_fn("MPROFILE_AT_EXIT")) != NULL && parse_bool(v, &cfg->at_exit) < 0) {
-        FAIL("MPROFILE_AT_EXIT=%.64s is invalid: expected 1 or 0", v);
+    if ((v = getenv_fn("MPROFILE_AT_EXIT")) != NULL) {
+        if (parse_bool(v, &cfg->at_exit) < 0) {
+            FAIL("MPROFILE_AT_EXIT=%.64s is invalid: expected 1 or 0", v);
+        }
+        cfg->at_exit_given = 1;
+    }
+    if ((v = getenv_fn("MPROFILE_MAX_MEMORY")) != NULL &&
+        (mp_config_parse_size(v, &cfg->max_memory) < 0 || cfg->max_memory < MP_MIN_MAX_MEMORY)) {
+        FAIL("MPROFILE_MAX_MEMORY=%.64s is invalid: expected bytes of at least 4m, like 256m or "
+             "2g",
+             v);
     }
     if ((v = getenv_fn("MPROFILE_SEED")) != NULL) {
         char *end;

@@ -13,6 +13,10 @@
 #define MP_DEFAULT_RATE   131072
 #define MP_DEFAULT_FRAMES 128
 #define MP_DEFAULT_OUT    "mprofile.%p.%n.snap"
+/* The profiler's tables may take this much (MPROFILE_MAX_MEMORY): exact mode on the test and
+ * benchmark suites stays far below it (the largest, 1M live blocks, takes about 70 MiB). */
+#define MP_DEFAULT_MAX_MEMORY ((uint64_t)512 << 20)
+#define MP_MIN_MAX_MEMORY     ((uint64_t)4 << 20)
 
 typedef struct {
     uint64_t rate;      /* 0 = idle until started through the API, 1 = exact */
@@ -20,6 +24,8 @@ typedef struct {
     char out[1024];     /* output path pattern */
     int signal;         /* 0 = none */
     int at_exit;        /* 0 or 1 */
+    int at_exit_given;  /* MPROFILE_AT_EXIT was set (else a late load defaults it off) */
+    uint64_t max_memory; /* budget of the profiler's tables, bytes */
     int has_seed;
     uint64_t seed;
     mp_log_level_t log_level;
@@ -28,16 +34,34 @@ typedef struct {
 typedef const char *(*mp_getenv_fn)(const char *name);
 
 /*
+ * What the constructor calls. In a setuid or setgid program (secure, from getauxval(AT_SECURE))
+ * the environment belongs to someone else: returns 1 without reading it, and the profiler stays
+ * dormant. Otherwise as mp_config_parse.
+ */
+int mp_config_load(mp_config_t *cfg, int secure, mp_getenv_fn getenv_fn, char *err,
+                   size_t err_size);
+
+/*
  * Fills cfg from the environment. Returns 0, or -1 with a one-line message in err (naming the
  * variable and the accepted form) when a value is invalid.
  */
 int mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_size);
 
-/* Byte sizes: digits with an optional k/K or m/M suffix (KiB, MiB). Returns 0 or -1. */
+/* Byte sizes: digits with an optional k/K, m/M or g/G suffix (KiB, MiB, GiB). Returns 0 or -1. */
 int mp_config_parse_size(const char *s, uint64_t *out);
 
-/* Signal by name ("USR2", "SIGUSR2"), number, or "none" (0). Returns 0 or -1. */
+/*
+ * The dump signal: "none" (0), or one that is safe to take over: USR1, USR2, or a real-time
+ * signal (RTMIN, RTMIN+n, RTMAX-n, RTMAX, as the C library numbers them at run time), by name
+ * with or without "SIG", or by number. Returns 0; -1 for something that is not a signal; -2 for
+ * a signal that is refused (a fault, terminating, job-control or child signal the program or the
+ * system relies on).
+ */
 int mp_config_parse_signal(const char *s, int *out);
+
+/* A relative output pattern made absolute against dir (the start directory). 0, or -1 when the
+ * result does not fit. */
+int mp_config_absolute_out(mp_config_t *cfg, const char *dir);
 
 /*
  * Expands an output pattern: %p pid, %n sequence number, %t unix time, %% a percent sign.

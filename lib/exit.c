@@ -1,18 +1,26 @@
 /*
- * The exit snapshot of processes that leave through _exit(). Python's os._exit() skips atexit
- * callbacks and library destructors, and multiprocessing's workers (fork and forkserver start
- * methods) always leave that way, so without this their snapshots would be lost. The library
- * interposes _exit and _Exit: in the Python process that loaded it, or a child it forked, they
- * write the exit snapshot first; everywhere else (a process that is not Python, a vfork child
- * that shares its parent's memory) they only call the real function.
+ * The exit snapshot. Python's atexit callback (pyexit.c) writes it before the interpreter tears
+ * down its modules; the library destructor writes it when that callback never ran (embedded
+ * interpreters, an early exit). os._exit() skips both, and multiprocessing's workers (fork and
+ * forkserver start methods) always leave that way, so the library also interposes _exit and
+ * _Exit.
+ *
+ * _exit is async-signal-safe by contract and may be called from a signal handler that
+ * interrupted anything, the profiler included. Its snapshot therefore only tries the lock, for
+ * a bounded time and never when this thread holds it, writes with system calls and the
+ * profiler's own memory, and is given up (and counted) rather than waited for.
  */
+#include "exit.h"
+
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "dump.h"
-#include "hooks.h"
+#include "log.h"
+#include "output.h"
 #include "profiler.h"
 
 #include "mprofile/mprofile.h"
@@ -23,6 +31,10 @@ static exit_fn real_exit;
 static exit_fn real_Exit;
 /* The process the profiler belongs to; a vfork child has another pid but no fork handlers. */
 static pid_t owner_pid;
+static atomic_int written;
+/* In a forked child: where the forking thread's Python code stood at the fork. */
+static int forked;
+static mp_pyapi_position_t fork_point;
 
 void
 mp_exit_init(void)
@@ -36,15 +48,63 @@ void
 mp_exit_after_fork_child(void)
 {
     owner_pid = getpid();
+    atomic_store(&written, 0);
+    forked = 1;
+    fork_point = mp_pyapi_position(&mp_profiler.api);
 }
 
+void
+mp_exit_snapshot(void)
+{
+    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
+        atomic_exchange(&written, 1)) {
+        return;
+    }
+    if (!mp_profiler_hooks_on_top() && atomic_load(&mp_profiler.samples) == 0) {
+        mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another tool) "
+                            "and nothing was sampled");
+    }
+    mp_output_write(NULL, 0);
+}
+
+/* _exit context: whether this process is a forked child whose Python code has not moved since
+ * the fork: the forking frame still at the fork call (a child about to exec, whose exec
+ * failed, or whose preexec_fn has returned), or no Python frame at all (a C thread forked).
+ * Its heap is the parent's, and its snapshot would only repeat the parent's under a new pid. */
+static int
+idle_fork_child(void)
+{
+    if (!forked) {
+        return 0;
+    }
+    mp_pyapi_position_t now = mp_pyapi_position(&mp_profiler.api);
+    return now.frame == fork_point.frame && now.instr == fork_point.instr;
+}
+
+/* _exit context. */
 static void
 snapshot_before_exit(void)
 {
-    if (atomic_load(&mp_profiler.active) && owner_pid == getpid()) {
-        mp_thread.busy = 1;
-        mp_dump_at_exit();
+    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
+        owner_pid != getpid() || idle_fork_child() || atomic_exchange(&written, 1)) {
+        return;
     }
+    /* Another thread holding the lock lets it go within microseconds (it never waits for
+     * anything this thread holds); this thread holding it (a signal handler that interrupted
+     * the profiler) never will. Up to 100 ms, then the snapshot is given up. */
+    for (int tries = 0; tries < 100; tries++) {
+        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
+        if (rc != -EBUSY) {
+            if (rc == -EDEADLK) {
+                break;
+            }
+            return;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    atomic_fetch_add(&mp_profiler.dump_failures, 1);
+    mp_log_line(MP_LOG_INFO, "the exit snapshot was given up: the profiler's lock stayed busy");
 }
 
 __attribute__((noreturn)) static void

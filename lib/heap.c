@@ -7,21 +7,11 @@
 
 #define INITIAL_CAPACITY 1024
 
-/* What the heap keeps of a block: 24 bytes (the requested size is not needed by anything that
- * reads the heap back; the weight is). */
-typedef struct {
-    uintptr_t ptr;
-    uint64_t weight;
-    uint32_t node;
-    uint16_t total_nframe;
-    uint8_t domain;
-} entry_t;
-
 int
 mp_heap_init(mp_heap_t *h)
 {
     memset(h, 0, sizeof(*h));
-    mp_vec_init(&h->entries, sizeof(entry_t));
+    mp_vec_init(&h->entries, sizeof(mp_block_t));
     /* The filter's pages are touched where counters change: a few while samples are few, all of
      * them once churn has spread samples over the address space. */
     h->filter = mp_alloc_zeroed(MP_HEAP_FILTER_SLOTS * sizeof(uint16_t));
@@ -37,7 +27,7 @@ mp_heap_destroy(mp_heap_t *h)
     memset(h, 0, sizeof(*h));
 }
 
-static inline entry_t *
+static inline mp_block_t *
 entry_at(const mp_heap_t *h, uint32_t pos)
 {
     return mp_vec_at(&h->entries, pos);
@@ -100,19 +90,6 @@ grow(mp_heap_t *h)
 }
 
 static void
-store(entry_t *e, const mp_block_t *b)
-{
-    *e = (entry_t){b->ptr, b->weight, b->node, b->total_nframe, b->domain};
-}
-
-static void
-load(mp_block_t *b, const entry_t *e)
-{
-    *b = (mp_block_t){.ptr = e->ptr, .weight = e->weight, .node = e->node,
-                      .total_nframe = e->total_nframe, .domain = e->domain};
-}
-
-static void
 filter_add(mp_heap_t *h, uintptr_t ptr, int32_t delta)
 {
     uint32_t i = mp_heap_filter_slot(ptr);
@@ -140,9 +117,9 @@ mp_heap_insert(mp_heap_t *h, const mp_block_t *block)
 {
     size_t slot = lookup(h, block->ptr);
     if (slot != SIZE_MAX) {
-        entry_t *old = entry_at(h, h->index[slot] - 1);
+        mp_block_t *old = entry_at(h, h->index[slot] - 1);
         h->live_bytes -= old->weight;
-        store(old, block);
+        *old = *block;
     } else {
         /* Load at most 3/4: linear probing with backward-shift deletion copes well there. */
         if ((h->count + 1) * 4 > h->capacity * 3 && grow(h) < 0) {
@@ -152,7 +129,7 @@ mp_heap_insert(mp_heap_t *h, const mp_block_t *block)
         if (pos < 0) {
             return -1;
         }
-        store(entry_at(h, (uint32_t)pos), block);
+        *entry_at(h, (uint32_t)pos) = *block;
         place(h->index, h->capacity, block->ptr, (uint32_t)pos + 1);
         h->count++;
         filter_add(h, block->ptr, 1);
@@ -172,9 +149,9 @@ mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out)
         return 0;
     }
     uint32_t at = h->index[hole];
-    entry_t *e = entry_at(h, at - 1);
+    mp_block_t *e = entry_at(h, at - 1);
     if (out != NULL) {
-        load(out, e);
+        *out = *e;
     }
     h->live_bytes -= e->weight;
     filter_add(h, ptr, -1);
@@ -195,7 +172,7 @@ mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out)
     /* Keep the entries dense: the last one moves into the freed position. */
     uint32_t last = (uint32_t)h->count;
     if (at != last) {
-        entry_t *moved = entry_at(h, last - 1);
+        mp_block_t *moved = entry_at(h, last - 1);
         for (size_t i = home_slot(moved->ptr, h->capacity);; i = (i + 1) & mask) {
             if (h->index[i] == last) {
                 h->index[i] = at;
@@ -210,14 +187,13 @@ mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out)
 }
 
 const mp_block_t *
-mp_heap_find(mp_heap_t *h, uintptr_t ptr)
+mp_heap_find(const mp_heap_t *h, uintptr_t ptr)
 {
     size_t slot = lookup(h, ptr);
     if (slot == SIZE_MAX) {
         return NULL;
     }
-    load(&h->found, entry_at(h, h->index[slot] - 1));
-    return &h->found;
+    return entry_at(h, h->index[slot] - 1);
 }
 
 void
@@ -226,10 +202,13 @@ mp_heap_clear(mp_heap_t *h)
     for (size_t pos = 0; pos < h->count; pos++) {
         filter_add(h, entry_at(h, (uint32_t)pos)->ptr, -1);
     }
-    if (h->index != NULL) {
-        memset(h->index, 0, h->capacity * sizeof(uint32_t));
-    }
-    h->entries.len = 0;
+    /* Give the table's memory back: after clear_traces() a program that held millions of blocks
+     * should not keep paying for them. The filter keeps its fixed size. */
+    mp_alloc_release(h->index, h->capacity * sizeof(uint32_t));
+    mp_vec_destroy(&h->entries);
+    mp_vec_init(&h->entries, sizeof(mp_block_t));
+    h->index = NULL;
+    h->capacity = 0;
     h->count = 0;
     h->live_bytes = 0;
     h->peak_bytes = 0;
@@ -239,8 +218,14 @@ size_t
 mp_heap_copy(const mp_heap_t *h, mp_block_t *out, size_t max)
 {
     size_t n = h->count < max ? h->count : max;
-    for (size_t pos = 0; pos < n; pos++) {
-        load(&out[pos], entry_at(h, (uint32_t)pos));
+    /* The entries are dense: one memcpy per segment of the array. */
+    for (size_t pos = 0; pos < n;) {
+        size_t run = mp_vec_run(&h->entries, (uint32_t)pos);
+        if (run > n - pos) {
+            run = n - pos;
+        }
+        memcpy(&out[pos], entry_at(h, (uint32_t)pos), run * sizeof(mp_block_t));
+        pos += run;
     }
     return n;
 }

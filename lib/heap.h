@@ -55,7 +55,6 @@ typedef struct {
     /* Bit i set when filter[i] is not zero: what the free path reads. In the struct, not behind a
      * pointer, so that the hooks find it at a fixed address (one dependent load fewer). */
     uint64_t bits[MP_HEAP_FILTER_SLOTS / 64];
-    mp_block_t found;    /* mp_heap_find's answer */
 } mp_heap_t;
 
 /* Returns 0, or -1 when out of memory. */
@@ -79,13 +78,6 @@ mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
     return (int)((__atomic_load_n(&bits[slot >> 6], __ATOMIC_RELAXED) >> (slot & 63)) & 1);
 }
 
-/* Lock-free: zero when ptr is certainly not a live sampled block. */
-static inline uint32_t
-mp_heap_maybe_sampled(const uint16_t *filter, const void *ptr)
-{
-    return __atomic_load_n(&filter[mp_heap_filter_slot((uintptr_t)ptr)], __ATOMIC_RELAXED);
-}
-
 /* Raises (delta 1) or lowers (-1) the filter counter of ptr without a block: frees of a pinned
  * address take the slow path (linecache.h pins the code objects it caches). */
 void mp_heap_pin(mp_heap_t *h, uintptr_t ptr, int delta);
@@ -96,10 +88,10 @@ int mp_heap_insert(mp_heap_t *h, const mp_block_t *block);
 /* Removes the block at ptr into *out (if out is not NULL). Returns 1 if found, else 0. */
 int mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out);
 
-/* The block at ptr, or NULL; valid until the next call on h. */
-const mp_block_t *mp_heap_find(mp_heap_t *h, uintptr_t ptr);
+/* The block at ptr, or NULL; valid until the next change to h. */
+const mp_block_t *mp_heap_find(const mp_heap_t *h, uintptr_t ptr);
 
-/* Forgets every block (keeps the memory). */
+/* Forgets every block and gives the table's memory back (the filter stays). */
 void mp_heap_clear(mp_heap_t *h);
 
 /* Copies up to max live blocks into out; returns how many were copied. */

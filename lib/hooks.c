@@ -4,9 +4,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "dump.h"
 #include "log.h"
 #include "profiler.h"
+#include "sampled.h"
 
 __thread mp_thread_t mp_thread __attribute__((tls_model("initial-exec")));
 
@@ -25,7 +25,7 @@ seed_thread(mp_thread_t *t)
     uint64_t seed = mp_profiler.config.has_seed ? mp_profiler.config.seed
                                                 : (uint64_t)(uintptr_t)t ^ (uint64_t)seq << 32;
     if (!mp_profiler.config.has_seed) {
-        seed ^= mp_dump_entropy();
+        seed ^= mp_sampler_entropy();
     }
     mp_sampler_seed(&t->sampler, seed + seq * 0x9e3779b97f4a7c15ULL);
 }
@@ -42,7 +42,7 @@ mp_hooks_reset_thread(void)
     mp_sampler_park(&mp_thread.sampler, 0);
 }
 
-/* The slow path: the countdown ran out on an allocation of size bytes at ptr. */
+/* Slow path: the countdown ran out on an allocation of size bytes at ptr. */
 __attribute__((noinline, cold, unused)) static void
 on_countdown(int domain, void *ptr, size_t size)
 {
@@ -56,12 +56,7 @@ on_countdown(int domain, void *ptr, size_t size)
     } else {
         uint64_t rate = atomic_load_explicit(&mp_profiler.rate, memory_order_relaxed);
         if (mp_sampler_resolve(&t->sampler, rate) && ptr != NULL) {
-            mp_profiler_record(domain, ptr, size, rate);
-            /* The GIL is held on MEM and OBJ: a safe moment for the exit-dump set-up. */
-            if (domain != MP_DOMAIN_RAW) {
-                mp_dump_on_python_sample();
-            }
-            mp_dump_ensure_thread();
+            mp_sampled(domain, ptr, size, rate);
         }
     }
     t->busy = 0;
@@ -432,17 +427,6 @@ domain_on_top(int domain)
     return current.free == hook_free; /* every set of hooks shares hook_free */
 }
 
-int
-mp_hooks_on_top(void)
-{
-    for (int d = 0; d < MP_DOMAINS; d++) {
-        if (!domain_on_top(d)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /*
  * PYTHONMALLOC and -X dev make CPython reset every domain to a stock allocator during
  * pre-initialisation, dropping hooks installed at load. It leaves the arena allocator alone, and
@@ -484,6 +468,7 @@ arena_free(void *ctx, void *ptr, size_t size)
 void
 mp_hooks_install(void)
 {
+    mp_profiler.hook_free = hook_free;
     int stock = stock_allocators();
     mp_log(MP_LOG_DEBUG, "%s hooks", stock ? "stock" : "nesting-aware");
     for (int d = 0; d < MP_DOMAINS; d++) {

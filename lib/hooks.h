@@ -27,9 +27,6 @@ extern __thread mp_thread_t mp_thread __attribute__((tls_model("initial-exec")))
  * before the interpreter starts. */
 void mp_hooks_install(void);
 
-/* Whether the hooks are currently the domains' allocators (nobody replaced them). */
-int mp_hooks_on_top(void);
-
 /* Called by the slow path when sampling is not enabled: parks the countdown. */
 void mp_hooks_park_thread(void);
 

@@ -1,70 +1,59 @@
 /*
  * Load and unload of libmprofile.so: find the interpreter, read the configuration, install the
- * hooks, and the fork handlers. In a process without Python nothing happens and nothing is
- * printed; with bad configuration one "mprofile:" line goes to stderr and the profiler stays
- * off. The program itself always runs on unchanged.
+ * hooks, the signal handler and the fork handlers. In a process without Python, and in a setuid
+ * or setgid program, nothing happens and nothing is printed; with bad configuration one
+ * "mprofile:" line goes to stderr and the profiler stays off. The program itself always runs on
+ * unchanged.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
-#include "dump.h"
 #include "exit.h"
 #include "hooks.h"
 #include "init.h"
 #include "log.h"
+#include "output.h"
 #include "profiler.h"
+#include "sigdump.h"
 
+/* secure_getenv: the constructor reads nothing at all under AT_SECURE (mp_config_load), and
+ * this keeps it so should that check ever move. */
 static const char *
 environment(const char *name)
 {
-    return getenv(name);
+    return secure_getenv(name);
 }
 
-/* The directory of the output pattern must exist and be writable when the profiler starts. */
-static int
-check_output_directory(const char *pattern, char *err, size_t err_size)
-{
-    char path[PATH_MAX];
-    if (mp_config_expand_path(pattern, (long)getpid(), 1, (long)time(NULL), path, sizeof(path)) <
-        0) {
-        snprintf(err, err_size, "MPROFILE_OUT=%.64s is too long", pattern);
-        return -1;
-    }
-    char *dir = dirname(path);
-    if (access(dir, W_OK | X_OK) < 0) {
-        snprintf(err, err_size, "MPROFILE_OUT=%.200s: directory %.200s is not writable (%s)",
-                 pattern, dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
+/* Fork prepare handler: no table is half-changed when the process is copied. */
 static void
 before_fork(void)
 {
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
 }
 
+/* Fork parent handler (a normal context: it may write a deferred signal snapshot). */
 static void
 after_fork_parent(void)
 {
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
 }
 
+/* Fork child handler: only this thread survives, so the lock is ours to re-create. The sampled
+ * blocks stay, since the child inherits the parent's memory. A snapshot requested from the
+ * parent is not the child's to write. */
 static void
 after_fork_child(void)
 {
-    /* Only this thread survives: the lock is ours to re-create. The sampled blocks stay, since
-     * the child inherits the parent's memory. */
     pthread_mutex_init(&mp_profiler.lock, NULL);
-    mp_dump_after_fork_child();
+    atomic_store(&mp_profiler.owner, (pthread_t)0);
+    atomic_store(&mp_profiler.deferred, 0);
+    mp_output_after_fork_child();
     mp_exit_after_fork_child();
 }
 
@@ -76,12 +65,28 @@ set_up_profiler(void)
         mp_log(MP_LOG_ERROR, "out of memory for the profiler's tables; profiler off");
         return -1;
     }
-    int rc = mp_dump_setup();
+    int rc = mp_sigdump_setup(mp_profiler.config.signal);
     if (rc < 0) {
         mp_log(MP_LOG_WARN, "cannot set up signal dumps (%s)", strerror(-rc));
     }
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     return 0;
+}
+
+/* The output pattern, made absolute once: a program that changes directory (daemons chdir to
+ * "/") keeps writing where the user asked. */
+static int
+resolve_output(mp_config_t *config, char *err, size_t err_size)
+{
+    if (config->out[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL || mp_config_absolute_out(config, cwd) < 0) {
+            snprintf(err, err_size, "MPROFILE_OUT=%.200s: cannot make it absolute (%s)",
+                     config->out, strerror(errno != 0 ? errno : ENAMETOOLONG));
+            return -1;
+        }
+    }
+    return mp_output_check(config->out, err, err_size);
 }
 
 __attribute__((constructor)) static void
@@ -96,7 +101,13 @@ mprofile_load(void)
     }
 
     char err[512];
-    if (mp_config_parse(&P->config, environment, err, sizeof(err)) < 0) {
+    int rc = mp_config_load(&P->config, getauxval(AT_SECURE) != 0, environment, err,
+                            sizeof(err));
+    if (rc > 0) {
+        P->api.layout = NULL; /* setuid or setgid: dormant, also for mprofile_start() */
+        return;
+    }
+    if (rc < 0) {
         mp_log(MP_LOG_ERROR, "%s; profiler off", err);
         return;
     }
@@ -113,14 +124,26 @@ mprofile_load(void)
     }
     mp_pyapi_version_string(P->api.version, P->python_version, sizeof(P->python_version));
 
-    if (P->config.rate > 0 && check_output_directory(P->config.out, err, sizeof(err)) < 0) {
-        mp_log(MP_LOG_ERROR, "%s; profiler off", err);
-        return;
+    /* Loaded into a running interpreter (dlopen from the mprofile module): mprofile_start()
+     * installs the hooks later, with the GIL held. Merely importing the module must not leave a
+     * snapshot in the working directory, so the exit snapshot is off unless asked for. */
+    int late = P->api.Py_IsInitialized();
+    if (late && !P->config.at_exit_given) {
+        P->config.at_exit = 0;
     }
 
-    /* Loaded into a running interpreter (dlopen from the mprofile module): mprofile_start()
-     * installs the hooks later, with the GIL held. */
-    if (P->api.Py_IsInitialized()) {
+    int writes_now = late ? P->config.at_exit : P->config.rate > 0;
+    if (writes_now && resolve_output(&P->config, err, sizeof(err)) < 0) {
+        mp_log(MP_LOG_ERROR, "%s; profiler off", err);
+        P->api.layout = NULL;
+        return;
+    }
+    if (late) {
+        /* Still absolute, for mprofile.dump() without a path after a chdir. */
+        char cwd[PATH_MAX];
+        if (P->config.out[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL) {
+            mp_config_absolute_out(&P->config, cwd);
+        }
         return;
     }
 
@@ -136,14 +159,15 @@ mprofile_load(void)
            (unsigned long long)P->config.rate);
 }
 
+/* Library destructor (exit() or dlclose): the exit snapshot if Python's atexit did not write
+ * it. */
 __attribute__((destructor)) static void
 mprofile_unload(void)
 {
     if (!atomic_load(&mp_profiler.active)) {
         return;
     }
-    mp_thread.busy = 1;
-    mp_dump_at_exit();
+    mp_exit_snapshot();
     atomic_store(&mp_profiler.enabled, 0);
 }
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static mp_log_level_t threshold = MP_LOG_WARN;
@@ -13,6 +15,29 @@ mp_log_set_level(mp_log_level_t level)
     threshold = level;
 }
 
+int
+mp_log_enabled(mp_log_level_t level)
+{
+    return level <= threshold;
+}
+
+void
+mp_log_line(mp_log_level_t level, const char *text)
+{
+    if (level > threshold) {
+        return;
+    }
+    int saved_errno = errno;
+    struct iovec parts[3] = {
+        {(void *)"mprofile: ", 10},
+        {(void *)text, strlen(text)},
+        {(void *)"\n", 1},
+    };
+    ssize_t ignored = writev(STDERR_FILENO, parts, 3);
+    (void)ignored;
+    errno = saved_errno;
+}
+
 void
 mp_log(mp_log_level_t level, const char *fmt, ...)
 {
@@ -21,16 +46,10 @@ mp_log(mp_log_level_t level, const char *fmt, ...)
     }
     int saved_errno = errno;
     char line[512];
-    int n = snprintf(line, sizeof(line), "mprofile: ");
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof(line) - 2) {
-        n = (int)sizeof(line) - 2;
-    }
-    line[n++] = '\n';
-    ssize_t ignored = write(STDERR_FILENO, line, (size_t)n);
-    (void)ignored;
+    mp_log_line(level, line);
     errno = saved_errno;
 }

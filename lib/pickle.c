@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 #define FD_BUFFER (256 * 1024)
 
 int
@@ -12,8 +14,10 @@ mp_pickle_open(mp_pickle_t *p, int fd)
 {
     memset(p, 0, sizeof(*p));
     p->fd = fd;
+    /* A file sink has a fixed buffer of the profiler's own memory (any context may write one);
+     * a memory sink grows with libc, since its bytes are handed to the caller to free(). */
     p->cap = FD_BUFFER;
-    p->buf = malloc(p->cap);
+    p->buf = fd >= 0 ? mp_alloc_scratch(p->cap) : malloc(p->cap);
     if (p->buf == NULL) {
         return -ENOMEM;
     }
@@ -24,11 +28,11 @@ mp_pickle_open(mp_pickle_t *p, int fd)
 }
 
 static void
-flush(mp_pickle_t *p)
+write_all(mp_pickle_t *p, const void *data, size_t len)
 {
     size_t done = 0;
-    while (done < p->len && p->error == 0) {
-        ssize_t n = write(p->fd, p->buf + done, p->len - done);
+    while (done < len && p->error == 0) {
+        ssize_t n = write(p->fd, (const char *)data + done, len - done);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -38,6 +42,12 @@ flush(mp_pickle_t *p)
             done += (size_t)n;
         }
     }
+}
+
+static void
+flush(mp_pickle_t *p)
+{
+    write_all(p, p->buf, p->len);
     p->len = 0;
 }
 
@@ -50,6 +60,11 @@ put(mp_pickle_t *p, const void *data, size_t n)
     if (p->len + n > p->cap) {
         if (p->fd >= 0) {
             flush(p);
+        }
+        if (p->len + n > p->cap && p->fd >= 0) {
+            /* One item larger than the buffer (a huge file name): straight to the file. */
+            write_all(p, data, n);
+            return;
         }
         if (p->len + n > p->cap) {
             size_t cap = p->cap;
@@ -111,7 +126,11 @@ mp_pickle_finish(mp_pickle_t *p, void **out, size_t *len)
 void
 mp_pickle_discard(mp_pickle_t *p)
 {
-    free(p->buf);
+    if (p->fd >= 0) {
+        mp_alloc_release_scratch(p->buf, p->cap);
+    } else {
+        free(p->buf);
+    }
     p->buf = NULL;
     p->len = p->cap = 0;
 }

@@ -2,7 +2,8 @@
  * A streaming writer for the subset of pickle protocol 4 that snapshots need. Output goes to a
  * file descriptor through a fixed buffer, or into a growing memory buffer. Errors are sticky:
  * after the first failure every call does nothing and mp_pickle_finish() reports it, so callers
- * write a whole document and check once.
+ * write a whole document and check once. A file sink allocates nothing but its buffer, from the
+ * profiler's own memory, and only calls write(2): it may run in any context.
  */
 #ifndef MP_PICKLE_H
 #define MP_PICKLE_H
@@ -12,7 +13,7 @@
 
 typedef struct {
     int fd;         /* -1: memory sink */
-    char *buf;      /* owned; libc memory */
+    char *buf;      /* owned: scratch memory (alloc.h) for a file, libc memory for a memory sink */
     size_t len;
     size_t cap;
     int error;      /* 0 or a positive errno */

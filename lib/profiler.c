@@ -6,28 +6,83 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "log.h"
 #include "mprofile/mprofile.h"
-#include "snapshot.h"
 
 mp_profiler_t mp_profiler = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
+static int
+intern_unknown_frame(mp_profiler_t *P)
+{
+    int64_t unknown = mp_stacks_frame(&P->stacks, "<unknown>", 9, 0);
+    if (unknown < 0) {
+        return -1;
+    }
+    P->unknown_frame = (uint32_t)unknown;
+    return 0;
+}
+
 int
 mp_profiler_init(void)
 {
     mp_profiler_t *P = &mp_profiler;
+    mp_alloc_set_budget(P->config.max_memory ? P->config.max_memory : MP_DEFAULT_MAX_MEMORY);
     if (mp_stacks_init(&P->stacks) < 0 || mp_heap_init(&P->heap) < 0) {
         return -1;
     }
     mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
-    int64_t unknown = mp_stacks_frame(&P->stacks, "<unknown>", 9, 0);
-    if (P->frame_ids == NULL || unknown < 0) {
+    if (P->frame_ids == NULL || intern_unknown_frame(P) < 0) {
         return -1;
     }
-    P->unknown_frame = (uint32_t)unknown;
     return 0;
+}
+
+void
+mp_profiler_lock(void)
+{
+    pthread_mutex_lock(&mp_profiler.lock);
+    atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
+}
+
+void
+mp_profiler_unlock(void)
+{
+    atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
+    pthread_mutex_unlock(&mp_profiler.lock);
+    if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
+        mp_profiler.deferred_fn != NULL) {
+        mp_profiler.deferred_fn();
+    }
+}
+
+int
+mp_profiler_trylock(void)
+{
+    /* Only this thread ever stores its own id here, so reading it back is exact. */
+    if (pthread_equal(atomic_load_explicit(&mp_profiler.owner, memory_order_relaxed),
+                      pthread_self())) {
+        return -EDEADLK;
+    }
+    if (pthread_mutex_trylock(&mp_profiler.lock) != 0) {
+        return -EBUSY;
+    }
+    atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
+    return 0;
+}
+
+void
+mp_profiler_set_deferred(void (*fn)(void))
+{
+    mp_profiler.deferred_fn = fn;
+}
+
+void
+mp_profiler_defer(void)
+{
+    atomic_store(&mp_profiler.deferred, 1);
 }
 
 typedef struct {
@@ -35,17 +90,37 @@ typedef struct {
     int failed;
 } walk_state_t;
 
+/* Under the lock: interns one frame, its line from the cache or from CPython. */
 static int
-add_frame(void *ctx, const char *filename, size_t len, unsigned lineno)
+add_frame(void *ctx, const void *code, int offset, const char *filename, size_t len)
 {
     walk_state_t *w = ctx;
-    int64_t id = mp_stacks_frame(&mp_profiler.stacks, filename, len, lineno);
+    mp_profiler_t *P = &mp_profiler;
+    int line = mp_linecache_get(&P->lines, code, offset);
+    if (line < 0) {
+        line = mp_pyapi_code_line(&P->api, code, offset);
+        mp_linecache_put(&P->lines, code, offset, line);
+    }
+    int64_t id = mp_stacks_frame(&P->stacks, filename, len, (uint32_t)line);
     if (id < 0) {
         w->failed = 1;
         return -1;
     }
-    mp_profiler.frame_ids[w->n++] = (uint32_t)id;
+    P->frame_ids[w->n++] = (uint32_t)id;
     return 0;
+}
+
+static void
+count_drop(void)
+{
+    mp_profiler_t *P = &mp_profiler;
+    atomic_fetch_add_explicit(&P->dropped, 1, memory_order_relaxed);
+    if (mp_alloc_budget_reached() != 0 && !atomic_exchange(&P->budget_reported, 1)) {
+        mp_log(MP_LOG_WARN,
+               "the profiler's tables reached MPROFILE_MAX_MEMORY (%llu KiB); new samples are "
+               "dropped and counted in the snapshots",
+               (unsigned long long)(mp_alloc_budget() >> 10));
+    }
 }
 
 void
@@ -59,10 +134,10 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
         .domain = (uint8_t)domain,
     };
 
-    pthread_mutex_lock(&P->lock);
+    mp_profiler_lock();
     walk_state_t w = {0, 0};
-    int total = mp_pyapi_walk_cached(&P->api, max_frames, add_frame, &w, P->name_scratch,
-                                     sizeof(P->name_scratch), &P->lines);
+    int total = mp_pyapi_walk(&P->api, max_frames, add_frame, &w, P->name_scratch,
+                              sizeof(P->name_scratch));
     if (w.n == 0 && !w.failed) {
         /* No Python frame (a thread without Python state, start-up, shutdown): tracemalloc's
          * ("<unknown>", 0) with one frame in all. */
@@ -76,10 +151,10 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
         block.total_nframe = (uint16_t)total;
         rc = mp_heap_insert(&P->heap, &block);
     }
-    pthread_mutex_unlock(&P->lock);
+    mp_profiler_unlock();
 
     if (rc < 0) {
-        atomic_fetch_add_explicit(&P->dropped, 1, memory_order_relaxed);
+        count_drop();
     } else {
         atomic_fetch_add_explicit(&P->samples, 1, memory_order_relaxed);
     }
@@ -88,31 +163,55 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
 int
 mp_profiler_forget(const void *ptr, mp_block_t *saved)
 {
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr, saved);
     /* A code object being freed (itself sampled or not): its cached lines go. */
     mp_linecache_forget(&mp_profiler.lines, ptr);
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
     return found;
 }
 
 void
 mp_profiler_restore(const mp_block_t *block)
 {
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_profiler_lock();
     int rc = mp_heap_insert(&mp_profiler.heap, block);
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock();
     if (rc < 0) {
-        atomic_fetch_add_explicit(&mp_profiler.dropped, 1, memory_order_relaxed);
+        count_drop();
+    }
+}
+
+/* Under the lock, with no capture in flight: strings, frames and stacks start over. */
+static void
+reset_stacks(mp_profiler_t *P)
+{
+    mp_stacks_destroy(&P->stacks);
+    if (mp_stacks_init(&P->stacks) < 0 || intern_unknown_frame(P) < 0) {
+        /* Cannot happen right after giving the memory back; if it does, samples are dropped. */
+        mp_log(MP_LOG_WARN, "out of memory for the profiler's tables after clear_traces()");
     }
 }
 
 void
 mp_profiler_clear(void)
 {
-    pthread_mutex_lock(&mp_profiler.lock);
-    mp_heap_clear(&mp_profiler.heap);
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_t *P = &mp_profiler;
+    /* A snapshot being written reads the stacks without the lock. Captures are short-lived, so
+     * wait a little for them (they never wait for this thread); if one outlasts that, the
+     * stacks are kept until the next clear. */
+    for (int i = 0; i < 2000 && atomic_load(&P->captures_in_flight) > 0; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    mp_profiler_lock();
+    mp_heap_clear(&P->heap);
+    if (atomic_load(&P->captures_in_flight) == 0) {
+        reset_stacks(P);
+    }
+    mp_alloc_budget_rearm();
+    atomic_store(&P->budget_reported, 0);
+    mp_profiler_unlock();
 }
 
 uint64_t
@@ -122,38 +221,91 @@ mp_profiler_memory(void)
     return mp_alloc_in_use() + sizeof(mp_profiler.heap.bits);
 }
 
+static int
+take_lock(int nonblocking)
+{
+    if (nonblocking) {
+        return mp_profiler_trylock();
+    }
+    mp_profiler_lock();
+    return 0;
+}
+
 int
-mp_profiler_write_snapshot(mp_pickle_t *p)
+mp_profiler_capture(mp_capture_t *c, int nonblocking)
 {
     mp_profiler_t *P = &mp_profiler;
-    mp_snapshot_meta_t meta = {
-        .sample_rate = atomic_load(&P->rate),
-        .traceback_limit = atomic_load(&P->max_frames),
-        .pid = getpid(),
-        .python_version = P->python_version[0] ? P->python_version : NULL,
-    };
+    memset(c, 0, sizeof(*c));
+    mp_snapshot_meta_t *meta = &c->meta;
+    meta->sample_rate = atomic_load(&P->rate);
+    meta->traceback_limit = atomic_load(&P->max_frames);
+    meta->pid = getpid();
+    meta->python_version = P->python_version[0] ? P->python_version : NULL;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    meta.time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    meta->time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 
-    /* Copy the live table under the lock; build the document without it. */
-    pthread_mutex_lock(&P->lock);
-    size_t capacity = P->heap.count + 1;
-    size_t bytes = capacity * sizeof(mp_block_t);
-    mp_block_t *blocks = mp_alloc_zeroed(bytes);
-    size_t n = blocks != NULL ? mp_heap_copy(&P->heap, blocks, capacity) : 0;
-    mp_stacks_extent_t extent = mp_stacks_extent(&P->stacks);
-    meta.live_bytes = P->heap.live_bytes;
-    meta.peak_bytes = P->heap.peak_bytes;
-    pthread_mutex_unlock(&P->lock);
-    if (blocks == NULL) {
-        return -ENOMEM;
+    /* Map the copy's memory before taking the lock, so that the lock is held for the copy
+     * alone; if the table grew past the room in the meantime, try again with more. */
+    int rc = take_lock(nonblocking);
+    if (rc < 0) {
+        return rc;
     }
-    meta.dropped_samples = atomic_load(&P->dropped);
-    meta.samples = atomic_load(&P->samples);
-    meta.profiler_memory = mp_profiler_memory();
+    size_t count = P->heap.count;
+    mp_profiler_unlock();
+    for (int attempt = 0;; attempt++) {
+        size_t capacity = count + count / 8 + 64;
+        c->bytes = capacity * sizeof(mp_block_t);
+        c->blocks = mp_alloc_scratch(c->bytes);
+        if (c->blocks == NULL) {
+            return -ENOMEM;
+        }
+        rc = take_lock(nonblocking);
+        if (rc < 0) {
+            mp_alloc_release_scratch(c->blocks, c->bytes);
+            c->blocks = NULL;
+            return rc;
+        }
+        if (P->heap.count <= capacity || attempt == 3) {
+            break;
+        }
+        count = P->heap.count;
+        mp_profiler_unlock();
+        mp_alloc_release_scratch(c->blocks, c->bytes);
+    }
+    c->n = mp_heap_copy(&P->heap, c->blocks, c->bytes / sizeof(mp_block_t));
+    c->extent = mp_stacks_extent(&P->stacks);
+    meta->live_bytes = P->heap.live_bytes;
+    meta->peak_bytes = P->heap.peak_bytes;
+    atomic_fetch_add(&P->captures_in_flight, 1);
+    mp_profiler_unlock();
 
-    int rc = mp_snapshot_write(p, &P->stacks, extent, blocks, n, &meta);
-    mp_alloc_release(blocks, bytes);
-    return rc;
+    meta->dropped_samples = atomic_load(&P->dropped);
+    meta->samples = atomic_load(&P->samples);
+    meta->profiler_memory = mp_profiler_memory();
+    meta->memory_budget = mp_alloc_budget();
+    int64_t reached = mp_alloc_budget_reached();
+    meta->memory_budget_reached = reached != 0 ? (double)reached / 1e9 : -1.0;
+    return 0;
+}
+
+void
+mp_profiler_release(mp_capture_t *c)
+{
+    mp_alloc_release_scratch(c->blocks, c->bytes);
+    c->blocks = NULL;
+    atomic_fetch_sub(&mp_profiler.captures_in_flight, 1);
+}
+
+int
+mp_profiler_hooks_on_top(void)
+{
+    for (int d = 0; d < MP_DOMAINS; d++) {
+        mp_allocator_t current;
+        mp_profiler.api.PyMem_GetAllocator(d, &current);
+        if (current.free != mp_profiler.hook_free) {
+            return 0;
+        }
+    }
+    return 1;
 }

@@ -1,8 +1,14 @@
 /*
  * The profiler's shared state and the slow paths: recording a sampled block, forgetting a
- * freed one, and copying the live table for a snapshot. Everything here runs under one lock
- * (mp_profiler.lock), taken only on sampled allocations, frees that pass the filter, dumps and
- * API calls; the unsampled hot path in hooks.c never touches it.
+ * freed one, and capturing the live table for a snapshot.
+ *
+ * One lock (mp_profiler.lock) guards the tables. It is taken on sampled allocations, frees that
+ * pass the filter, API calls and the capture step of a dump, never on the unsampled hot path,
+ * and never held across anything that can wait for the program (no Python call, no libc lock,
+ * no I/O). Contexts that must not wait (signal handlers, _exit) only try it: see
+ * mp_profiler_trylock(). Whoever unlocks runs the work those contexts deferred
+ * (mp_profiler_set_deferred()), so a request made while the lock was busy is served as soon as
+ * it is free, by a thread that was in the profiler anyway.
  */
 #ifndef MP_PROFILER_H
 #define MP_PROFILER_H
@@ -18,6 +24,7 @@
 #include "pickle.h"
 #include "pyapi.h"
 #include "sampler.h"
+#include "snapshot.h"
 #include "stacks.h"
 
 /* Bytes a thread allocates between checks while sampling is off. */
@@ -25,6 +32,7 @@
 
 typedef struct {
     pthread_mutex_t lock;
+    _Atomic pthread_t owner; /* holder of lock, 0 when free: tells a signal handler "it is you" */
     mp_config_t config;
     mp_pyapi_t api;
     char python_version[32];
@@ -42,6 +50,13 @@ typedef struct {
     uint32_t unknown_frame;
     char name_scratch[4096];
 
+    /* Captures being written without the lock: the stacks they read must not be reset. */
+    atomic_int captures_in_flight;
+    atomic_int deferred; /* set by a context that could not take the lock */
+    void (*deferred_fn)(void);
+    void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
+    atomic_int budget_reported;
+
     _Atomic uint64_t samples;
     _Atomic uint64_t dropped;
     _Atomic uint64_t dumps;
@@ -51,25 +66,61 @@ typedef struct {
 
 extern mp_profiler_t mp_profiler;
 
-/* Allocates the tables. Returns 0, or -1 when out of memory. */
+/* Allocates the tables. Returns 0, or -1 when out of memory. Constructor or API (GIL held). */
 int mp_profiler_init(void);
 
-/* Records a sampled block of size bytes at ptr, allocated in domain, with the caller's stack. */
+/* The lock, for every normal context (slow path, API, dump writer outside signal handlers).
+ * Unlocking runs the deferred work. */
+void mp_profiler_lock(void);
+void mp_profiler_unlock(void);
+
+/* Any context: takes the lock if it is free. Returns 0, -EBUSY, or -EDEADLK when the calling
+ * thread holds it already (a signal handler that interrupted the profiler). */
+int mp_profiler_trylock(void);
+
+/* Registers the work to run at the next unlock once mp_profiler.deferred is set. Constructor. */
+void mp_profiler_set_deferred(void (*fn)(void));
+
+/* Any context: asks for the deferred work. */
+void mp_profiler_defer(void);
+
+/* Slow path: records a sampled block of size bytes at ptr, allocated in domain, with the
+ * caller's stack. */
 void mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate);
 
-/* Removes the block at ptr, if sampled. Returns 1 and fills *saved if it was. */
+/* Slow path: removes the block at ptr, if sampled. Returns 1 and fills *saved if it was. */
 int mp_profiler_forget(const void *ptr, mp_block_t *saved);
 
-/* Puts back a block that mp_profiler_forget removed (a realloc that failed). */
+/* Slow path: puts back a block that mp_profiler_forget removed (a realloc that failed). */
 void mp_profiler_restore(const mp_block_t *block);
 
-/* Forgets every block and resets the peak. */
+/* API: forgets every block, resets the peak, and gives the tables' memory back (strings,
+ * frames and stacks too, unless a snapshot is being written from them right now). */
 void mp_profiler_clear(void);
 
-/* Writes a snapshot of the live blocks into p (opened). Returns 0 or -errno. */
-int mp_profiler_write_snapshot(mp_pickle_t *p);
+/* The live blocks and metadata of one snapshot, copied under the lock. */
+typedef struct {
+    mp_block_t *blocks; /* scratch memory */
+    size_t n;
+    size_t bytes;
+    mp_stacks_extent_t extent;
+    mp_snapshot_meta_t meta;
+} mp_capture_t;
 
-/* Memory held by the profiler's tables. */
+/*
+ * Dump writer: copies the live blocks' entries (address, weight, stack id) and the metadata.
+ * The lock is held for the copy only; the scratch memory is mapped before it is taken. With
+ * nonblocking (signal handlers, _exit) the lock is only tried. Returns 0 (release the capture
+ * with mp_profiler_release once written), -EBUSY / -EDEADLK (see mp_profiler_trylock) or
+ * -ENOMEM.
+ */
+int mp_profiler_capture(mp_capture_t *c, int nonblocking);
+void mp_profiler_release(mp_capture_t *c);
+
+/* Memory held by the profiler (tables, scratch, the free-path bitmap). Any context. */
 uint64_t mp_profiler_memory(void);
+
+/* Whether the hooks are still every domain's allocator (nobody replaced them). GIL held. */
+int mp_profiler_hooks_on_top(void);
 
 #endif

@@ -139,25 +139,11 @@ is_incomplete(const mp_pylayout_t *L, const char *frame, const char *code)
     return FIELD(frame, L->frame_instr, const char *) < first;
 }
 
-static int
-line_of(const mp_pyapi_t *api, const char *frame, const char *code, mp_linecache_t *cache)
+int
+mp_pyapi_code_line(const mp_pyapi_t *api, const void *code, int offset)
 {
-    const mp_pylayout_t *L = api->layout;
-    const char *instr = FIELD(frame, L->frame_instr, const char *);
-    /* The byte offset tracemalloc asks PyCode_Addr2Line about: _PyInterpreterFrame_LASTI
-     * times sizeof(_Py_CODEUNIT), from prev_instr (3.11, 3.12: the code unit before the next
-     * instruction) or instr_ptr (3.13+: the instruction being executed), both relative to
-     * co_code_adaptive in builds with the GIL. */
-    ptrdiff_t offset = instr - (code + L->code_code_adaptive);
-    int line = cache != NULL ? mp_linecache_get(cache, code, (int)offset) : -1;
-    if (line < 0) {
-        line = api->PyCode_Addr2Line((void *)code, (int)offset);
-        line = line < 0 ? 0 : line;
-        if (cache != NULL) {
-            mp_linecache_put(cache, code, (int)offset, line);
-        }
-    }
-    return line;
+    int line = api->PyCode_Addr2Line((void *)code, offset);
+    return line < 0 ? 0 : line;
 }
 
 /* The thread state whose frames tracemalloc would record for an allocation on this thread. */
@@ -253,27 +239,12 @@ filename_of(const mp_pylayout_t *L, const char *code, char *scratch, size_t scra
     return 0;
 }
 
-int
-mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
-              size_t scratch_size)
-{
-    return mp_pyapi_walk_cached(api, max, fn, ctx, scratch, scratch_size, NULL);
-}
-
-int
-mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
-                     size_t scratch_size, mp_linecache_t *cache)
+/* The newest frame tracemalloc would report, or NULL; *code_out receives its code object. */
+static const char *
+first_complete(const mp_pyapi_t *api, const char *frame, const char **code_out)
 {
     const mp_pylayout_t *L = api->layout;
-    const char *tstate = this_thread_state(api);
-    if (tstate == NULL) {
-        return 0;
-    }
-    int total = 0;
-    int reported = 0;
-    int stopped = 0;
-    for (const char *frame = newest_frame(L, tstate); frame != NULL;
-         frame = FIELD(frame, L->frame_previous, const char *)) {
+    for (; frame != NULL; frame = FIELD(frame, L->frame_previous, const char *)) {
         /* Shim frames first: a 3.13 C-stack entry frame holds None, not code. */
         int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
         if (L->incomplete_rule == MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE && owner >= L->owner_shim) {
@@ -286,12 +257,38 @@ mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, 
         if (is_incomplete(L, frame, code)) {
             continue;
         }
+        *code_out = code;
+        return frame;
+    }
+    return NULL;
+}
+
+int
+mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
+              size_t scratch_size)
+{
+    const mp_pylayout_t *L = api->layout;
+    const char *tstate = this_thread_state(api);
+    if (tstate == NULL) {
+        return 0;
+    }
+    int total = 0;
+    int reported = 0;
+    int stopped = 0;
+    const char *code = NULL;
+    for (const char *frame = first_complete(api, newest_frame(L, tstate), &code); frame != NULL;
+         frame = first_complete(api, FIELD(frame, L->frame_previous, const char *), &code)) {
         if (reported < max && !stopped) {
             const char *name = "<unknown>";
             size_t len = 9;
-            int line = line_of(api, frame, code, cache);
+            /* The byte offset tracemalloc asks PyCode_Addr2Line about: _PyInterpreterFrame_LASTI
+             * times sizeof(_Py_CODEUNIT), from prev_instr (3.11, 3.12: the code unit before the
+             * next instruction) or instr_ptr (3.13+: the instruction being executed), both
+             * relative to co_code_adaptive in builds with the GIL. */
+            const char *instr = FIELD(frame, L->frame_instr, const char *);
+            int offset = (int)(instr - (code + L->code_code_adaptive));
             filename_of(L, code, scratch, scratch_size, &name, &len);
-            if (fn(ctx, name, len, (unsigned)line) < 0) {
+            if (fn(ctx, code, offset, name, len) < 0) {
                 stopped = 1;
             }
             reported++;
@@ -301,4 +298,24 @@ mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, 
         }
     }
     return total;
+}
+
+mp_pyapi_position_t
+mp_pyapi_position(const mp_pyapi_t *api)
+{
+    mp_pyapi_position_t pos = {NULL, NULL};
+    if (api->layout == NULL) {
+        return pos;
+    }
+    const char *tstate = this_thread_state(api);
+    if (tstate == NULL) {
+        return pos;
+    }
+    const char *code = NULL;
+    const char *frame = first_complete(api, newest_frame(api->layout, tstate), &code);
+    if (frame != NULL) {
+        pos.frame = frame;
+        pos.instr = FIELD(frame, api->layout->frame_instr, const char *);
+    }
+    return pos;
 }

@@ -5,7 +5,6 @@
 #ifndef MP_PYAPI_H
 #define MP_PYAPI_H
 
-#include "linecache.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,23 +77,34 @@ mp_pyapi_status_t mp_pyapi_resolve(mp_pyapi_t *api);
 void mp_pyapi_version_string(unsigned long version, char *buf, size_t size);
 
 /*
- * Reports one frame to the stack being built: file name as UTF-8 (len bytes, not terminated)
- * and line number. Returns 0, or -1 to stop the walk.
+ * Reports one frame to the stack being built: its code object and the byte offset that
+ * tracemalloc asks PyCode_Addr2Line about (the line is resolved by the caller, which may cache
+ * it), and the file name as UTF-8 (len bytes, not terminated). Returns 0, or -1 to stop the walk.
  */
-typedef int (*mp_frame_fn)(void *ctx, const char *filename, size_t len, unsigned lineno);
+typedef int (*mp_frame_fn)(void *ctx, const void *code, int offset, const char *filename,
+                           size_t len);
 
 /*
  * Walks the calling thread's Python frames, newest first, as tracemalloc does: incomplete
  * frames are skipped; the first max frames are reported to fn. Returns the number of frames
  * on the stack (capped at 65535); 0 when the thread has no Python frame. Reads memory only:
- * no allocation, no lock, no reference count, nothing that can run Python code.
+ * no allocation, no lock, no reference count, nothing that can run Python code, so it may run
+ * in any context where the thread's own frames are stable (slow path, signal handler, _exit).
  * scratch (scratch_size bytes) holds file names that must be converted to UTF-8.
  */
 int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
                   size_t scratch_size);
 
-/* The same walk, with line numbers looked up in (and added to) cache, under the profiler's lock. */
-int mp_pyapi_walk_cached(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
-                         size_t scratch_size, mp_linecache_t *cache);
+/* The line of a frame reported by the walk (PyCode_Addr2Line; 0 when unknown). Slow path. */
+int mp_pyapi_code_line(const mp_pyapi_t *api, const void *code, int offset);
+
+/* Where the calling thread's Python code is: its newest complete frame and that frame's
+ * instruction pointer, both NULL without one. Any context (reads memory only). */
+typedef struct {
+    const void *frame;
+    const void *instr;
+} mp_pyapi_position_t;
+
+mp_pyapi_position_t mp_pyapi_position(const mp_pyapi_t *api);
 
 #endif

@@ -1,6 +1,9 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "index.h"
 
@@ -85,4 +88,16 @@ mp_sampler_weight(uint64_t size, uint64_t rate)
     }
     double w = (double)size / mp_sampler_probability(size, rate);
     return (uint64_t)llround(w);
+}
+
+uint64_t
+mp_sampler_entropy(void)
+{
+    uint64_t bits = 0;
+    if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) != (ssize_t)sizeof(bits)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        bits = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16);
+    }
+    return bits;
 }

@@ -58,4 +58,8 @@ double mp_sampler_probability(uint64_t size, uint64_t rate);
 /* Estimated bytes that a sampled allocation of size bytes stands for: size / p(size). */
 uint64_t mp_sampler_weight(uint64_t size, uint64_t rate);
 
+/* Some bits that differ between processes and runs, for seeding when MPROFILE_SEED is unset.
+ * Slow path. */
+uint64_t mp_sampler_entropy(void);
+
 #endif

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "alloc.h"
+
 #include "mprofile/mprofile.h"
 
 /* Memo indexes are stored plus one, so that zero means "not written yet". */
@@ -84,6 +86,14 @@ write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
         mp_pickle_cstr(p, counts[i].key);
         mp_pickle_uint(p, counts[i].value);
     }
+    mp_pickle_cstr(p, "memory_budget");
+    mp_pickle_uint(p, meta->memory_budget);
+    mp_pickle_cstr(p, "memory_budget_reached");
+    if (meta->memory_budget_reached >= 0) {
+        mp_pickle_float(p, meta->memory_budget_reached);
+    } else {
+        mp_pickle_none(p);
+    }
 }
 
 #define APPENDS_BATCH 1000
@@ -92,11 +102,17 @@ int
 mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
                   const mp_block_t *blocks, size_t n, const mp_snapshot_meta_t *meta)
 {
+    size_t sizes[4] = {
+        ((size_t)extent.strings + 1) * sizeof(uint32_t),
+        ((size_t)extent.frames + 1) * sizeof(uint32_t),
+        ((size_t)extent.nodes + 1) * sizeof(uint32_t),
+        (MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t),
+    };
     memo_t memo = {
-        .strings = calloc((size_t)extent.strings + 1, sizeof(uint32_t)),
-        .frames = calloc((size_t)extent.frames + 1, sizeof(uint32_t)),
-        .nodes = calloc((size_t)extent.nodes + 1, sizeof(uint32_t)),
-        .path = calloc(MPROFILE_MAX_FRAMES + 1, sizeof(uint32_t)),
+        .strings = mp_alloc_scratch(sizes[0]),
+        .frames = mp_alloc_scratch(sizes[1]),
+        .nodes = mp_alloc_scratch(sizes[2]),
+        .path = mp_alloc_scratch(sizes[3]),
     };
     int rc = 0;
     if (!memo.strings || !memo.frames || !memo.nodes || !memo.path) {
@@ -140,9 +156,9 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
     mp_pickle_op(p, MP_PICKLE_SETITEMS);
     mp_pickle_op(p, MP_PICKLE_BUILD);
 out:
-    free(memo.strings);
-    free(memo.frames);
-    free(memo.nodes);
-    free(memo.path);
+    mp_alloc_release_scratch(memo.strings, sizes[0]);
+    mp_alloc_release_scratch(memo.frames, sizes[1]);
+    mp_alloc_release_scratch(memo.nodes, sizes[2]);
+    mp_alloc_release_scratch(memo.path, sizes[3]);
     return rc;
 }

@@ -26,13 +26,16 @@ typedef struct {
     uint64_t dropped_samples;
     uint64_t profiler_memory;
     uint64_t samples;
+    uint64_t memory_budget;       /* MPROFILE_MAX_MEMORY, bytes */
+    double memory_budget_reached; /* unix time the budget first refused memory; < 0: never */
 } mp_snapshot_meta_t;
 
 /*
  * Writes the snapshot of blocks[0..n-1] into p (opened, not finished). The blocks' stacks must
  * lie within extent (taken under the lock when the blocks were copied), so this can run
- * without the lock while other threads add stacks. Returns 0 or -errno (p's own errors are
- * reported by mp_pickle_finish).
+ * without the lock while other threads add stacks. Its scratch memory comes from
+ * mp_alloc_scratch, so it may run in any context (signal handlers and _exit included).
+ * Returns 0 or -errno (p's own errors are reported by mp_pickle_finish).
  */
 int mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
                       const mp_block_t *blocks, size_t n, const mp_snapshot_meta_t *meta);

@@ -36,4 +36,14 @@ mp_vec_at(const mp_vec_t *v, uint32_t i)
     return v->segments[seg] + offset * v->elem_size;
 }
 
+/* How many elements from i on share i's segment (contiguous in memory). */
+static inline size_t
+mp_vec_run(const mp_vec_t *v, uint32_t i)
+{
+    (void)v;
+    uint64_t biased = (uint64_t)i + ((uint64_t)1 << MP_VEC_BASE_SHIFT);
+    int top = 63 - __builtin_clzll(biased);
+    return (size_t)(((uint64_t)1 << (top + 1)) - biased);
+}
+
 #endif

@@ -1,0 +1,320 @@
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fmt.h"
+#include "log.h"
+#include "profiler.h"
+#include "snapshot.h"
+
+static atomic_ulong sequence;
+static atomic_int overwrite_warned;
+static atomic_int wrote_fixed_name;
+/* Errors already reported on stderr, one bit per errno value below 256. */
+static _Atomic uint64_t reported[4];
+
+/* Everything a write needs by name: scratch memory, so that a signal handler running on a
+ * small thread stack uses little of it. */
+typedef struct {
+    char path[PATH_MAX];
+    char tmp[PATH_MAX];
+    char line[PATH_MAX + 256];
+} names_t;
+
+static int
+pattern_has_number(const char *pattern)
+{
+    for (const char *p = pattern; *p != '\0'; p++) {
+        if (*p == '%') {
+            p++;
+            if (*p == 'n') {
+                return 1;
+            }
+            if (*p == '\0') {
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+next_name(char *out, size_t size)
+{
+    unsigned long seq = atomic_fetch_add(&sequence, 1) + 1;
+    return mp_config_expand_path(mp_profiler.config.out, (long)getpid(), seq, (long)time(NULL),
+                                 out, size);
+}
+
+/* 64 bits nobody else can guess: getrandom, or (no entropy yet) the clock and a counter. */
+static uint64_t
+random_bits(void)
+{
+    static atomic_ulong counter;
+    uint64_t bits = 0;
+    if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) != (ssize_t)sizeof(bits)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        bits = ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)ts.tv_sec << 32) ^
+               ((uint64_t)getpid() << 16) ^ atomic_fetch_add(&counter, 1);
+    }
+    return bits;
+}
+
+/* "<dir>/.<base>.<16 hex digits>.tmp" beside path. */
+static int
+temp_name(const char *path, char *out, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+    mp_fmt_t f;
+    mp_fmt_init(&f, out, size);
+    mp_fmt_mem(&f, path, dir_len);
+    mp_fmt_str(&f, ".");
+    mp_fmt_str(&f, path + dir_len);
+    mp_fmt_str(&f, ".");
+    mp_fmt_hex(&f, random_bits(), 16);
+    mp_fmt_str(&f, ".tmp");
+    return mp_fmt_end(&f);
+}
+
+/* The descriptor moved out of the low numbers the program expects to reuse: a program that
+ * closes or reuses 3, 4, ... while a snapshot is written never meets ours. */
+static int
+move_high(int fd)
+{
+    struct rlimit limit;
+    int floor = 256;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        floor = limit.rlim_cur > 2048 ? 1024 : (int)(limit.rlim_cur / 2);
+    }
+    if (floor <= fd) {
+        return fd;
+    }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (high < 0) {
+        return fd;
+    }
+    close(fd);
+    return high;
+}
+
+/* Renames tmp to path; with no_replace, fails with -EEXIST rather than replace a file. */
+static int
+publish(const char *tmp, const char *path, int no_replace)
+{
+    if (!no_replace) {
+        return rename(tmp, path) == 0 ? 0 : -errno;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return -errno;
+    }
+    /* A file system without RENAME_NOREPLACE: link() never replaces either. */
+    if (link(tmp, path) < 0) {
+        return -errno;
+    }
+    unlink(tmp);
+    return 0;
+}
+
+static int
+write_capture(int fd, const mp_capture_t *c)
+{
+    mp_pickle_t p;
+    int rc = mp_pickle_open(&p, fd);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = mp_snapshot_write(&p, &mp_profiler.stacks, c->extent, c->blocks, c->n, &c->meta);
+    int finish = mp_pickle_finish(&p, NULL, NULL);
+    return rc < 0 ? rc : finish;
+}
+
+static void
+report_failure(names_t *n, const char *path, int err)
+{
+    atomic_fetch_add(&mp_profiler.dump_failures, 1);
+    if (err > 0 && err < 256) {
+        uint64_t bit = (uint64_t)1 << (err & 63);
+        if (atomic_fetch_or(&reported[err >> 6], bit) & bit) {
+            return; /* said once: the rest are counted */
+        }
+    }
+    mp_fmt_t f;
+    mp_fmt_init(&f, n->line, sizeof(n->line));
+    mp_fmt_str(&f, "cannot write the snapshot ");
+    mp_fmt_str(&f, path);
+    mp_fmt_str(&f, ": ");
+    const char *text = strerrordesc_np(err);
+    if (text != NULL) {
+        mp_fmt_str(&f, text);
+    } else {
+        mp_fmt_str(&f, "error ");
+        mp_fmt_i64(&f, err);
+    }
+    mp_fmt_str(&f, " (later failures like it are only counted)");
+    mp_fmt_end(&f);
+    mp_log_line(MP_LOG_WARN, n->line);
+}
+
+static void
+warn_overwrite(names_t *n, const char *path)
+{
+    if (atomic_exchange(&overwrite_warned, 1)) {
+        return;
+    }
+    mp_fmt_t f;
+    mp_fmt_init(&f, n->line, sizeof(n->line));
+    mp_fmt_str(&f, "MPROFILE_OUT has no %n: snapshot ");
+    mp_fmt_str(&f, path);
+    mp_fmt_str(&f, " replaces the one written before");
+    mp_fmt_end(&f);
+    mp_log_line(MP_LOG_WARN, n->line);
+}
+
+/* Moves the finished temporary file into place under the name the caller or the pattern
+ * gives. */
+static int
+place(names_t *n, int automatic)
+{
+    if (!automatic) {
+        return publish(n->tmp, n->path, 0);
+    }
+    if (pattern_has_number(mp_profiler.config.out)) {
+        for (int tries = 0; tries < 10000; tries++) {
+            int rc = publish(n->tmp, n->path, 1);
+            if (rc != -EEXIST) {
+                return rc;
+            }
+            if (next_name(n->path, sizeof(n->path)) < 0) {
+                return -ENAMETOOLONG;
+            }
+        }
+        return -EEXIST;
+    }
+    /* A fixed name: the user's choice, replaced as asked; said once when this process replaces
+     * its own earlier snapshot (a file left by another run is not news). */
+    int rc = publish(n->tmp, n->path, 0);
+    if (rc == 0 && atomic_exchange(&wrote_fixed_name, 1)) {
+        warn_overwrite(n, n->path);
+    }
+    return rc;
+}
+
+int
+mp_output_write(const char *path, int flags)
+{
+    names_t *n = mp_alloc_scratch(sizeof(names_t));
+    if (n == NULL) {
+        atomic_fetch_add(&mp_profiler.dump_failures, 1);
+        return -ENOMEM;
+    }
+    int automatic = path == NULL;
+    int rc = 0;
+    if (automatic) {
+        rc = next_name(n->path, sizeof(n->path)) < 0 ? -ENAMETOOLONG : 0;
+    } else if (strlen(path) >= sizeof(n->path)) {
+        rc = -ENAMETOOLONG;
+    } else {
+        memcpy(n->path, path, strlen(path) + 1);
+    }
+    if (rc == 0 && temp_name(n->path, n->tmp, sizeof(n->tmp)) < 0) {
+        rc = -ENAMETOOLONG;
+    }
+
+    mp_capture_t capture;
+    if (rc == 0) {
+        rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING);
+        if (rc == -EBUSY || rc == -EDEADLK) {
+            mp_alloc_release_scratch(n, sizeof(names_t));
+            return rc;
+        }
+    }
+    if (rc == 0) {
+        int fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = -errno;
+        } else {
+            fd = move_high(fd);
+            rc = write_capture(fd, &capture);
+            if (rc == 0 && fsync(fd) < 0) {
+                rc = -errno;
+            }
+            if (close(fd) < 0 && rc == 0) {
+                rc = -errno;
+            }
+            if (rc == 0) {
+                rc = place(n, automatic);
+            }
+            if (rc != 0) {
+                unlink(n->tmp);
+            }
+        }
+        mp_profiler_release(&capture);
+    }
+
+    if (rc == 0) {
+        atomic_fetch_add(&mp_profiler.dumps, 1);
+        if (mp_log_enabled(MP_LOG_INFO)) {
+            mp_fmt_t f;
+            mp_fmt_init(&f, n->line, sizeof(n->line));
+            mp_fmt_str(&f, "wrote ");
+            mp_fmt_str(&f, n->path);
+            mp_fmt_end(&f);
+            mp_log_line(MP_LOG_INFO, n->line);
+        }
+    } else {
+        report_failure(n, n->path, -rc);
+    }
+    mp_alloc_release_scratch(n, sizeof(names_t));
+    return rc;
+}
+
+void
+mp_output_after_fork_child(void)
+{
+    atomic_store(&sequence, 0);
+    atomic_store(&wrote_fixed_name, 0);
+}
+
+int
+mp_output_check(const char *pattern, char *err, size_t err_size)
+{
+    char path[PATH_MAX];
+    if (mp_config_expand_path(pattern, (long)getpid(), 1, (long)time(NULL), path, sizeof(path)) <
+        0) {
+        snprintf(err, err_size, "MPROFILE_OUT=%.64s is too long", pattern);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, err_size, "MPROFILE_OUT=%.200s names a directory, not a file", pattern);
+        return -1;
+    }
+    char *slash = strrchr(path, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    const char *dir = slash == path ? "/" : slash != NULL ? path : ".";
+    errno = 0;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
+        snprintf(err, err_size, "MPROFILE_OUT=%.200s: directory %.200s is not writable (%s)",
+                 pattern, dir, strerror(errno != 0 ? errno : ENOTDIR));
+        return -1;
+    }
+    return 0;
+}

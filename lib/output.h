@@ -1,0 +1,40 @@
+/*
+ * Snapshot files: their names and their atomic, private writes.
+ *
+ * Every function here except mp_output_check may run in any context, signal handlers and _exit
+ * included: it uses system calls, the profiler's own memory (alloc.h) and mp_fmt only, never
+ * libc's allocator, stdio or a lock it would wait for (with MP_OUTPUT_NONBLOCKING).
+ *
+ * A snapshot is written to a temporary file in the target's directory, created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC and mode 0600 under a name with 64 random bits (nobody can
+ * predict it, plant a link there or share it with another dump), moved to a high descriptor
+ * number, fsync'ed, then renamed into place. Names made from MPROFILE_OUT never replace an
+ * existing file when the pattern has %n: the number moves on to the next free one (a process
+ * that execs itself keeps its pid and starts counting from 1 again).
+ */
+#ifndef MP_OUTPUT_H
+#define MP_OUTPUT_H
+
+#include <stddef.h>
+
+#define MP_OUTPUT_NONBLOCKING 1 /* only try the profiler's lock (signal handlers, _exit) */
+
+/*
+ * Constructor: whether snapshots can be written where the pattern (already absolute) says: the
+ * directory exists and is writable, and the path does not name a directory. Returns 0, or -1
+ * with a one-line message in err.
+ */
+int mp_output_check(const char *pattern, char *err, size_t err_size);
+
+/*
+ * Writes a snapshot to path, or to the next name of MPROFILE_OUT when path is NULL. Returns 0,
+ * -EBUSY or -EDEADLK when MP_OUTPUT_NONBLOCKING was given and the lock was busy (nothing was
+ * written or counted; the caller decides), or another -errno (counted in dump_failures; the
+ * first failure of each kind is reported on stderr).
+ */
+int mp_output_write(const char *path, int flags);
+
+/* Fork child handler: file numbers start again from 1 (the pid differs). */
+void mp_output_after_fork_child(void);
+
+#endif
