@@ -81,12 +81,6 @@ mp_index_add(mp_index_t *ix, uint64_t hash, uint32_t id)
     return 0;
 }
 
-size_t
-mp_index_memory(const mp_index_t *ix)
-{
-    return ix->capacity * sizeof(mp_index_slot_t);
-}
-
 uint64_t
 mp_hash_bytes(const void *data, size_t len)
 {

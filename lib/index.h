@@ -33,9 +33,6 @@ int64_t mp_index_find(const mp_index_t *ix, uint64_t hash, const void *key, mp_i
 /* Adds (hash, id). Returns 0, or -1 when out of memory (nothing changed). */
 int mp_index_add(mp_index_t *ix, uint64_t hash, uint32_t id);
 
-/* Bytes used by the slots. */
-size_t mp_index_memory(const mp_index_t *ix);
-
 /* A fast 64-bit hash of bytes, and a mixer for integers. */
 uint64_t mp_hash_bytes(const void *data, size_t len);
 

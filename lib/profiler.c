@@ -282,6 +282,7 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking)
 
     meta->dropped_samples = atomic_load(&P->dropped);
     meta->samples = atomic_load(&P->samples);
+    meta->dump_failures = atomic_load(&P->dump_failures);
     meta->profiler_memory = mp_profiler_memory();
     meta->memory_budget = mp_alloc_budget();
     int64_t reached = mp_alloc_budget_reached();

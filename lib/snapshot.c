@@ -81,6 +81,7 @@ write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
         {"sample_rate", meta->sample_rate},         {"live_bytes", meta->live_bytes},
         {"peak_bytes", meta->peak_bytes},           {"dropped_samples", meta->dropped_samples},
         {"profiler_memory", meta->profiler_memory}, {"samples", meta->samples},
+        {"dump_failures", meta->dump_failures},
     };
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         mp_pickle_cstr(p, counts[i].key);

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t dropped_samples;
     uint64_t profiler_memory;
     uint64_t samples;
+    uint64_t dump_failures;
     uint64_t memory_budget;       /* MPROFILE_MAX_MEMORY, bytes */
     double memory_budget_reached; /* unix time the budget first refused memory; < 0: never */
 } mp_snapshot_meta_t;

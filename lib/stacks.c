@@ -186,14 +186,6 @@ mp_stacks_intern(mp_stacks_t *s, const uint32_t *frames, uint32_t n)
     return node;
 }
 
-size_t
-mp_stacks_memory(const mp_stacks_t *s)
-{
-    return mp_strtab_memory(&s->strings) + mp_index_memory(&s->frame_index) +
-           mp_index_memory(&s->node_index) + (size_t)s->frames.len * sizeof(mp_frame_t) +
-           (size_t)s->nodes.len * sizeof(mp_node_t);
-}
-
 mp_stacks_extent_t
 mp_stacks_extent(const mp_stacks_t *s)
 {

@@ -77,8 +77,6 @@ mp_stacks_frame_at(const mp_stacks_t *s, uint32_t frame)
     return mp_vec_at(&s->frames, frame);
 }
 
-size_t mp_stacks_memory(const mp_stacks_t *s);
-
 /* How many strings, frames and nodes exist: taken under the lock, it bounds what a reader
  * without the lock may look at (those entries never change). */
 typedef struct {

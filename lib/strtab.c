@@ -66,7 +66,6 @@ reserve(mp_strtab_t *t, size_t len)
         c->next = t->chunks;
         t->chunks = c;
         t->chunk_used = 0;
-        t->bytes += size;
     }
     char *p = t->chunks->data + t->chunk_used;
     t->chunk_used += need;
@@ -106,8 +105,3 @@ mp_strtab_intern(mp_strtab_t *t, const char *s, size_t len)
     return new_id;
 }
 
-size_t
-mp_strtab_memory(const mp_strtab_t *t)
-{
-    return t->bytes + mp_index_memory(&t->index) + (size_t)t->strings.len * sizeof(mp_str_t);
-}

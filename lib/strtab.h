@@ -25,7 +25,6 @@ typedef struct {
     mp_index_t index;
     mp_strtab_chunk_t *chunks;
     size_t chunk_used;
-    size_t bytes;
 } mp_strtab_t;
 
 void mp_strtab_init(mp_strtab_t *t);
@@ -39,7 +38,5 @@ mp_strtab_get(const mp_strtab_t *t, uint32_t id)
 {
     return mp_vec_at(&t->strings, id);
 }
-
-size_t mp_strtab_memory(const mp_strtab_t *t);
 
 #endif

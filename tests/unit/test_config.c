@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -104,6 +105,106 @@ test_config__bad_values_name_the_variable(void **state)
 }
 
 static void
+test_config__only_signals_safe_to_take_over(void **state)
+{
+    int sig = -1;
+    /* Faults, termination, job control, children, timers: refused (-2), never taken over. */
+    const char *refused[] = {"SEGV", "SIGBUS", "FPE", "ILL", "CHLD", "INT", "TERM", "HUP",
+                             "QUIT", "ABRT", "PIPE", "ALRM", "KILL", "STOP", "TSTP", "11",
+                             "15", "2", "PROF", "WINCH", "32", "33"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        assert_int_equal(mp_config_parse_signal(refused[i], &sig), -2);
+    }
+    const char *invalid[] = {"USR3", "", "0", "65", "RTMIN+99", "RTMAX+1", "RTMIN-1", "RTMIN+"};
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        assert_int_equal(mp_config_parse_signal(invalid[i], &sig), -1);
+    }
+    assert_int_equal(mp_config_parse_signal("usr1", &sig), 0);
+    assert_int_equal(sig, SIGUSR1);
+    assert_int_equal(mp_config_parse_signal("SIGUSR2", &sig), 0);
+    assert_int_equal(sig, SIGUSR2);
+    assert_int_equal(mp_config_parse_signal("RTMIN", &sig), 0);
+    assert_int_equal(sig, SIGRTMIN);
+    assert_int_equal(mp_config_parse_signal("SIGRTMIN+3", &sig), 0);
+    assert_int_equal(sig, SIGRTMIN + 3);
+    assert_int_equal(mp_config_parse_signal("RTMAX-2", &sig), 0);
+    assert_int_equal(sig, SIGRTMAX - 2);
+    char number[16];
+    snprintf(number, sizeof(number), "%d", SIGRTMIN);
+    assert_int_equal(mp_config_parse_signal(number, &sig), 0);
+    assert_int_equal(sig, SIGRTMIN);
+    assert_int_equal(mp_config_parse_signal("none", &sig), 0);
+    assert_int_equal(sig, 0);
+
+    mp_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(parse(&cfg, err, "MPROFILE_SIGNAL=SEGV", NULL), -1);
+    assert_non_null(strstr(err, "MPROFILE_SIGNAL=SEGV is refused"));
+}
+
+static void
+test_config__memory_budget(void **state)
+{
+    mp_config_t cfg;
+    char err[256];
+    assert_int_equal(parse(&cfg, err, NULL, NULL), 0);
+    assert_true(cfg.max_memory == MP_DEFAULT_MAX_MEMORY);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_MAX_MEMORY=2g", NULL), 0);
+    assert_true(cfg.max_memory == (uint64_t)2 << 30);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_MAX_MEMORY=4m", NULL), 0);
+    assert_true(cfg.max_memory == (uint64_t)4 << 20);
+    expect_bad("MPROFILE_MAX_MEMORY=3m", "MPROFILE_MAX_MEMORY");
+    expect_bad("MPROFILE_MAX_MEMORY=lots", "MPROFILE_MAX_MEMORY");
+}
+
+static int getenv_calls;
+
+static const char *
+counting_getenv(const char *name)
+{
+    getenv_calls++;
+    return fake_getenv(name);
+}
+
+/* A setuid or setgid program: its environment belongs to whoever started it, so nothing of it
+ * is read and the profiler stays dormant. */
+static void
+test_config__setuid_reads_nothing(void **state)
+{
+    mp_config_t cfg;
+    char err[256];
+    memset(fake_env, 0, sizeof(fake_env));
+    fake_env[0] = "MPROFILE_RATE=1";
+    fake_env[1] = "MPROFILE_OUT=/etc/passwd";
+    getenv_calls = 0;
+    assert_int_equal(mp_config_load(&cfg, 1, counting_getenv, err, sizeof(err)), 1);
+    assert_int_equal(getenv_calls, 0);
+    assert_int_equal(mp_config_load(&cfg, 0, counting_getenv, err, sizeof(err)), 0);
+    assert_true(getenv_calls > 0);
+    assert_int_equal(cfg.rate, 1);
+}
+
+static void
+test_config__out_made_absolute(void **state)
+{
+    mp_config_t cfg;
+    char err[256];
+    assert_int_equal(parse(&cfg, err, "MPROFILE_OUT=snaps/x.%n.snap", "MPROFILE_AT_EXIT=1"), 0);
+    assert_int_equal(cfg.at_exit_given, 1);
+    assert_int_equal(mp_config_absolute_out(&cfg, "/srv/app"), 0);
+    assert_string_equal(cfg.out, "/srv/app/snaps/x.%n.snap");
+    assert_int_equal(mp_config_absolute_out(&cfg, "/elsewhere"), 0); /* already absolute */
+    assert_string_equal(cfg.out, "/srv/app/snaps/x.%n.snap");
+    assert_int_equal(parse(&cfg, err, "MPROFILE_OUT=y.snap", NULL), 0);
+    assert_int_equal(cfg.at_exit_given, 0);
+    assert_int_equal(mp_config_absolute_out(&cfg, "/"), 0);
+    assert_string_equal(cfg.out, "/y.snap");
+    /* A directory whose name has a percent sign would change the pattern: refused. */
+    assert_int_equal(parse(&cfg, err, "MPROFILE_OUT=y.snap", NULL), 0);
+    assert_int_equal(mp_config_absolute_out(&cfg, "/data/100%"), -1);
+}
+
+static void
 test_config__expand_path(void **state)
 {
     char out[64];
@@ -122,6 +223,10 @@ main(void)
         cmocka_unit_test(test_config__good_values),
         cmocka_unit_test(test_config__bad_values_name_the_variable),
         cmocka_unit_test(test_config__expand_path),
+        cmocka_unit_test(test_config__only_signals_safe_to_take_over),
+        cmocka_unit_test(test_config__memory_budget),
+        cmocka_unit_test(test_config__setuid_reads_nothing),
+        cmocka_unit_test(test_config__out_made_absolute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

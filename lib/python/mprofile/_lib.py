@@ -101,18 +101,11 @@ def _dlopen(path):
     """Loads the library into a running interpreter.
 
     Loaded this way, the library's constructor only reads its configuration: the hooks wait for
-    mprofile_start(). The at-exit snapshot (MPROFILE_AT_EXIT, on by default for the preload) would
-    write a file into the working directory of every program that merely imports mprofile, so it
-    defaults to off here; setting MPROFILE_AT_EXIT explicitly still turns it on.
+    mprofile_start(). The library itself turns the at-exit snapshot off in that case unless
+    MPROFILE_AT_EXIT is set, so that merely importing mprofile leaves no file behind; nothing
+    here touches os.environ, which other threads may be reading.
     """
-    added = "MPROFILE_AT_EXIT" not in os.environ
-    if added:
-        os.environ["MPROFILE_AT_EXIT"] = "0"
-    try:
-        return ctypes.PyDLL(path)
-    finally:
-        if added:
-            del os.environ["MPROFILE_AT_EXIT"]
+    return ctypes.PyDLL(path)
 
 
 def load():
