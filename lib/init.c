@@ -53,6 +53,8 @@ after_fork_child(void)
     pthread_mutex_init(&mp_profiler.lock, NULL);
     atomic_store(&mp_profiler.owner, (pthread_t)0);
     atomic_store(&mp_profiler.deferred, 0);
+    /* Snapshots being written by other threads of the parent never finish here. */
+    atomic_store(&mp_profiler.captures_in_flight, 0);
     mp_output_after_fork_child();
     mp_exit_after_fork_child();
 }

@@ -52,6 +52,9 @@ mp_profiler_unlock(void)
 {
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
     pthread_mutex_unlock(&mp_profiler.lock);
+    /* Pairs with the store in mp_profiler_defer(), made before that context tried the lock:
+     * either it sees the lock free, or this thread sees its request. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
         mp_profiler.deferred_fn != NULL) {
         mp_profiler.deferred_fn();

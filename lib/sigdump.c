@@ -27,9 +27,18 @@ dump_here(void)
     for (int round = 0; round < 4; round++) {
         atomic_store(&mp_profiler.deferred, 0);
         int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
-        if (rc == -EBUSY || rc == -EDEADLK) {
-            mp_profiler_defer();
+        if (rc == -EDEADLK) {
+            mp_profiler_defer(); /* this thread holds the lock: it serves the request itself */
             break;
+        }
+        if (rc == -EBUSY) {
+            /* Another thread holds the lock. The request is left for it, and the lock is tried
+             * once more in case that thread unlocked before it could see the request. */
+            mp_profiler_defer();
+            if (round > 0) {
+                break;
+            }
+            continue;
         }
         if (!atomic_load(&mp_profiler.deferred)) {
             break;
