@@ -17,9 +17,10 @@ round_to_pages(size_t size)
 }
 
 static void *
-map(size_t size)
+map(size_t size, int populate)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -46,7 +47,7 @@ mp_alloc_zeroed(size_t size)
         note_budget_reached();
         return NULL;
     }
-    void *p = map(size);
+    void *p = map(size, 0);
     if (p == NULL) {
         atomic_fetch_sub_explicit(&table_bytes, size, memory_order_relaxed);
     }
@@ -71,7 +72,9 @@ mp_alloc_scratch(size_t size)
         return NULL;
     }
     size = round_to_pages(size);
-    void *p = map(size);
+    /* Faulted in now: a snapshot's copy runs under the profiler's lock, and page faults on fresh
+     * pages there would hold up every sampled allocation of the program. */
+    void *p = map(size, 1);
     if (p != NULL) {
         atomic_fetch_add_explicit(&scratch_bytes, size, memory_order_relaxed);
     }
