@@ -32,6 +32,8 @@ static exit_fn real_Exit;
 /* The process the profiler belongs to; a vfork child has another pid but no fork handlers. */
 static pid_t owner_pid;
 static atomic_int written;
+/* The exit snapshot is being written (by whichever thread exits first). */
+static atomic_int writing;
 /* In a forked child: where the forking thread's Python code stood at the fork. */
 static int forked;
 static mp_pyapi_position_t fork_point;
@@ -64,7 +66,9 @@ mp_exit_snapshot(void)
         mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another tool) "
                             "and nothing was sampled");
     }
-    mp_output_write(NULL, 0);
+    atomic_store(&writing, 1);
+    mp_output_write(NULL, MP_OUTPUT_EXIT);
+    atomic_store(&writing, 0);
 }
 
 /* _exit context: whether this process is a forked child whose Python code has not moved since
@@ -81,30 +85,56 @@ idle_fork_child(void)
     return now.frame == fork_point.frame && now.instr == fork_point.instr;
 }
 
-/* _exit context. */
+/* _exit context. Another thread holding the lock lets it go within microseconds (it never
+ * waits for anything this thread holds); this thread holding it (a signal handler that
+ * interrupted the profiler) never will. Up to 100 ms, then the snapshot is given up. */
 static void
-snapshot_before_exit(void)
+write_or_give_up(void)
 {
-    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
-        owner_pid != getpid() || idle_fork_child() || atomic_exchange(&written, 1)) {
-        return;
-    }
-    /* Another thread holding the lock lets it go within microseconds (it never waits for
-     * anything this thread holds); this thread holding it (a signal handler that interrupted
-     * the profiler) never will. Up to 100 ms, then the snapshot is given up. */
     for (int tries = 0; tries < 100; tries++) {
-        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
+        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING | MP_OUTPUT_EXIT);
+        if (rc == -EDEADLK) {
+            break;
+        }
         if (rc != -EBUSY) {
-            if (rc == -EDEADLK) {
-                break;
-            }
             return;
         }
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
     atomic_fetch_add(&mp_profiler.dump_failures, 1);
-    mp_log_line(MP_LOG_INFO, "the exit snapshot was given up: the profiler's lock stayed busy");
+    mp_log_line(MP_LOG_INFO, "the exit snapshot was given up: the profiler's lock was busy");
+}
+
+/* _exit context: another thread is writing the exit snapshot and this one ends the process.
+ * Give it a moment to finish, then make sure its temporary file does not outlive us. */
+static void
+wait_for_other_writer(void)
+{
+    for (int tries = 0; tries < 100 && atomic_load(&writing); tries++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    mp_output_abandon_exit();
+}
+
+/* _exit context. */
+static void
+snapshot_before_exit(void)
+{
+    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
+        owner_pid != getpid() || idle_fork_child()) {
+        return;
+    }
+    if (atomic_exchange(&written, 1)) {
+        if (atomic_load(&writing)) {
+            wait_for_other_writer();
+        }
+        return;
+    }
+    atomic_store(&writing, 1);
+    write_or_give_up();
+    atomic_store(&writing, 0);
 }
 
 __attribute__((noreturn)) static void

@@ -19,6 +19,9 @@
 #include "snapshot.h"
 
 static atomic_ulong sequence;
+/* The exit snapshot's temporary file while it is written (there is one per process). */
+static char exit_tmp[PATH_MAX];
+static atomic_int exit_tmp_set;
 static atomic_int overwrite_warned;
 static atomic_int wrote_fixed_name;
 /* Errors already reported on stderr, one bit per errno value below 256. */
@@ -224,27 +227,30 @@ mp_output_write(const char *path, int flags)
         return -ENOMEM;
     }
     int automatic = path == NULL;
-    int rc = 0;
-    if (automatic) {
+    /* The copy first: a busy lock must not use up a file number. */
+    mp_capture_t capture;
+    int rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING);
+    if (rc == -EBUSY || rc == -EDEADLK) {
+        mp_alloc_release_scratch(n, sizeof(names_t));
+        return rc;
+    }
+    int captured = rc == 0;
+    if (rc == 0 && automatic) {
         rc = next_name(n->path, sizeof(n->path)) < 0 ? -ENAMETOOLONG : 0;
-    } else if (strlen(path) >= sizeof(n->path)) {
+    } else if (rc == 0 && strlen(path) >= sizeof(n->path)) {
         rc = -ENAMETOOLONG;
-    } else {
+    } else if (rc == 0) {
         memcpy(n->path, path, strlen(path) + 1);
     }
     if (rc == 0 && temp_name(n->path, n->tmp, sizeof(n->tmp)) < 0) {
         rc = -ENAMETOOLONG;
     }
-
-    mp_capture_t capture;
     if (rc == 0) {
-        rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING);
-        if (rc == -EBUSY || rc == -EDEADLK) {
-            mp_alloc_release_scratch(n, sizeof(names_t));
-            return rc;
+        int exit_write = (flags & MP_OUTPUT_EXIT) && !atomic_load(&exit_tmp_set);
+        if (exit_write) {
+            memcpy(exit_tmp, n->tmp, strlen(n->tmp) + 1);
+            atomic_store(&exit_tmp_set, 1);
         }
-    }
-    if (rc == 0) {
         int fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             rc = -errno;
@@ -264,6 +270,11 @@ mp_output_write(const char *path, int flags)
                 unlink(n->tmp);
             }
         }
+        if (exit_write) {
+            atomic_store(&exit_tmp_set, 0);
+        }
+    }
+    if (captured) {
         mp_profiler_release(&capture);
     }
 
@@ -278,15 +289,24 @@ mp_output_write(const char *path, int flags)
             mp_log_line(MP_LOG_INFO, n->line);
         }
     } else {
-        report_failure(n, n->path, -rc);
+        report_failure(n, n->path[0] != '\0' ? n->path : mp_profiler.config.out, -rc);
     }
     mp_alloc_release_scratch(n, sizeof(names_t));
     return rc;
 }
 
 void
+mp_output_abandon_exit(void)
+{
+    if (atomic_exchange(&exit_tmp_set, 0)) {
+        unlink(exit_tmp);
+    }
+}
+
+void
 mp_output_after_fork_child(void)
 {
+    atomic_store(&exit_tmp_set, 0);
     atomic_store(&sequence, 0);
     atomic_store(&wrote_fixed_name, 0);
 }

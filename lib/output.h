@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #define MP_OUTPUT_NONBLOCKING 1 /* only try the profiler's lock (signal handlers, _exit) */
+#define MP_OUTPUT_EXIT        2 /* the exit snapshot: see mp_output_abandon_exit */
 
 /*
  * Constructor: whether snapshots can be written where the pattern (already absolute) says: the
@@ -33,6 +34,10 @@ int mp_output_check(const char *pattern, char *err, size_t err_size);
  * first failure of each kind is reported on stderr).
  */
 int mp_output_write(const char *path, int flags);
+
+/* _exit on another thread while the exit snapshot is being written: the process ends now, so
+ * its temporary file is removed rather than left behind. Any context. */
+void mp_output_abandon_exit(void);
 
 /* Fork child handler: file numbers start again from 1 (the pid differs). */
 void mp_output_after_fork_child(void);

@@ -53,8 +53,14 @@ mp_profiler_unlock(void)
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
     pthread_mutex_unlock(&mp_profiler.lock);
     /* Pairs with the store in mp_profiler_defer(), made before that context tried the lock:
-     * either it sees the lock free, or this thread sees its request. */
+     * either it sees the lock free, or this thread sees its request. On x86-64 glibc's unlock is
+     * a locked exchange, a full barrier already: an mfence on every sampled allocation of exact
+     * mode would be paid for nothing. */
+#if defined(__x86_64__)
+    atomic_signal_fence(memory_order_seq_cst);
+#else
     atomic_thread_fence(memory_order_seq_cst);
+#endif
     if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
         mp_profiler.deferred_fn != NULL) {
         mp_profiler.deferred_fn();
