@@ -7,6 +7,7 @@ The tests themselves run under any Python 3.11+ with tracemalloc.
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,8 @@ LIB = os.environ.get("MP_LIB", "")
 PRELOAD = " ".join(filter(None, [os.environ.get("MP_PRELOAD_FIRST", ""), LIB]))
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
 RATE = 131072
+# The mprofile Python package (lib/python), for programs that call the API.
+PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib", "python")
 # Interpreters a test may start as subprocesses (":"-separated, set by CTest).
 OTHER_PYTHONS = [p for p in os.environ.get("MP_OTHER_PYTHONS", "").split(":") if p]
 
@@ -55,6 +58,20 @@ class ProfiledTestCase(unittest.TestCase):
         return subprocess.run(cmd, cwd=self.dir, env=environ, capture_output=True,
                               timeout=timeout, input=input)
 
+    def run_bounded(self, script, args=(), preload=True, python=None, timeout=60, input=None,
+                    python_args=(), cwd=None, **env):
+        """As run_python, in a session of its own, with hangs turned into a result (timed_out)
+        instead of an exception: see the function run_bounded."""
+        environ = clean_env(**env)
+        if preload:
+            environ["LD_PRELOAD"] = PRELOAD
+            environ.setdefault("MPROFILE_OUT", os.path.join(self.dir, "mprofile.%p.%n.snap"))
+        cmd = [python or PYTHON, *python_args, script, *args]
+        return run_bounded(cmd, timeout=timeout, input=input, cwd=cwd or self.dir, env=environ)
+
+    def assertFinished(self, proc):
+        self.assertFalse(proc.timed_out, "the program hung\n" + describe(proc))
+
     def snapshots(self, pattern="*.snap"):
         return sorted(glob.glob(os.path.join(self.dir, pattern)))
 
@@ -64,6 +81,35 @@ class ProfiledTestCase(unittest.TestCase):
                              proc.returncode, proc.stdout.decode(errors="replace"),
                              proc.stderr.decode(errors="replace")))
         self.assertEqual(proc.stderr, b"", proc.stderr.decode(errors="replace"))
+
+
+def run_bounded(cmd, timeout=60, input=None, **kwargs):
+    """Runs cmd in a session of its own and returns the CompletedProcess with an extra attribute
+    timed_out. On timeout the whole process group is killed with SIGKILL (a process whose only
+    thread blocks every signal ignores SIGTERM; a hung forked child may hold the pipes open), so
+    a hang becomes a result instead of a hung test."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    timed_out = False
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    result.timed_out = timed_out
+    return result
+
+
+def describe(proc):
+    """The status and output of a CompletedProcess, for failure messages."""
+    return "exit %s%s\nstdout:\n%s\nstderr:\n%s" % (
+        proc.returncode, " (timed out, killed)" if getattr(proc, "timed_out", False) else "",
+        proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
 def load(path):
