@@ -34,7 +34,9 @@ mp_profiler_init(void)
     }
     mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
-    if (P->frame_ids == NULL || intern_unknown_frame(P) < 0) {
+    /* Address space for the deepest stack; only the pages a stack reaches are ever touched. */
+    P->pyframes = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(mp_pyframe_t));
+    if (P->frame_ids == NULL || P->pyframes == NULL || intern_unknown_frame(P) < 0) {
         return -1;
     }
     return 0;
@@ -94,28 +96,30 @@ mp_profiler_defer(void)
     atomic_store(&mp_profiler.deferred, 1);
 }
 
-typedef struct {
-    uint32_t n;
-    int failed;
-} walk_state_t;
-
-/* Under the lock: interns one frame, its line from the cache or from CPython. */
+/* Under the lock: the frame ids of the n frames walked, lines from the cache or CPython.
+ * Returns 0, or -1 when out of memory. */
 static int
-add_frame(void *ctx, const void *code, int offset, const char *filename, size_t len)
+intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
 {
-    walk_state_t *w = ctx;
-    mp_profiler_t *P = &mp_profiler;
-    int line = mp_linecache_get(&P->lines, code, offset);
-    if (line < 0) {
-        line = mp_pyapi_code_line(&P->api, code, offset);
-        mp_linecache_put(&P->lines, code, offset, line);
+    for (int i = 0; i < n; i++) {
+        const mp_pyframe_t *f = &frames[i];
+        int line = mp_linecache_get(&P->lines, f->code, f->offset);
+        if (line < 0) {
+            line = mp_pyapi_code_line(&P->api, f->code, f->offset);
+            mp_linecache_put(&P->lines, f->code, f->offset, line);
+        }
+        const char *name = f->filename;
+        size_t len = f->len;
+        if (name == NULL) {
+            mp_pyapi_filename(&P->api, f->code, P->name_scratch, sizeof(P->name_scratch), &name,
+                              &len);
+        }
+        int64_t id = mp_stacks_frame(&P->stacks, name, len, (uint32_t)line);
+        if (id < 0) {
+            return -1;
+        }
+        P->frame_ids[i] = (uint32_t)id;
     }
-    int64_t id = mp_stacks_frame(&P->stacks, filename, len, (uint32_t)line);
-    if (id < 0) {
-        w->failed = 1;
-        return -1;
-    }
-    P->frame_ids[w->n++] = (uint32_t)id;
     return 0;
 }
 
@@ -144,16 +148,16 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
     };
 
     mp_profiler_lock();
-    walk_state_t w = {0, 0};
-    int total = mp_pyapi_walk(&P->api, max_frames, add_frame, &w, P->name_scratch,
-                              sizeof(P->name_scratch));
-    if (w.n == 0 && !w.failed) {
+    int n = 0;
+    int total = mp_pyapi_walk(&P->api, max_frames, P->pyframes, &n);
+    int failed = intern_frames(P, P->pyframes, n) < 0;
+    if (n == 0) {
         /* No Python frame (a thread without Python state, start-up, shutdown): tracemalloc's
          * ("<unknown>", 0) with one frame in all. */
-        P->frame_ids[w.n++] = P->unknown_frame;
+        P->frame_ids[n++] = P->unknown_frame;
         total = 1;
     }
-    int64_t node = w.failed ? -1 : mp_stacks_intern(&P->stacks, P->frame_ids, w.n);
+    int64_t node = failed ? -1 : mp_stacks_intern(&P->stacks, P->frame_ids, (uint32_t)n);
     int rc = -1;
     if (node >= 0) {
         block.node = (uint32_t)node;

@@ -46,7 +46,8 @@ typedef struct {
     mp_stacks_t stacks;
     mp_heap_t heap;
     mp_linecache_t lines; /* line numbers of the frames seen (off if it could not be mapped) */
-    uint32_t *frame_ids; /* scratch: frame ids of the stack being recorded */
+    mp_pyframe_t *pyframes; /* scratch: the frames of the stack being recorded */
+    uint32_t *frame_ids;    /* scratch: their frame ids */
     uint32_t unknown_frame;
     char name_scratch[4096];
 

@@ -124,7 +124,7 @@ code_of(const mp_pylayout_t *L, const char *frame)
  * A frame tracemalloc skips (_PyFrame_IsIncomplete): a shim frame owned by the C stack or the
  * interpreter, or a frame whose code has not yet reached its first traceable instruction.
  */
-static int
+static inline __attribute__((always_inline)) int
 is_incomplete(const mp_pylayout_t *L, const char *frame, const char *code)
 {
     int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
@@ -182,6 +182,33 @@ put_utf8(char *out, uint32_t c)
     out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
     out[3] = (char)(0x80 | (c & 0x3f));
     return 4;
+}
+
+/* The file name of a code object when it is an ASCII str (used in place): 0, or -1 when it is
+ * anything else (filename_of then converts it or says "<unknown>"). */
+static inline int
+ascii_filename(const mp_pylayout_t *L, const char *code, const char **name, uint32_t *len)
+{
+    const char *str = FIELD(code, L->code_filename, const char *);
+    if (str == NULL) {
+        return -1;
+    }
+    const char *type = FIELD(str, L->object_type, const char *);
+    if (type == NULL || !(FIELD(type, L->type_flags, unsigned long) & Py_TPFLAGS_UNICODE_SUBCLASS)) {
+        return -1;
+    }
+    uint32_t state = FIELD(str, L->str_state, uint32_t);
+    if ((L->str_ready_bit >= 0 && !((state >> L->str_ready_bit) & 1)) ||
+        !((state >> L->str_compact_bit) & 1) || !((state >> L->str_ascii_bit) & 1)) {
+        return -1;
+    }
+    int64_t length = FIELD(str, L->str_length, int64_t);
+    if (length < 0 || length > UINT32_MAX) {
+        return -1;
+    }
+    *name = str + L->str_ascii_size;
+    *len = (uint32_t)length;
+    return 0;
 }
 
 /*
@@ -264,40 +291,59 @@ first_complete(const mp_pyapi_t *api, const char *frame, const char **code_out)
 }
 
 int
-mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
-              size_t scratch_size)
+mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored)
 {
     const mp_pylayout_t *L = api->layout;
     const char *tstate = this_thread_state(api);
+    *stored = 0;
     if (tstate == NULL) {
         return 0;
     }
     int total = 0;
-    int reported = 0;
-    int stopped = 0;
-    const char *code = NULL;
-    for (const char *frame = first_complete(api, newest_frame(L, tstate), &code); frame != NULL;
-         frame = first_complete(api, FIELD(frame, L->frame_previous, const char *), &code)) {
-        if (reported < max && !stopped) {
-            const char *name = "<unknown>";
-            size_t len = 9;
+    int n = 0;
+    /* The tests of first_complete(), written out: this loop is most of a sample's cost in
+     * exact mode, and a call per frame showed in the instruction counts. */
+    for (const char *frame = newest_frame(L, tstate); frame != NULL;
+         frame = FIELD(frame, L->frame_previous, const char *)) {
+        int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
+        if (L->incomplete_rule == MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE && owner >= L->owner_shim) {
+            continue;
+        }
+        const char *code = code_of(L, frame);
+        if (code == NULL || FIELD(code, L->object_type, const void *) != api->PyCode_Type) {
+            continue;
+        }
+        if (is_incomplete(L, frame, code)) {
+            continue;
+        }
+        if (n < max) {
             /* The byte offset tracemalloc asks PyCode_Addr2Line about: _PyInterpreterFrame_LASTI
              * times sizeof(_Py_CODEUNIT), from prev_instr (3.11, 3.12: the code unit before the
              * next instruction) or instr_ptr (3.13+: the instruction being executed), both
              * relative to co_code_adaptive in builds with the GIL. */
             const char *instr = FIELD(frame, L->frame_instr, const char *);
-            int offset = (int)(instr - (code + L->code_code_adaptive));
-            filename_of(L, code, scratch, scratch_size, &name, &len);
-            if (fn(ctx, code, offset, name, len) < 0) {
-                stopped = 1;
+            mp_pyframe_t *f = &out[n++];
+            f->code = code;
+            f->offset = (int32_t)(instr - (code + L->code_code_adaptive));
+            if (ascii_filename(L, code, &f->filename, &f->len) < 0) {
+                f->filename = NULL;
             }
-            reported++;
         }
         if (total < MAX_TOTAL_NFRAME) {
             total++;
         }
     }
+    *stored = n;
     return total;
+}
+
+void
+mp_pyapi_filename(const mp_pyapi_t *api, const void *code, char *scratch, size_t scratch_size,
+                  const char **name, size_t *len)
+{
+    *name = "<unknown>";
+    *len = 9;
+    filename_of(api->layout, code, scratch, scratch_size, name, len);
 }
 
 mp_pyapi_position_t

@@ -76,24 +76,32 @@ mp_pyapi_status_t mp_pyapi_resolve(mp_pyapi_t *api);
 /* "3.11.2" from a PY_VERSION_HEX. */
 void mp_pyapi_version_string(unsigned long version, char *buf, size_t size);
 
-/*
- * Reports one frame to the stack being built: its code object and the byte offset that
- * tracemalloc asks PyCode_Addr2Line about (the line is resolved by the caller, which may cache
- * it), and the file name as UTF-8 (len bytes, not terminated). Returns 0, or -1 to stop the walk.
- */
-typedef int (*mp_frame_fn)(void *ctx, const void *code, int offset, const char *filename,
-                           size_t len);
+/* One frame found by the walk: its code object and the byte offset that tracemalloc asks
+ * PyCode_Addr2Line about (the caller resolves the line, and may cache it), and its file name as
+ * UTF-8 when the name is ASCII (used in place, len bytes, not terminated); NULL when it must be
+ * converted, see mp_pyapi_filename. */
+typedef struct {
+    const void *code;
+    const char *filename;
+    uint32_t len;
+    int32_t offset;
+} mp_pyframe_t;
 
 /*
  * Walks the calling thread's Python frames, newest first, as tracemalloc does: incomplete
- * frames are skipped; the first max frames are reported to fn. Returns the number of frames
- * on the stack (capped at 65535); 0 when the thread has no Python frame. Reads memory only:
- * no allocation, no lock, no reference count, nothing that can run Python code, so it may run
- * in any context where the thread's own frames are stable (slow path, signal handler, _exit).
- * scratch (scratch_size bytes) holds file names that must be converted to UTF-8.
+ * frames are skipped; the first max frames go into out. Returns the number of frames on the
+ * stack (capped at 65535), and in *stored how many were written to out; 0 when the thread has
+ * no Python frame. Reads memory only: no allocation, no lock, no reference count, nothing that
+ * can run Python code, so it may run in any context where the thread's own frames are stable
+ * (slow path, signal handler, _exit).
  */
-int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_frame_fn fn, void *ctx, char *scratch,
-                  size_t scratch_size);
+int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored);
+
+/* The file name of a frame's code object as UTF-8: in place when ASCII, else converted into
+ * scratch (cut at a character boundary when it does not fit). "<unknown>" when it is not a
+ * ready str, as in tracemalloc. Same contexts as the walk. */
+void mp_pyapi_filename(const mp_pyapi_t *api, const void *code, char *scratch,
+                       size_t scratch_size, const char **name, size_t *len);
 
 /* The line of a frame reported by the walk (PyCode_Addr2Line; 0 when unknown). Slow path. */
 int mp_pyapi_code_line(const mp_pyapi_t *api, const void *code, int offset);

@@ -30,18 +30,28 @@ static struct {
     const char *ml_doc;
 } exit_method = {"_mprofile_exit_dump", exit_callback, 0x0004 /* METH_NOARGS */, NULL};
 
+/* Whether importlib's bootstrap is on the calling thread's stack. */
 static int
-is_import_frame(void *ctx, const void *code, int offset, const char *filename, size_t len)
+importing(void)
 {
-    (void)code;
-    (void)offset;
     static const char *markers[] = {"importlib._bootstrap", "importlib/_bootstrap"};
-    for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
-        size_t mlen = strlen(markers[m]);
-        for (size_t i = 0; i + mlen <= len; i++) {
-            if (memcmp(filename + i, markers[m], mlen) == 0) {
-                *(int *)ctx = 1;
-                return -1;
+    mp_pyframe_t frames[256];
+    int n = 0;
+    mp_pyapi_walk(&mp_profiler.api, 256, frames, &n);
+    for (int f = 0; f < n; f++) {
+        char scratch[256];
+        const char *name = frames[f].filename;
+        size_t len = frames[f].len;
+        if (name == NULL) {
+            mp_pyapi_filename(&mp_profiler.api, frames[f].code, scratch, sizeof(scratch), &name,
+                              &len);
+        }
+        for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
+            size_t mlen = strlen(markers[m]);
+            for (size_t i = 0; i + mlen <= len; i++) {
+                if (memcmp(name + i, markers[m], mlen) == 0) {
+                    return 1;
+                }
             }
         }
     }
@@ -61,10 +71,7 @@ atexit_module(void)
     }
     /* A pending call can run in the middle of importlib's own bookkeeping (a module lock being
      * taken), and importing from there breaks the program's import. Wait for a later sample. */
-    int importing = 0;
-    char scratch[256];
-    mp_pyapi_walk(api, MPROFILE_MAX_FRAMES, is_import_frame, &importing, scratch, sizeof(scratch));
-    if (importing) {
+    if (importing()) {
         return NULL;
     }
     module = api->PyImport_ImportModule("atexit");
