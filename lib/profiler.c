@@ -34,9 +34,7 @@ mp_profiler_init(void)
     }
     mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
-    /* Address space for the deepest stack; only the pages a stack reaches are ever touched. */
-    P->pyframes = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(mp_pyframe_t));
-    if (P->frame_ids == NULL || P->pyframes == NULL || intern_unknown_frame(P) < 0) {
+    if (P->frame_ids == NULL || intern_unknown_frame(P) < 0) {
         return -1;
     }
     return 0;
@@ -136,6 +134,20 @@ count_drop(void)
     }
 }
 
+/* Under the lock: room for n walked frames (MPROFILE_FRAMES can grow with mprofile.start()). */
+static int
+reserve_pyframes(mp_profiler_t *P, int n)
+{
+    mp_pyframe_t *frames = mp_alloc_zeroed((size_t)n * sizeof(mp_pyframe_t));
+    if (frames == NULL) {
+        return -1;
+    }
+    mp_alloc_release(P->pyframes, (size_t)P->pyframes_cap * sizeof(mp_pyframe_t));
+    P->pyframes = frames;
+    P->pyframes_cap = n;
+    return 0;
+}
+
 void
 mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
 {
@@ -148,6 +160,11 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
     };
 
     mp_profiler_lock();
+    if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
+        mp_profiler_unlock();
+        count_drop();
+        return;
+    }
     int n = 0;
     int total = mp_pyapi_walk(&P->api, max_frames, P->pyframes, &n);
     int failed = intern_frames(P, P->pyframes, n) < 0;

@@ -47,6 +47,7 @@ typedef struct {
     mp_heap_t heap;
     mp_linecache_t lines; /* line numbers of the frames seen (off if it could not be mapped) */
     mp_pyframe_t *pyframes; /* scratch: the frames of the stack being recorded */
+    int pyframes_cap;
     uint32_t *frame_ids;    /* scratch: their frame ids */
     uint32_t unknown_frame;
     char name_scratch[4096];
