@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the whole test suite: unit tests (also under ASan+UBSan), end-to-end tests on every
-# interpreter found, the report tool's tests and fuzz replay, and the Python version matrix.
+# Runs the whole test suite: unit tests (also under ASan+UBSan and under TSan), end-to-end tests
+# on every interpreter found, the report tool's tests and fuzz replay, the Python version matrix
+# and the stress tests.
 # Run from the repository as root on Debian 12.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ jobs=$(nproc)
 
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
+# Every test of the build (no label filter): unit, e2e, python, report, matrix, stress.
 ctest --preset ci -j"$jobs"
 
 # Sanitizers (ASan + UBSan): the unit tests of every module, and the library's end-to-end tests
@@ -20,6 +22,13 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -j"$jobs"
 ctest --preset asan-e2e -j"$jobs"
+
+# ThreadSanitizer: the unit tests, and the end-to-end tests with threads or fork on Debian's
+# python3.11 with the TSan runtime preloaded before the library (tests/e2e/CMakeLists.txt).
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j"$jobs"
+ctest --preset tsan -j"$jobs"
+ctest --preset tsan-e2e -j"$jobs"
 
 # A short libFuzzer run (clang) over mprofile-report's reader, from the regression corpus.
 cmake --preset fuzz >/dev/null
