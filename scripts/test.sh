@@ -24,11 +24,16 @@ ctest --preset asan -j"$jobs"
 ctest --preset asan-e2e -j"$jobs"
 
 # ThreadSanitizer: the unit tests, and the end-to-end tests with threads or fork on Debian's
-# python3.11 with the TSan runtime preloaded before the library (tests/e2e/CMakeLists.txt).
+# python3.11 with the TSan runtime preloaded before the library (tests/e2e/CMakeLists.txt). The
+# end-to-end tests' reports are written to files, printed here when a test failed.
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j"$jobs"
 ctest --preset tsan -j"$jobs"
-ctest --preset tsan-e2e -j"$jobs"
+rm -f build/tsan/tsan-reports/report.*
+if ! ctest --preset tsan-e2e -j"$jobs"; then
+    cat build/tsan/tsan-reports/report.* 2>/dev/null
+    exit 1
+fi
 
 # A short libFuzzer run (clang) over mprofile-report's reader, from the regression corpus.
 cmake --preset fuzz >/dev/null
