@@ -1,0 +1,120 @@
+"""Shared by the stress tests: run one program with and without the profiler and compare.
+
+Each scenario program prints, as its last line, sorted(os.listdir('/proc/self/fd')). A stress
+test asserts that the profiled run finishes (a hang is killed, with its whole process group, and
+fails the test), and that its exit status, stdout (so the descriptor list too) and stderr equal
+those of the run without the profiler, apart from the `mprofile:` lines the scenario names: each
+of those patterns must match exactly one line, and no other `mprofile:` line may appear.
+
+Environment (set by CTest): MP_LIB is libmprofile.so, MP_PYTHON the interpreter under test.
+Exit status 77 means skipped (a missing interpreter, no permission to mount a tmpfs).
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+LIB = os.environ.get("MP_LIB", "")
+PYTHON = os.environ.get("MP_PYTHON", sys.executable)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MPROFILE", "PYTHON", "LD_PRELOAD"))}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, timeout, env, cwd, input=None):
+    """CompletedProcess plus timed_out; on timeout the process group is killed."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    timed_out = False
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    result.timed_out = timed_out
+    return result
+
+
+def describe(proc):
+    return "exit %s%s\nstdout (end):\n%s\nstderr (end):\n%s" % (
+        proc.returncode, " (timed out, killed)" if proc.timed_out else "",
+        proc.stdout.decode(errors="replace")[-3000:],
+        proc.stderr.decode(errors="replace")[-3000:])
+
+
+class StressTestCase(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mprofile-stress-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def run_program(self, script, args=(), preload=True, timeout=50, python_args=(),
+                    input=None, **env):
+        environ = clean_env(**env)
+        if preload:
+            environ["LD_PRELOAD"] = LIB
+            environ.setdefault("MPROFILE_OUT", os.path.join(self.dir, "%p.%n.snap"))
+        return run([PYTHON, *python_args, script, *args], timeout, environ, self.dir, input)
+
+    def assertSameAsPlain(self, plain, proc, expected=()):
+        """proc (profiled) behaves as plain, apart from one stderr line per pattern of
+        expected."""
+        self.assertFalse(plain.timed_out, "the run without the profiler hung\n" +
+                         describe(plain))
+        self.assertFalse(proc.timed_out, "the profiled run hung\n" + describe(proc))
+        self.assertEqual(proc.returncode, plain.returncode, describe(proc))
+        self.assertEqual(proc.stdout.decode(errors="replace").splitlines(),
+                         plain.stdout.decode(errors="replace").splitlines())
+        lines = proc.stderr.decode(errors="replace").splitlines()
+        for pattern in expected:
+            matching = [line for line in lines if re.search(pattern, line)]
+            self.assertEqual(len(matching), 1, "%r: %s" % (pattern, lines))
+            lines.remove(matching[0])
+        self.assertEqual(lines, plain.stderr.decode(errors="replace").splitlines())
+
+
+def main():
+    if not LIB or not os.path.exists(LIB):
+        print("MP_LIB does not name the library", file=sys.stderr)
+        sys.exit(1)
+    if not os.path.exists(PYTHON):
+        print("SKIP: interpreter %s is not installed" % PYTHON)
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+def tmpfs_or_skip(size="256k"):
+    """Exits 77 (CTest's skip) with a message when this process cannot mount a tmpfs."""
+    probe = tempfile.mkdtemp(prefix="mprofile-stress-mount-")
+    try:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", probe],
+                              capture_output=True, timeout=30)
+        if proc.returncode != 0:
+            print("SKIP: cannot mount a tmpfs (needs root): %s"
+                  % proc.stderr.decode(errors="replace").strip())
+            sys.exit(77)
+        subprocess.run(["umount", probe], check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print("SKIP: cannot mount a tmpfs: %s" % exc)
+        sys.exit(77)
+    finally:
+        os.rmdir(probe)
