@@ -38,7 +38,7 @@ class ExitThreads(stress_harness.StressTestCase):
         for how in ("return", "_exit"):
             plain = self.run_program(script, [how, "20000"], preload=False)
             for rate in ("1", "4096"):
-                for run in range(5):
+                for run in range(3):
                     with self.subTest(how=how, rate=rate, run=run):
                         out = os.path.join(self.dir, "%s-%s-%d" % (how, rate, run))
                         os.mkdir(out)
