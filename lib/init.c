@@ -44,15 +44,16 @@ after_fork_parent(void)
     mp_profiler_unlock();
 }
 
-/* Fork child handler: only this thread survives, so the lock is ours to re-create. The sampled
- * blocks stay, since the child inherits the parent's memory. A snapshot requested from the
- * parent is not the child's to write. */
+/* Fork child handler: only this thread survives, and it took the lock in before_fork, so it
+ * releases it (re-initialising a held mutex is undefined). The sampled blocks stay, since the
+ * child inherits the parent's memory. A snapshot requested from the parent is not the child's
+ * to write. */
 static void
 after_fork_child(void)
 {
-    pthread_mutex_init(&mp_profiler.lock, NULL);
-    atomic_store(&mp_profiler.owner, (pthread_t)0);
     atomic_store(&mp_profiler.deferred, 0);
+    atomic_store(&mp_profiler.owner, (pthread_t)0);
+    pthread_mutex_unlock(&mp_profiler.lock);
     /* Snapshots being written by other threads of the parent never finish here. */
     atomic_store(&mp_profiler.captures_in_flight, 0);
     mp_output_after_fork_child();
