@@ -133,7 +133,7 @@ mprofile_snapshot(void **buf, size_t *len)
         return rc;
     }
     mp_capture_t capture;
-    rc = mp_profiler_capture(&capture, 0);
+    rc = mp_profiler_capture(&capture, 0, 0);
     if (rc == 0) {
         rc = mp_snapshot_write(&p, &mp_profiler.stacks, capture.extent, capture.blocks, capture.n,
                                &capture.meta);
@@ -147,7 +147,8 @@ mprofile_snapshot(void **buf, size_t *len)
 }
 
 MPROFILE_API int
-mprofile_block_stack(const void *ptr, const char **filenames, unsigned int *linenos, int max)
+mprofile_block_stack(const void *ptr, char *names, size_t names_size, const char **filenames,
+                     unsigned int *linenos, int max)
 {
     if (!atomic_load(&mp_profiler.active)) {
         return 0;
@@ -155,12 +156,20 @@ mprofile_block_stack(const void *ptr, const char **filenames, unsigned int *line
     mp_profiler_lock();
     const mp_block_t *b = mp_heap_find(&mp_profiler.heap, (uintptr_t)ptr);
     int n = 0;
+    size_t used = 0;
     if (b != NULL) {
         const mp_stacks_t *s = &mp_profiler.stacks;
         for (uint32_t at = b->node; at != MP_STACKS_ROOT && n < max;
              at = mp_stacks_node(s, at)->parent) {
             const mp_frame_t *f = mp_stacks_frame_at(s, mp_stacks_node(s, at)->frame);
-            filenames[n] = mp_strtab_get(&s->strings, f->filename)->data;
+            const mp_str_t *name = mp_strtab_get(&s->strings, f->filename);
+            if (names_size - used < (size_t)name->len + 1) {
+                n = -ENOSPC;
+                break;
+            }
+            memcpy(names + used, name->data, (size_t)name->len + 1);
+            filenames[n] = names + used;
+            used += (size_t)name->len + 1;
             linenos[n] = f->lineno;
             n++;
         }

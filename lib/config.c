@@ -168,15 +168,15 @@ mp_config_absolute_out(mp_config_t *cfg, const char *dir)
     char joined[sizeof(cfg->out)];
     mp_fmt_t f;
     mp_fmt_init(&f, joined, sizeof(joined));
-    mp_fmt_str(&f, dir);
+    /* The directory's own "%" must stay literal in the pattern. */
+    for (const char *c = dir; *c != '\0'; c++) {
+        mp_fmt_mem(&f, c, 1);
+        if (*c == '%') {
+            mp_fmt_mem(&f, "%", 1);
+        }
+    }
     if (f.len == 0 || joined[f.len - 1] != '/') {
         mp_fmt_str(&f, "/");
-    }
-    /* "%" in the directory name must stay literal in the pattern. */
-    for (const char *c = dir; *c != '\0'; c++) {
-        if (*c == '%') {
-            return -1;
-        }
     }
     mp_fmt_str(&f, cfg->out);
     if (mp_fmt_end(&f) < 0) {

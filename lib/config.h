@@ -59,8 +59,8 @@ int mp_config_parse_size(const char *s, uint64_t *out);
  */
 int mp_config_parse_signal(const char *s, int *out);
 
-/* A relative output pattern made absolute against dir (the start directory). 0, or -1 when the
- * result does not fit. */
+/* A relative output pattern made absolute against dir (the start directory, its "%" escaped).
+ * 0, or -1 when the result does not fit. */
 int mp_config_absolute_out(mp_config_t *cfg, const char *dir);
 
 /*

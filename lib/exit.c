@@ -32,7 +32,7 @@ static exit_fn real_Exit;
 /* The process the profiler belongs to; a vfork child has another pid but no fork handlers. */
 static pid_t owner_pid;
 static atomic_int written;
-/* The exit snapshot is being written (by whichever thread exits first). */
+/* Threads writing the exit snapshot, or about to (whichever exits first writes it). */
 static atomic_int writing;
 /* In a forked child: where the forking thread's Python code stood at the fork. */
 static int forked;
@@ -66,9 +66,9 @@ mp_exit_snapshot(void)
         mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another tool) "
                             "and nothing was sampled");
     }
-    atomic_store(&writing, 1);
-    mp_output_write(NULL, MP_OUTPUT_EXIT);
-    atomic_store(&writing, 0);
+    atomic_fetch_add(&writing, 1);
+    mp_output_write(NULL, 0);
+    atomic_fetch_sub(&writing, 1);
 }
 
 /* _exit context: whether this process is a forked child whose Python code has not moved since
@@ -92,11 +92,11 @@ static void
 write_or_give_up(void)
 {
     for (int tries = 0; tries < 100; tries++) {
-        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING | MP_OUTPUT_EXIT);
-        if (rc == -EDEADLK) {
+        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
+        if (rc == MP_OUTPUT_LOCK_HELD) {
             break;
         }
-        if (rc != -EBUSY) {
+        if (rc != MP_OUTPUT_LOCK_BUSY) {
             return;
         }
         struct timespec ms = {0, 1000000};
@@ -115,7 +115,6 @@ wait_for_other_writer(void)
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    mp_output_abandon_exit();
 }
 
 /* _exit context. */
@@ -126,15 +125,15 @@ snapshot_before_exit(void)
         owner_pid != getpid() || idle_fork_child()) {
         return;
     }
+    atomic_fetch_add(&writing, 1);
     if (atomic_exchange(&written, 1)) {
-        if (atomic_load(&writing)) {
-            wait_for_other_writer();
-        }
-        return;
+        atomic_fetch_sub(&writing, 1);
+        wait_for_other_writer();
+    } else {
+        write_or_give_up();
+        atomic_fetch_sub(&writing, 1);
     }
-    atomic_store(&writing, 1);
-    write_or_give_up();
-    atomic_store(&writing, 0);
+    mp_output_abandon();
 }
 
 __attribute__((noreturn)) static void

@@ -230,7 +230,7 @@ realloc_sampled(void *ctx, void *ptr, size_t size)
     mp_allocator_t *a = ctx;
     mp_thread_t *t = &mp_thread;
     /* Forget the old block before the allocator can hand its address to another thread. */
-    mp_block_t old;
+    mp_forgotten_t old;
     int had = ptr != NULL && mp_profiler_forget(ptr, &old);
     if (t->busy) {
         void *p = a->realloc(a->ctx, ptr, size);

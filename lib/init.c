@@ -79,17 +79,22 @@ set_up_profiler(void)
 /* The output pattern, made absolute once: a program that changes directory (daemons chdir to
  * "/") keeps writing where the user asked. */
 static int
-resolve_output(mp_config_t *config, char *err, size_t err_size)
+absolute_output(mp_config_t *config, char *err, size_t err_size)
 {
-    if (config->out[0] != '/') {
-        char cwd[PATH_MAX];
-        if (getcwd(cwd, sizeof(cwd)) == NULL || mp_config_absolute_out(config, cwd) < 0) {
-            snprintf(err, err_size, "MPROFILE_OUT=%.200s: cannot make it absolute (%s)",
-                     config->out, strerror(errno != 0 ? errno : ENAMETOOLONG));
-            return -1;
-        }
+    char cwd[PATH_MAX];
+    if (config->out[0] == '/') {
+        return 0;
     }
-    return mp_output_check(config->out, err, err_size);
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        snprintf(err, err_size, "MPROFILE_OUT=%.200s: the working directory is unknown (%s)",
+                 config->out, strerror(errno));
+        return -1;
+    }
+    if (mp_config_absolute_out(config, cwd) < 0) {
+        snprintf(err, err_size, "MPROFILE_OUT=%.200s: too long once made absolute", config->out);
+        return -1;
+    }
+    return 0;
 }
 
 __attribute__((constructor)) static void
@@ -135,18 +140,18 @@ mprofile_load(void)
         P->config.at_exit = 0;
     }
 
-    int writes_now = late ? P->config.at_exit : P->config.rate > 0;
-    if (writes_now && resolve_output(&P->config, err, sizeof(err)) < 0) {
+    /* Snapshots can be written from now on (the signal, the exit, the API after start()), so
+     * the pattern is made absolute in every case; the directory is checked when sampling starts
+     * now (or the exit snapshot is due), so that a bad one is reported before the program ran
+     * for an hour. */
+    int check_now = late ? P->config.at_exit : P->config.rate > 0;
+    if (absolute_output(&P->config, err, sizeof(err)) < 0 ||
+        (check_now && mp_output_check(P->config.out, err, sizeof(err)) < 0)) {
         mp_log(MP_LOG_ERROR, "%s; profiler off", err);
         P->api.layout = NULL;
         return;
     }
     if (late) {
-        /* Still absolute, for mprofile.dump() without a path after a chdir. */
-        char cwd[PATH_MAX];
-        if (P->config.out[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL) {
-            mp_config_absolute_out(&P->config, cwd);
-        }
         return;
     }
 
@@ -172,6 +177,7 @@ mprofile_unload(void)
     }
     mp_exit_snapshot();
     atomic_store(&mp_profiler.enabled, 0);
+    mp_output_abandon(); /* other threads' snapshots in progress end with the process */
 }
 
 int

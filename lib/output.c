@@ -19,9 +19,33 @@
 #include "snapshot.h"
 
 static atomic_ulong sequence;
-/* The exit snapshot's temporary file while it is written (there is one per process). */
-static char exit_tmp[PATH_MAX];
-static atomic_int exit_tmp_set;
+/* Temporary files being written, so that a process ending meanwhile removes them: 0 free,
+ * 1 being filled in, 2 names a file, 3 removed by mp_output_abandon. */
+#define WRITERS 4
+static char writer_tmp[WRITERS][PATH_MAX];
+static atomic_int writer_state[WRITERS];
+
+/* Notes tmp as being written; returns its slot, or -1 (all taken: it is not tracked). */
+static int
+track(const char *tmp)
+{
+    for (int i = 0; i < WRITERS; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&writer_state[i], &expected, 1)) {
+            memcpy(writer_tmp[i], tmp, strlen(tmp) + 1);
+            atomic_store(&writer_state[i], 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Frees the slot; returns 1 when the process is ending and removed the file meanwhile. */
+static int
+untrack(int slot)
+{
+    return slot >= 0 && atomic_exchange(&writer_state[slot], 0) == 3;
+}
 static atomic_int overwrite_warned;
 static atomic_int wrote_fixed_name;
 /* Errors already reported on stderr, one bit per errno value below 256. */
@@ -127,11 +151,18 @@ publish(const char *tmp, const char *path, int no_replace)
         return -errno;
     }
     /* A file system without RENAME_NOREPLACE: link() never replaces either. */
-    if (link(tmp, path) < 0) {
+    if (link(tmp, path) == 0) {
+        unlink(tmp);
+        return 0;
+    }
+    if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP) {
         return -errno;
     }
-    unlink(tmp);
-    return 0;
+    /* Nor hard links (vboxsf, some FUSE): look first, then rename. */
+    if (access(path, F_OK) == 0) {
+        return -EEXIST;
+    }
+    return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
 static int
@@ -229,10 +260,10 @@ mp_output_write(const char *path, int flags)
     int automatic = path == NULL;
     /* The copy first: a busy lock must not use up a file number. */
     mp_capture_t capture;
-    int rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING);
+    int rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING, automatic);
     if (rc == -EBUSY || rc == -EDEADLK) {
         mp_alloc_release_scratch(n, sizeof(names_t));
-        return rc;
+        return rc == -EBUSY ? MP_OUTPUT_LOCK_BUSY : MP_OUTPUT_LOCK_HELD;
     }
     int captured = rc == 0;
     if (rc == 0 && automatic) {
@@ -246,11 +277,7 @@ mp_output_write(const char *path, int flags)
         rc = -ENAMETOOLONG;
     }
     if (rc == 0) {
-        int exit_write = (flags & MP_OUTPUT_EXIT) && !atomic_load(&exit_tmp_set);
-        if (exit_write) {
-            memcpy(exit_tmp, n->tmp, strlen(n->tmp) + 1);
-            atomic_store(&exit_tmp_set, 1);
-        }
+        int slot = track(n->tmp);
         int fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             rc = -errno;
@@ -270,8 +297,8 @@ mp_output_write(const char *path, int flags)
                 unlink(n->tmp);
             }
         }
-        if (exit_write) {
-            atomic_store(&exit_tmp_set, 0);
+        if (untrack(slot) && rc != 0) {
+            rc = -ECANCELED; /* the process is ending: nothing to report */
         }
     }
     if (captured) {
@@ -288,7 +315,7 @@ mp_output_write(const char *path, int flags)
             mp_fmt_end(&f);
             mp_log_line(MP_LOG_INFO, n->line);
         }
-    } else {
+    } else if (rc != -ECANCELED) {
         report_failure(n, n->path[0] != '\0' ? n->path : mp_profiler.config.out, -rc);
     }
     mp_alloc_release_scratch(n, sizeof(names_t));
@@ -296,19 +323,26 @@ mp_output_write(const char *path, int flags)
 }
 
 void
-mp_output_abandon_exit(void)
+mp_output_abandon(void)
 {
-    if (atomic_exchange(&exit_tmp_set, 0)) {
-        unlink(exit_tmp);
+    for (int i = 0; i < WRITERS; i++) {
+        int expected = 2;
+        if (atomic_compare_exchange_strong(&writer_state[i], &expected, 1)) {
+            unlink(writer_tmp[i]);
+            atomic_store(&writer_state[i], 3);
+        }
     }
 }
 
 void
 mp_output_after_fork_child(void)
 {
-    atomic_store(&exit_tmp_set, 0);
     atomic_store(&sequence, 0);
     atomic_store(&wrote_fixed_name, 0);
+    /* The parent's writers are not ours to clean up after. */
+    for (int i = 0; i < WRITERS; i++) {
+        atomic_store(&writer_state[i], 0);
+    }
 }
 
 int

@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #define MP_OUTPUT_NONBLOCKING 1 /* only try the profiler's lock (signal handlers, _exit) */
-#define MP_OUTPUT_EXIT        2 /* the exit snapshot: see mp_output_abandon_exit */
+
 
 /*
  * Constructor: whether snapshots can be written where the pattern (already absolute) says: the
@@ -27,17 +27,22 @@
  */
 int mp_output_check(const char *pattern, char *err, size_t err_size);
 
+/* What mp_output_write returns when MP_OUTPUT_NONBLOCKING was given and the lock was busy:
+ * nothing was written or counted, and the caller decides. Positive, so that no error of a file
+ * operation (rename can fail with EBUSY) is ever taken for them. */
+#define MP_OUTPUT_LOCK_BUSY 1 /* another thread holds the profiler's lock */
+#define MP_OUTPUT_LOCK_HELD 2 /* this thread does (a signal handler interrupted the profiler) */
+
 /*
  * Writes a snapshot to path, or to the next name of MPROFILE_OUT when path is NULL. Returns 0,
- * -EBUSY or -EDEADLK when MP_OUTPUT_NONBLOCKING was given and the lock was busy (nothing was
- * written or counted; the caller decides), or another -errno (counted in dump_failures; the
- * first failure of each kind is reported on stderr).
+ * MP_OUTPUT_LOCK_BUSY or MP_OUTPUT_LOCK_HELD, or -errno (counted in dump_failures; the first
+ * failure of each kind is reported on stderr).
  */
 int mp_output_write(const char *path, int flags);
 
-/* _exit on another thread while the exit snapshot is being written: the process ends now, so
- * its temporary file is removed rather than left behind. Any context. */
-void mp_output_abandon_exit(void);
+/* The process ends now (_exit, the destructor): the temporary files of snapshots still being
+ * written by other threads are removed rather than left behind. Any context. */
+void mp_output_abandon(void);
 
 /* Fork child handler: file numbers start again from 1 (the pid differs). */
 void mp_output_after_fork_child(void);

@@ -191,10 +191,14 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
 }
 
 int
-mp_profiler_forget(const void *ptr, mp_block_t *saved)
+mp_profiler_forget(const void *ptr, mp_forgotten_t *saved)
 {
     mp_profiler_lock();
-    int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr, saved);
+    int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr,
+                               saved != NULL ? &saved->block : NULL);
+    if (saved != NULL) {
+        saved->generation = mp_profiler.generation;
+    }
     /* A code object being freed (itself sampled or not): its cached lines go. */
     mp_linecache_forget(&mp_profiler.lines, ptr);
     mp_profiler_unlock();
@@ -202,25 +206,36 @@ mp_profiler_forget(const void *ptr, mp_block_t *saved)
 }
 
 void
-mp_profiler_restore(const mp_block_t *block)
+mp_profiler_restore(const mp_forgotten_t *saved)
 {
     mp_profiler_lock();
-    int rc = mp_heap_insert(&mp_profiler.heap, block);
+    int rc = saved->generation == mp_profiler.generation
+                 ? mp_heap_insert(&mp_profiler.heap, &saved->block)
+                 : 0; /* cleared in between: the block is forgotten like the others */
     mp_profiler_unlock();
     if (rc < 0) {
         count_drop();
     }
 }
 
-/* Under the lock, with no capture in flight: strings, frames and stacks start over. */
+/* Under the lock, with no capture in flight and no live block: strings, frames and stacks
+ * start over. The new tables are made before the old ones go, so a failure keeps the old. */
 static void
 reset_stacks(mp_profiler_t *P)
 {
-    mp_stacks_destroy(&P->stacks);
-    if (mp_stacks_init(&P->stacks) < 0 || intern_unknown_frame(P) < 0) {
-        /* Cannot happen right after giving the memory back; if it does, samples are dropped. */
-        mp_log(MP_LOG_WARN, "out of memory for the profiler's tables after clear_traces()");
+    mp_stacks_t fresh;
+    int64_t unknown = -1;
+    if (mp_stacks_init(&fresh) == 0) {
+        unknown = mp_stacks_frame(&fresh, "<unknown>", 9, 0);
     }
+    if (unknown < 0) {
+        mp_stacks_destroy(&fresh);
+        return;
+    }
+    mp_stacks_destroy(&P->stacks);
+    P->stacks = fresh;
+    P->unknown_frame = (uint32_t)unknown;
+    P->generation++;
 }
 
 void
@@ -262,7 +277,7 @@ take_lock(int nonblocking)
 }
 
 int
-mp_profiler_capture(mp_capture_t *c, int nonblocking)
+mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
 {
     mp_profiler_t *P = &mp_profiler;
     memset(c, 0, sizeof(*c));
@@ -288,6 +303,9 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking)
         c->bytes = capacity * sizeof(mp_block_t);
         c->blocks = mp_alloc_scratch(c->bytes);
         if (c->blocks == NULL) {
+            if (serves_requests) {
+                atomic_store(&P->deferred, 0); /* not retried at every unlock */
+            }
             return -ENOMEM;
         }
         rc = take_lock(nonblocking);
@@ -304,6 +322,10 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking)
         mp_alloc_release_scratch(c->blocks, c->bytes);
     }
     c->n = mp_heap_copy(&P->heap, c->blocks, c->bytes / sizeof(mp_block_t));
+    if (serves_requests) {
+        /* This snapshot serves every request deferred until now. */
+        atomic_store(&P->deferred, 0);
+    }
     c->extent = mp_stacks_extent(&P->stacks);
     meta->live_bytes = P->heap.live_bytes;
     meta->peak_bytes = P->heap.peak_bytes;

@@ -58,6 +58,7 @@ typedef struct {
     void (*deferred_fn)(void);
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
+    uint64_t generation; /* under lock: how many times the stacks were started over */
 
     _Atomic uint64_t samples;
     _Atomic uint64_t dropped;
@@ -90,11 +91,19 @@ void mp_profiler_defer(void);
  * caller's stack. */
 void mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate);
 
-/* Slow path: removes the block at ptr, if sampled. Returns 1 and fills *saved if it was. */
-int mp_profiler_forget(const void *ptr, mp_block_t *saved);
+/* A block taken out of the table by a realloc, to put back if the realloc fails. */
+typedef struct {
+    mp_block_t block;
+    uint64_t generation; /* of the tables its stack id belongs to */
+} mp_forgotten_t;
 
-/* Slow path: puts back a block that mp_profiler_forget removed (a realloc that failed). */
-void mp_profiler_restore(const mp_block_t *block);
+/* Slow path: removes the block at ptr, if sampled. Returns 1 and fills *saved (if not NULL)
+ * if it was. */
+int mp_profiler_forget(const void *ptr, mp_forgotten_t *saved);
+
+/* Slow path: puts back a block that mp_profiler_forget removed (a realloc that failed), unless
+ * clear_traces() started the tables over in between (its stack id would mean nothing). */
+void mp_profiler_restore(const mp_forgotten_t *saved);
 
 /* API: forgets every block, resets the peak, and gives the tables' memory back (strings,
  * frames and stacks too, unless a snapshot is being written from them right now). */
@@ -112,11 +121,12 @@ typedef struct {
 /*
  * Dump writer: copies the live blocks' entries (address, weight, stack id) and the metadata.
  * The lock is held for the copy only; the scratch memory is mapped before it is taken. With
- * nonblocking (signal handlers, _exit) the lock is only tried. Returns 0 (release the capture
- * with mp_profiler_release once written), -EBUSY / -EDEADLK (see mp_profiler_trylock) or
- * -ENOMEM.
+ * nonblocking (signal handlers, _exit) the lock is only tried. With serves_requests (a snapshot
+ * under MPROFILE_OUT's names) the deferred signal requests are cleared under the lock: this
+ * snapshot serves them. Returns 0 (release the capture with mp_profiler_release once written),
+ * -EBUSY / -EDEADLK (see mp_profiler_trylock) or -ENOMEM.
  */
-int mp_profiler_capture(mp_capture_t *c, int nonblocking);
+int mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests);
 void mp_profiler_release(mp_capture_t *c);
 
 /* Memory held by the profiler (tables, scratch, the free-path bitmap). Any context. */

@@ -14,36 +14,22 @@ static atomic_int previous_spent;
 /* Set while this thread writes a signal snapshot: a signal that interrupts it defers. */
 static __thread int dumping __attribute__((tls_model("initial-exec")));
 
-/* Signal handler or deferred work (any context): writes the snapshot on this thread, or leaves
- * the request for the lock's holder. Requests that arrive meanwhile are merged into one more. */
+/*
+ * Signal handler or deferred work (any context): writes a snapshot on this thread, or leaves
+ * the request to the lock's holder. The request is made (mp_profiler.deferred set) before the
+ * lock is tried, and the capture clears it under the lock, so a holder that unlocks after the
+ * try failed always sees it, and a snapshot that fails to write (a full disk) is not retried
+ * at every unlock. Requests made meanwhile are served by the snapshot being captured.
+ */
 static void
 dump_here(void)
 {
+    mp_profiler_defer();
     if (dumping) {
-        mp_profiler_defer();
-        return;
+        return; /* this thread is writing one: its unlock, or the next one, serves the request */
     }
     dumping = 1;
-    for (int round = 0; round < 4; round++) {
-        atomic_store(&mp_profiler.deferred, 0);
-        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
-        if (rc == -EDEADLK) {
-            mp_profiler_defer(); /* this thread holds the lock: it serves the request itself */
-            break;
-        }
-        if (rc == -EBUSY) {
-            /* Another thread holds the lock. The request is left for it, and the lock is tried
-             * once more in case that thread unlocked before it could see the request. */
-            mp_profiler_defer();
-            if (round > 0) {
-                break;
-            }
-            continue;
-        }
-        if (!atomic_load(&mp_profiler.deferred)) {
-            break;
-        }
-    }
+    mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
     dumping = 0;
 }
 
@@ -51,7 +37,7 @@ dump_here(void)
 static void
 serve_deferred(void)
 {
-    if (atomic_exchange(&mp_profiler.deferred, 0)) {
+    if (!dumping) {
         dump_here();
     }
 }

@@ -83,11 +83,13 @@ MPROFILE_API int mprofile_snapshot(void **buf, size_t *len);
 
 /*
  * The stack of the sampled block at address ptr, newest frame first. Writes at most max
- * frames into filenames/linenos (filenames borrowed: valid until the process exits) and
- * returns the number written, 0 when the block was not sampled, or a negative errno.
+ * frames into filenames/linenos and returns the number written, 0 when the block was not
+ * sampled, or a negative errno: -ENOSPC when the file names do not fit in names. The file
+ * names are copied into names (names_size bytes, each NUL-terminated) and filenames[i] point
+ * there: the profiler's own tables may be freed by mprofile_clear_traces() at any time.
  */
-MPROFILE_API int mprofile_block_stack(const void *ptr, const char **filenames,
-                                      unsigned int *linenos, int max);
+MPROFILE_API int mprofile_block_stack(const void *ptr, char *names, size_t names_size,
+                                      const char **filenames, unsigned int *linenos, int max);
 
 #ifdef __cplusplus
 }

@@ -199,9 +199,13 @@ test_config__out_made_absolute(void **state)
     assert_int_equal(cfg.at_exit_given, 0);
     assert_int_equal(mp_config_absolute_out(&cfg, "/"), 0);
     assert_string_equal(cfg.out, "/y.snap");
-    /* A directory whose name has a percent sign would change the pattern: refused. */
-    assert_int_equal(parse(&cfg, err, "MPROFILE_OUT=y.snap", NULL), 0);
-    assert_int_equal(mp_config_absolute_out(&cfg, "/data/100%"), -1);
+    /* A directory whose name has a percent sign stays literal. */
+    assert_int_equal(parse(&cfg, err, "MPROFILE_OUT=y.%n.snap", NULL), 0);
+    assert_int_equal(mp_config_absolute_out(&cfg, "/data/100%"), 0);
+    assert_string_equal(cfg.out, "/data/100%%/y.%n.snap");
+    char out[64];
+    assert_int_equal(mp_config_expand_path(cfg.out, 1, 2, 3, out, sizeof(out)), 0);
+    assert_string_equal(out, "/data/100%/y.2.snap");
 }
 
 static void

@@ -152,6 +152,8 @@ def _bind(lib, path):
             ctypes.c_int,
             [
                 ctypes.c_void_p,
+                ctypes.c_char_p,
+                ctypes.c_size_t,
                 ctypes.POINTER(ctypes.c_char_p),
                 ctypes.POINTER(ctypes.c_uint),
                 ctypes.c_int,
@@ -241,7 +243,15 @@ def block_stack(address, limit):
     limit = max(1, limit)
     names = (ctypes.c_char_p * limit)()
     lines = (ctypes.c_uint * limit)()
-    n = lib.mprofile_block_stack(address, names, lines, limit)
+    size = 1 << 16
+    while True:
+        # The library copies the file names into this buffer (its own tables can be freed by
+        # clear_traces() in another thread at any time).
+        buffer = ctypes.create_string_buffer(size)
+        n = lib.mprofile_block_stack(address, buffer, size, names, lines, limit)
+        if n != -errno.ENOSPC:
+            break
+        size *= 4
     if n < 0:
         raise OSError(-n, "mprofile_block_stack: %s" % os.strerror(-n))
     return [(names[i].decode("utf-8", "surrogatepass"), lines[i]) for i in range(n)]
