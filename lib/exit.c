@@ -58,16 +58,19 @@ mp_exit_after_fork_child(void)
 void
 mp_exit_snapshot(void)
 {
-    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
-        atomic_exchange(&written, 1)) {
+    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active)) {
         return;
     }
-    if (!mp_profiler_hooks_on_top() && atomic_load(&mp_profiler.samples) == 0) {
-        mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another tool) "
-                            "and nothing was sampled");
-    }
+    /* Counted as writing before claiming the snapshot, so that an _exit on another thread in
+     * between waits for it. */
     atomic_fetch_add(&writing, 1);
-    mp_output_write(NULL, 0);
+    if (!atomic_exchange(&written, 1)) {
+        if (!mp_profiler_hooks_on_top() && atomic_load(&mp_profiler.samples) == 0) {
+            mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another "
+                                "tool) and nothing was sampled");
+        }
+        mp_output_write(NULL, 0);
+    }
     atomic_fetch_sub(&writing, 1);
 }
 
