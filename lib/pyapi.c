@@ -184,22 +184,33 @@ put_utf8(char *out, uint32_t c)
     return 4;
 }
 
+/* A code object's co_filename when it is a ready str (its state word in *state), else NULL. */
+static inline const char *
+filename_str(const mp_pylayout_t *L, const char *code, uint32_t *state)
+{
+    const char *str = FIELD(code, L->code_filename, const char *);
+    if (str == NULL) {
+        return NULL;
+    }
+    const char *type = FIELD(str, L->object_type, const char *);
+    if (type == NULL || !(FIELD(type, L->type_flags, unsigned long) & Py_TPFLAGS_UNICODE_SUBCLASS)) {
+        return NULL;
+    }
+    *state = FIELD(str, L->str_state, uint32_t);
+    if (L->str_ready_bit >= 0 && !((*state >> L->str_ready_bit) & 1)) {
+        return NULL;
+    }
+    return str;
+}
+
 /* The file name of a code object when it is an ASCII str (used in place): 0, or -1 when it is
  * anything else (filename_of then converts it or says "<unknown>"). */
 static inline int
 ascii_filename(const mp_pylayout_t *L, const char *code, const char **name, uint32_t *len)
 {
-    const char *str = FIELD(code, L->code_filename, const char *);
-    if (str == NULL) {
-        return -1;
-    }
-    const char *type = FIELD(str, L->object_type, const char *);
-    if (type == NULL || !(FIELD(type, L->type_flags, unsigned long) & Py_TPFLAGS_UNICODE_SUBCLASS)) {
-        return -1;
-    }
-    uint32_t state = FIELD(str, L->str_state, uint32_t);
-    if ((L->str_ready_bit >= 0 && !((state >> L->str_ready_bit) & 1)) ||
-        !((state >> L->str_compact_bit) & 1) || !((state >> L->str_ascii_bit) & 1)) {
+    uint32_t state;
+    const char *str = filename_str(L, code, &state);
+    if (str == NULL || !((state >> L->str_compact_bit) & 1) || !((state >> L->str_ascii_bit) & 1)) {
         return -1;
     }
     int64_t length = FIELD(str, L->str_length, int64_t);
@@ -220,16 +231,9 @@ static int
 filename_of(const mp_pylayout_t *L, const char *code, char *scratch, size_t scratch_size,
             const char **name, size_t *len)
 {
-    const char *str = FIELD(code, L->code_filename, const char *);
+    uint32_t state;
+    const char *str = filename_str(L, code, &state);
     if (str == NULL) {
-        return -1;
-    }
-    const char *type = FIELD(str, L->object_type, const char *);
-    if (type == NULL || !(FIELD(type, L->type_flags, unsigned long) & Py_TPFLAGS_UNICODE_SUBCLASS)) {
-        return -1;
-    }
-    uint32_t state = FIELD(str, L->str_state, uint32_t);
-    if (L->str_ready_bit >= 0 && !((state >> L->str_ready_bit) & 1)) {
         return -1;
     }
     size_t length = (size_t)FIELD(str, L->str_length, int64_t);

@@ -12,41 +12,22 @@ Exit status 77 means skipped (a missing interpreter, no permission to mount a tm
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from harness import clean_env, run_bounded  # noqa: E402  (the end-to-end tests' helpers)
+
 LIB = os.environ.get("MP_LIB", "")
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
 
 
-def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MPROFILE", "PYTHON", "LD_PRELOAD"))}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
 def run(cmd, timeout, env, cwd, input=None):
     """CompletedProcess plus timed_out; on timeout the process group is killed."""
-    proc = subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    timed_out = False
-    try:
-        out, err = proc.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = proc.communicate()
-    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    result.timed_out = timed_out
-    return result
+    return run_bounded(cmd, timeout=timeout, input=input, env=env, cwd=cwd)
 
 
 def describe(proc):
