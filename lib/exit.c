@@ -124,8 +124,11 @@ wait_for_other_writer(void)
 static void
 snapshot_before_exit(void)
 {
-    if (!mp_profiler.config.at_exit || !atomic_load(&mp_profiler.active) ||
-        owner_pid != getpid() || idle_fork_child()) {
+    if (!atomic_load(&mp_profiler.active) || owner_pid != getpid()) {
+        return;
+    }
+    if (!mp_profiler.config.at_exit || idle_fork_child()) {
+        mp_output_abandon(); /* snapshots other threads were writing end here */
         return;
     }
     atomic_fetch_add(&writing, 1);
