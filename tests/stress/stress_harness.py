@@ -11,15 +11,13 @@ Exit status 77 means skipped (a missing interpreter, no permission to mount a tm
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import clean_env, run_bounded  # noqa: E402  (the end-to-end tests' helpers)
+import harness  # noqa: E402  (the end-to-end tests' helpers)
+from harness import clean_env, run_bounded  # noqa: E402
 
 LIB = os.environ.get("MP_LIB", "")
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
@@ -37,16 +35,8 @@ def describe(proc):
         proc.stderr.decode(errors="replace")[-3000:])
 
 
-class StressTestCase(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="mprofile-stress-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def write(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write(textwrap.dedent(text))
-        return path
+class StressTestCase(harness.ProfiledTestCase):
+    """A working directory per test, as in the end-to-end tests."""
 
     def run_program(self, script, args=(), preload=True, timeout=50, python_args=(),
                     input=None, **env):
@@ -74,13 +64,7 @@ class StressTestCase(unittest.TestCase):
 
 
 def main():
-    if not LIB or not os.path.exists(LIB):
-        print("MP_LIB does not name the library", file=sys.stderr)
-        sys.exit(1)
-    if not os.path.exists(PYTHON):
-        print("SKIP: interpreter %s is not installed" % PYTHON)
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    harness.main()
 
 
 def tmpfs_or_skip(size="256k"):
