@@ -287,6 +287,9 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
         }
         cfg->at_exit_given = 1;
     }
+    if ((v = getenv_fn("MPROFILE_NATIVE")) != NULL && parse_bool(v, &cfg->native) < 0) {
+        FAIL("MPROFILE_NATIVE=%.64s is invalid: expected 1 or 0", v);
+    }
     if ((v = getenv_fn("MPROFILE_MAX_MEMORY")) != NULL &&
         (mp_config_parse_size(v, &cfg->max_memory) < 0 || cfg->max_memory < MP_MIN_MAX_MEMORY)) {
         FAIL("MPROFILE_MAX_MEMORY=%.64s is invalid: expected bytes of at least 4m, like 256m or "

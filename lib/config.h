@@ -25,6 +25,7 @@ typedef struct {
     int signal;         /* 0 = none */
     int at_exit;        /* 0 or 1 */
     int at_exit_given;  /* MPROFILE_AT_EXIT was set (else a late load defaults it off) */
+    int native;         /* MPROFILE_NATIVE: also the heap of native code (malloc, mmap) */
     uint64_t max_memory; /* budget of the profiler's tables, bytes */
     int has_seed;
     uint64_t seed;

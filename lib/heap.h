@@ -36,12 +36,35 @@
 #define MP_HEAP_FILTER_SLOTS (1u << MP_HEAP_FILTER_BITS)
 #define MP_HEAP_FILTER_STUCK UINT16_MAX /* a saturated counter */
 
+/*
+ * Where a block came from (mp_block_t.origin): one of CPython's three allocator domains (RAW,
+ * MEM, OBJ: tracemalloc's domain 0), the native heap (MPROFILE_NATIVE), or a domain passed to
+ * PyTraceMalloc_Track, numbered in the order they were first seen (see profiler.h).
+ */
+enum {
+    MP_ORIGIN_NATIVE = 3,
+    MP_ORIGIN_TRACKED = 4, /* the first tracked domain */
+    MP_ORIGINS = 256,
+};
+
+/*
+ * The table's key of a block. tracemalloc keys a trace by (domain, address): a tracked block
+ * never collides with an allocator's block at the same address, nor with another domain's.
+ * PyMem and native blocks share plain addresses (a block is only ever one of them); a tracked
+ * domain's blocks carry its origin in the address's top byte, which no user-space address uses.
+ */
+static inline uintptr_t
+mp_heap_key(uintptr_t ptr, unsigned origin)
+{
+    return origin >= MP_ORIGIN_TRACKED ? ptr ^ ((uintptr_t)origin << 56) : ptr;
+}
+
 typedef struct {
-    uintptr_t ptr;         /* block address; 0 marks an empty slot */
+    uintptr_t ptr;         /* key (mp_heap_key); 0 marks an empty slot */
     uint64_t weight;       /* estimated bytes this sample stands for */
     uint32_t node;         /* stack (stacks.h node id) */
     uint16_t total_nframe; /* frames on the stack when sampled, capped at 65535 */
-    uint8_t domain;        /* PYMEM_DOMAIN_RAW, MEM or OBJ */
+    uint8_t origin;        /* MP_DOMAIN_RAW, MEM or OBJ, or an MP_ORIGIN_* */
 } mp_block_t;
 
 typedef struct {

@@ -42,22 +42,30 @@ mp_hooks_reset_thread(void)
     mp_sampler_park(&mp_thread.sampler, 0);
 }
 
+uint64_t
+mp_hooks_resolve(void)
+{
+    mp_thread_t *t = &mp_thread;
+    if (t->sampler.rng == 0) {
+        seed_thread(t);
+    }
+    if (!atomic_load_explicit(&mp_profiler.enabled, memory_order_relaxed)) {
+        mp_hooks_park_thread();
+        return 0;
+    }
+    uint64_t rate = atomic_load_explicit(&mp_profiler.rate, memory_order_relaxed);
+    return mp_sampler_resolve(&t->sampler, rate) ? rate : 0;
+}
+
 /* Slow path: the countdown ran out on an allocation of size bytes at ptr. */
 __attribute__((noinline, cold, unused)) static void
 on_countdown(int domain, void *ptr, size_t size)
 {
     mp_thread_t *t = &mp_thread;
     t->busy = 1;
-    if (t->sampler.rng == 0) {
-        seed_thread(t);
-    }
-    if (!atomic_load_explicit(&mp_profiler.enabled, memory_order_relaxed)) {
-        mp_hooks_park_thread();
-    } else {
-        uint64_t rate = atomic_load_explicit(&mp_profiler.rate, memory_order_relaxed);
-        if (mp_sampler_resolve(&t->sampler, rate) && ptr != NULL) {
-            mp_sampled(domain, ptr, size, rate);
-        }
+    uint64_t rate = mp_hooks_resolve();
+    if (rate != 0 && ptr != NULL) {
+        mp_sampled(domain, ptr, size, rate);
     }
     t->busy = 0;
 }
@@ -407,7 +415,9 @@ static void
 install_domain(int domain, int stock)
 {
     mp_allocator_t hook = {&saved[domain], hook_malloc, hook_calloc, hook_realloc, hook_free};
-    if (stock && domain == MP_DOMAIN_RAW) {
+    /* With the native heap on, RAW's malloc reaches the native layer, which must see the busy
+     * flag: RAW takes the MEM and OBJ form then. */
+    if (stock && domain == MP_DOMAIN_RAW && !mp_profiler.config.native) {
         hook.malloc = hook_stock_raw_malloc;
         hook.calloc = hook_stock_raw_calloc;
     } else if (stock) {
@@ -450,19 +460,26 @@ reinstall_dropped_hooks(void)
     }
 }
 
+/* Arenas are pymalloc's, not the program's: the busy flag keeps their mmap and munmap out of
+ * the native heap. */
 static void *
 arena_alloc(void *ctx, size_t size)
 {
     if (!mp_thread.busy) {
         reinstall_dropped_hooks();
     }
-    return saved_arena.alloc(saved_arena.ctx, size);
+    mp_thread.busy++;
+    void *p = saved_arena.alloc(saved_arena.ctx, size);
+    mp_thread.busy--;
+    return p;
 }
 
 static void
 arena_free(void *ctx, void *ptr, size_t size)
 {
+    mp_thread.busy++;
     saved_arena.free(saved_arena.ctx, ptr, size);
+    mp_thread.busy--;
 }
 
 void
@@ -476,7 +493,7 @@ mp_hooks_install(void)
     }
     if (!arena_installed && mp_profiler.api.PyObject_GetArenaAllocator != NULL &&
         mp_profiler.api.PyObject_SetArenaAllocator != NULL &&
-        mp_profiler.api.Py_IsInitialized() == 0) {
+        (mp_profiler.api.Py_IsInitialized() == 0 || mp_profiler.config.native)) {
         mp_arena_allocator_t sentinel = {NULL, arena_alloc, arena_free};
         mp_profiler.api.PyObject_GetArenaAllocator(&saved_arena);
         mp_profiler.api.PyObject_SetArenaAllocator(&sentinel);

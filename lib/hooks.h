@@ -18,6 +18,11 @@
 typedef struct {
     mp_sampler_t sampler;
     int busy; /* nonzero inside a hook or the profiler: allocations pass straight through */
+    /* The native heap's last allocation on this thread, until a PyTraceMalloc_Track of it:
+     * tells a tracked block the native layer has already decided on (see tracked.c). */
+    uintptr_t last_native;
+    size_t last_native_size;
+    int last_native_sampled;
 } mp_thread_t;
 
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr on the hot path. */
@@ -26,6 +31,11 @@ extern __thread mp_thread_t mp_thread __attribute__((tls_model("initial-exec")))
 /* Installs the hooks on the three domains and the arena sentinel. Caller holds the GIL or runs
  * before the interpreter starts. */
 void mp_hooks_install(void);
+
+/* Slow path, once the calling thread's countdown ran out (mp_sampler_tick): whether the
+ * allocation is sampled. Returns the rate it was sampled at, or 0. Re-arms the countdown. For
+ * the other interposers too (tracked blocks, the native heap). */
+uint64_t mp_hooks_resolve(void);
 
 /* Called by the slow path when sampling is not enabled: parks the countdown. */
 void mp_hooks_park_thread(void);

@@ -18,9 +18,12 @@
 #include "hooks.h"
 #include "init.h"
 #include "log.h"
+#include "native.h"
 #include "output.h"
 #include "profiler.h"
+#include "relocs.h"
 #include "sigdump.h"
+#include "tracked.h"
 
 /* secure_getenv: the constructor reads nothing at all under AT_SECURE (mp_config_load), and
  * this keeps it so should that check ever move. */
@@ -74,6 +77,21 @@ set_up_profiler(void)
     }
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     return 0;
+}
+
+/* The calls into PyTraceMalloc_Track of every loaded object, and with MPROFILE_NATIVE=1 those
+ * into the native heap (relocs.h). After the PyMem hooks, which the native layer relies on. */
+static void
+install_interposers(void)
+{
+    if (mp_tracked_install() < 0) {
+        mp_log(MP_LOG_WARN, "cannot follow PyTraceMalloc_Track; tracked memory is not recorded");
+    }
+    if (mp_profiler.config.native && mp_native_install() < 0) {
+        mp_log(MP_LOG_WARN, "cannot follow the native heap (MPROFILE_NATIVE); only part of it "
+                            "may be recorded");
+    }
+    mp_log(MP_LOG_DEBUG, "%lu relocation slots rewritten", mp_relocs_patched());
 }
 
 /* The output pattern, made absolute once: a program that changes directory (daemons chdir to
@@ -162,6 +180,7 @@ mprofile_load(void)
     atomic_store(&P->max_frames, P->config.frames);
     atomic_store(&P->enabled, P->config.rate > 0);
     mp_hooks_install();
+    install_interposers();
     atomic_store(&P->active, 1);
     mp_log(MP_LOG_INFO, "profiling Python %s, one sample per %llu bytes", P->python_version,
            (unsigned long long)P->config.rate);
@@ -193,6 +212,7 @@ mp_init_late_start(void)
         return -ENOMEM;
     }
     mp_hooks_install();
+    install_interposers();
     atomic_store(&mp_profiler.active, 1);
     return 0;
 }

@@ -149,14 +149,14 @@ reserve_pyframes(mp_profiler_t *P, int n)
 }
 
 void
-mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
+mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
 {
     mp_profiler_t *P = &mp_profiler;
     int max_frames = atomic_load_explicit(&P->max_frames, memory_order_relaxed);
     mp_block_t block = {
-        .ptr = (uintptr_t)ptr,
+        .ptr = key,
         .weight = mp_sampler_weight(size, rate),
-        .domain = (uint8_t)domain,
+        .origin = (uint8_t)origin,
     };
 
     mp_profiler_lock();
@@ -188,6 +188,56 @@ mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate)
     } else {
         atomic_fetch_add_explicit(&P->samples, 1, memory_order_relaxed);
     }
+}
+
+int
+mp_profiler_tracked_origin(unsigned domain)
+{
+    mp_profiler_t *P = &mp_profiler;
+    int n = atomic_load_explicit(&P->tracked_count, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        if (P->tracked_domains[i] == domain) {
+            return MP_ORIGIN_TRACKED + i;
+        }
+    }
+    mp_profiler_lock();
+    n = atomic_load_explicit(&P->tracked_count, memory_order_relaxed);
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++) {
+        if (P->tracked_domains[i] == domain) {
+            found = MP_ORIGIN_TRACKED + i;
+        }
+    }
+    if (found < 0 && n < MP_ORIGINS - MP_ORIGIN_TRACKED) {
+        P->tracked_domains[n] = domain;
+        atomic_store_explicit(&P->tracked_count, n + 1, memory_order_release);
+        found = MP_ORIGIN_TRACKED + n;
+    }
+    mp_profiler_unlock();
+    return found;
+}
+
+int
+mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size,
+                 size_t to_size)
+{
+    mp_block_t block;
+    mp_profiler_lock();
+    int found = mp_heap_remove(&mp_profiler.heap, from, &block);
+    int rc = 0;
+    if (found) {
+        block.ptr = to;
+        block.origin = (uint8_t)origin;
+        if (from_size != to_size && from_size != 0) {
+            block.weight = (uint64_t)((double)block.weight * (double)to_size / (double)from_size);
+        }
+        rc = mp_heap_insert(&mp_profiler.heap, &block);
+    }
+    mp_profiler_unlock();
+    if (rc < 0) {
+        count_drop();
+    }
+    return found;
 }
 
 int
@@ -327,6 +377,8 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
         atomic_store(&P->deferred, 0);
     }
     c->extent = mp_stacks_extent(&P->stacks);
+    meta->tracked_domains = P->tracked_domains;
+    meta->tracked_count = (unsigned)atomic_load(&P->tracked_count);
     meta->live_bytes = P->heap.live_bytes;
     meta->peak_bytes = P->heap.peak_bytes;
     atomic_fetch_add(&P->captures_in_flight, 1);

@@ -58,6 +58,10 @@ typedef struct {
     void (*deferred_fn)(void);
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
+    /* The domains passed to PyTraceMalloc_Track, by origin - MP_ORIGIN_TRACKED. Append-only
+     * (added under lock, read without it), so a snapshot can read it after its capture. */
+    unsigned tracked_domains[MP_ORIGINS - MP_ORIGIN_TRACKED];
+    atomic_int tracked_count;
     uint64_t generation; /* under lock: how many times the stacks were started over */
 
     _Atomic uint64_t samples;
@@ -87,9 +91,21 @@ void mp_profiler_set_deferred(void (*fn)(void));
 /* Any context: asks for the deferred work. */
 void mp_profiler_defer(void);
 
-/* Slow path: records a sampled block of size bytes at ptr, allocated in domain, with the
- * caller's stack. */
-void mp_profiler_record(int domain, void *ptr, size_t size, uint64_t rate);
+/* Slow path: records a sampled block of size bytes under key (mp_heap_key), from origin (an
+ * allocator domain or MP_ORIGIN_*), with the caller's stack. */
+void mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate);
+
+/* Slow path: the origin of a PyTraceMalloc_Track domain, numbered on first sight; -1 once
+ * MP_ORIGINS - MP_ORIGIN_TRACKED domains are numbered. */
+int mp_profiler_tracked_origin(unsigned domain);
+
+/*
+ * Slow path: the sampled block under from (if any) becomes a block under key to, of origin,
+ * standing for to_size bytes where it was sampled as from_size: its weight is scaled by
+ * to_size / from_size, which keeps the estimate unbiased. Returns 1 if a block moved.
+ */
+int mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size,
+                     size_t to_size);
 
 /* A block taken out of the table by a realloc, to put back if the realloc fails. */
 typedef struct {

@@ -99,6 +99,20 @@ write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
 
 #define APPENDS_BATCH 1000
 
+unsigned
+mp_snapshot_domain(const mp_snapshot_meta_t *meta, unsigned origin)
+{
+    if (origin < MP_ORIGIN_NATIVE) {
+        return 0; /* tracemalloc's DEFAULT_DOMAIN for all three allocator domains */
+    }
+    if (origin == MP_ORIGIN_NATIVE) {
+        return MPROFILE_NATIVE_DOMAIN;
+    }
+    unsigned i = origin - MP_ORIGIN_TRACKED;
+    return meta->tracked_domains != NULL && i < meta->tracked_count ? meta->tracked_domains[i]
+                                                                      : 0;
+}
+
 int
 mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
                   const mp_block_t *blocks, size_t n, const mp_snapshot_meta_t *meta)
@@ -141,7 +155,7 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
         }
         const mp_block_t *b = &blocks[i];
         mp_pickle_op(p, MP_PICKLE_MARK);
-        mp_pickle_int(p, 0); /* tracemalloc's DEFAULT_DOMAIN for all three allocator domains */
+        mp_pickle_uint(p, mp_snapshot_domain(meta, b->origin));
         mp_pickle_uint(p, b->weight);
         write_stack(p, stacks, &memo, b->node);
         mp_pickle_int(p, b->total_nframe);

@@ -29,7 +29,14 @@ typedef struct {
     uint64_t dump_failures;
     uint64_t memory_budget;       /* MPROFILE_MAX_MEMORY, bytes */
     double memory_budget_reached; /* unix time the budget first refused memory; < 0: never */
+    /* The domains of tracked blocks, by origin - MP_ORIGIN_TRACKED (heap.h); the blocks'
+     * origins are below MP_ORIGIN_TRACKED + tracked_count. */
+    const unsigned *tracked_domains;
+    unsigned tracked_count;
 } mp_snapshot_meta_t;
+
+/* The tracemalloc domain a block of this origin is written in. */
+unsigned mp_snapshot_domain(const mp_snapshot_meta_t *meta, unsigned origin);
 
 /*
  * Writes the snapshot of blocks[0..n-1] into p (opened, not finished). The blocks' stacks must

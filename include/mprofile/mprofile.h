@@ -27,6 +27,10 @@ extern "C" {
 /* Largest number of frames kept per stack (tracemalloc's limit). */
 #define MPROFILE_MAX_FRAMES 65535
 
+/* The tracemalloc domain of native heap blocks (MPROFILE_NATIVE=1) in snapshots: "MPNA" in
+ * ASCII, far from the domains extensions pass to PyTraceMalloc_Track (numpy's is 389047). */
+#define MPROFILE_NATIVE_DOMAIN 0x4D504E41u
+
 /* Counters of the profiler's own activity, for health checks and snapshot metadata. */
 struct mprofile_counters {
     uint64_t samples;         /* sampled allocations recorded since start-up */
