@@ -21,8 +21,7 @@ typedef struct {
     /* The native heap's last allocation on this thread, until a PyTraceMalloc_Track of it:
      * tells a tracked block the native layer has already decided on (see tracked.c). */
     uintptr_t last_native;
-    size_t last_native_size;
-    int last_native_sampled;
+    size_t last_native_size; /* its size, if it was sampled */
 } mp_thread_t;
 
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr on the hot path. */

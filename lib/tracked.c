@@ -39,9 +39,8 @@ track(unsigned int domain, uintptr_t ptr, size_t size)
     mp_thread_t *t = &mp_thread;
     if (t->last_native == ptr && ptr != 0) {
         t->last_native = 0;
-        if (t->last_native_sampled) {
-            size_t native_size = t->last_native_size;
-            mp_profiler_move(ptr, key, (unsigned)origin, native_size, size);
+        if (maybe_sampled(ptr)) {
+            mp_profiler_move(ptr, key, (unsigned)origin, t->last_native_size, size);
         }
         return;
     }

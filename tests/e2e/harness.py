@@ -112,8 +112,33 @@ def describe(proc):
         proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
+def build_extension(directory, source="native_ext.c"):
+    """Compiles a test extension (tests/e2e/SOURCE) for the interpreter under test into
+    directory, from that interpreter's own headers, and returns directory."""
+    query = ("import sysconfig; print(sysconfig.get_paths()['include']); "
+             "print(sysconfig.get_config_var('EXT_SUFFIX'))")
+    include, suffix = subprocess.run([PYTHON, "-c", query], capture_output=True, text=True,
+                                     check=True, env=clean_env()).stdout.split()
+    name = os.path.splitext(source)[0]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler to build %s (the suite installs one)" % source)
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-I", include, "-o",
+                    os.path.join(directory, name + suffix), os.path.join(here, source),
+                    "-lpthread"], check=True, env=clean_env())
+    return directory
+
+
 def load(path):
     return tracemalloc.Snapshot.load(path)
+
+
+NATIVE_DOMAIN = 0x4D504E41  # MPROFILE_NATIVE_DOMAIN
+
+
+def in_domain(snapshot, domain):
+    return snapshot.filter_traces([tracemalloc.DomainFilter(True, domain)])
 
 
 def by_line(snapshot, filename):
