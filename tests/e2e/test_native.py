@@ -114,9 +114,10 @@ class TrackedBlocks(harness.ProfiledTestCase):
             'mprofile.dump(os.environ["OUT"])\nif 0:')
         script = self.write("late.py", program)
         out = self.dir + "/late.snap"
+        sanitizers = os.environ.get("MP_PRELOAD_FIRST")  # they must still come first
         proc = self.run_python(script, preload=False, EXT_DIR=self.dir, OUT=out,
-                               MPROFILE_LIBRARY=harness.LIB,
-                               PYTHONPATH=harness.PACKAGE_DIR)
+                               MPROFILE_LIBRARY=harness.LIB, PYTHONPATH=harness.PACKAGE_DIR,
+                               **({"LD_PRELOAD": sanitizers} if sanitizers else {}))
         self.assertRanCleanly(proc)
         got = per_line(harness.load(out), DOMAIN, script)
         self.assertEqual(got[9], (5 * 30002, 5))
