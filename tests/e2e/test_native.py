@@ -111,6 +111,7 @@ class TrackedBlocks(harness.ProfiledTestCase):
             "keep = []",
             "import mprofile\nmprofile.start(1)\nkeep = []").replace(
             'if os.environ.get("TAKE_TRACEMALLOC"):',
+            'assert mprofile.get_traced_memory()[0] >= 5 * 30002\n'
             'mprofile.dump(os.environ["OUT"])\nif 0:')
         script = self.write("late.py", program)
         out = self.dir + "/late.snap"

@@ -43,6 +43,7 @@ __all__ = [
     "DomainFilter",
     "Filter",
     "Frame",
+    "NATIVE_DOMAIN",
     "NotSupportedError",
     "Snapshot",
     "Statistic",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 MAX_FRAMES = 65535
+# The trace domain of native heap blocks (MPROFILE_NATIVE=1): MPROFILE_NATIVE_DOMAIN in mprofile.h.
+NATIVE_DOMAIN = 0x4D504E41
 _MAX_RATE = 2**64 - 1
 
 
