@@ -208,6 +208,13 @@ ALIGNED(pvalloc, (size_t size), (size), size)
 int
 mp_native_install(void)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer's runtime starts a thread by calling the C library, which frees memory
+     * through the executable's canonical PLT entry, before the thread's sanitizer state exists:
+     * no instrumented code may run there, and the native hooks would. The ThreadSanitizer
+     * build has no native layer (docs/design.md, "Sanitizers"). */
+    return -1;
+#endif
     if (mp_native_installed()) {
         return 0;
     }
