@@ -1,4 +1,5 @@
-"""In processes that are not Python the library stays dormant: no output, no change."""
+"""In processes that are not Python the library stays dormant: no output, no change, also with
+the native heap asked for (MPROFILE_NATIVE=1: no slot is rewritten)."""
 import os
 import subprocess
 
@@ -11,7 +12,8 @@ class Dormant(harness.ProfiledTestCase):
                                capture_output=True, timeout=60)
         preloaded = subprocess.run(cmd, cwd=self.dir,
                                    env=harness.clean_env(LD_PRELOAD=harness.PRELOAD,
-                                                         MPROFILE_RATE=1, MPROFILE_LOG="debug"),
+                                                         MPROFILE_RATE=1, MPROFILE_LOG="debug",
+                                                         MPROFILE_NATIVE=1),
                                    capture_output=True, timeout=60)
         self.assertEqual(preloaded.stdout, plain.stdout)
         self.assertEqual(preloaded.stderr, plain.stderr)
