@@ -222,6 +222,21 @@ native_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     return p;
 }
 
+/* Fork handlers: the list is not half-changed when the process is copied, and the child's only
+ * thread, which took the lock in the prepare handler, releases it. Registered after the
+ * profiler's, so the prepare handler runs before the profiler's (the lock order). */
+static void
+before_fork(void)
+{
+    pthread_mutex_lock(&maps_lock);
+}
+
+static void
+after_fork(void)
+{
+    pthread_mutex_unlock(&maps_lock);
+}
+
 int
 mp_native_maps_install(void)
 {
@@ -236,5 +251,6 @@ mp_native_maps_install(void)
         {"mremap", (void *)native_mremap, (void **)&real.mremap},
         {"munmap", (void *)native_munmap, (void **)&real.munmap},
     };
+    pthread_atfork(before_fork, after_fork, after_fork);
     return mp_relocs_install(hooks, 4);
 }

@@ -425,9 +425,31 @@ definition(const char *name)
     return NULL;
 }
 
+/* Fork handlers: a child forked while another thread patched must not inherit patch_lock
+ * held. */
+static void
+before_fork(void)
+{
+    pthread_mutex_lock(&patch_lock);
+}
+
+static void
+after_fork(void)
+{
+    pthread_mutex_unlock(&patch_lock);
+}
+
+static void
+register_fork_handlers(void)
+{
+    pthread_atfork(before_fork, after_fork, after_fork);
+}
+
 int
 mp_relocs_install(const mp_reloc_hook_t *add, int n)
 {
+    static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
+    pthread_once(&fork_handlers, register_fork_handlers);
     pthread_mutex_lock(&patch_lock);
     if (self_base == 0) {
         Dl_info self;

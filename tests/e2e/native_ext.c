@@ -260,7 +260,45 @@ ext_thread_malloc(PyObject *self, PyObject *args)
     return address(p);
 }
 
+/* rounds of malloc, realloc, free, calloc and partial munmap, without the GIL: what a C
+ * library does from a worker thread. */
+static PyObject *
+ext_churn(PyObject *self, PyObject *args)
+{
+    Py_ssize_t rounds;
+    if (!PyArg_ParseTuple(args, "n", &rounds)) {
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    void *held[64] = {0};
+    for (Py_ssize_t i = 0; i < rounds; i++) {
+        size_t slot = (size_t)i % 64;
+        free(held[slot]);
+        held[slot] = touched(malloc(16 + (size_t)(i * 7919) % 5000), 16);
+        held[slot] = realloc(held[slot], 32 + (size_t)(i * 104729) % 9000);
+        if (i % 16 == 0) {
+            free(calloc(100, 10));
+        }
+        if (i % 64 == 0) {
+            size_t page = 4096;
+            char *m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0);
+            if (m != MAP_FAILED) {
+                munmap(m + page, page);
+                munmap(m, page);
+                munmap(m + 2 * page, 2 * page);
+            }
+        }
+    }
+    for (size_t slot = 0; slot < 64; slot++) {
+        free(held[slot]);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"churn", ext_churn, METH_VARARGS, NULL},
     {"malloc", ext_malloc, METH_VARARGS, NULL},
     {"calloc", ext_calloc, METH_VARARGS, NULL},
     {"realloc", ext_realloc, METH_VARARGS, NULL},
