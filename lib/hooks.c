@@ -1,6 +1,7 @@
 #include "hooks.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -62,12 +63,14 @@ __attribute__((noinline, cold, unused)) static void
 on_countdown(int domain, void *ptr, size_t size)
 {
     mp_thread_t *t = &mp_thread;
+    int saved_errno = errno; /* the allocator's, success or failure */
     t->busy = 1;
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0 && ptr != NULL) {
         mp_sampled(domain, ptr, size, rate);
     }
     t->busy = 0;
+    errno = saved_errno;
 }
 
 static inline int

@@ -53,6 +53,7 @@ sample(mp_thread_t *t, void *p, size_t size)
     if (p == NULL || inside_profiler()) {
         return;
     }
+    int saved_errno = errno; /* a successful malloc leaves errno as it was */
     t->busy = 1;
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0) {
@@ -60,6 +61,7 @@ sample(mp_thread_t *t, void *p, size_t size)
         t->last_native_size = size;
     }
     t->busy = 0;
+    errno = saved_errno;
 }
 
 /* After the real allocation: remember it for a Track, and sample it if the countdown ran out.
@@ -81,7 +83,7 @@ forget(void *p, mp_forgotten_t *saved)
     if (p == NULL || inside_profiler()) {
         return 0;
     }
-    return mp_profiler_forget(p, saved);
+    return mp_profiler_forget(p, saved); /* which leaves errno alone, as free() must */
 }
 
 static inline int

@@ -1,5 +1,6 @@
 #include "native_maps.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -120,11 +121,13 @@ unmapped(mp_thread_t *t, void *addr, size_t len)
     }
     uintptr_t a = (uintptr_t)addr & ~page_mask;
     uintptr_t b = ((uintptr_t)addr + len + page_mask) & ~page_mask;
+    int saved_errno = errno;
     t->busy = 1;
     pthread_mutex_lock(&maps_lock);
     cut(a, b);
     pthread_mutex_unlock(&maps_lock);
     t->busy = 0;
+    errno = saved_errno;
 }
 
 /* Slow path: the countdown ran out on a new mapping of len bytes at p. */
@@ -134,6 +137,7 @@ sample(mp_thread_t *t, void *p, size_t len)
     if (p == MAP_FAILED) {
         return;
     }
+    int saved_errno = errno;
     t->busy = 1;
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0) {
@@ -150,6 +154,7 @@ sample(mp_thread_t *t, void *p, size_t len)
         pthread_mutex_unlock(&maps_lock);
     }
     t->busy = 0;
+    errno = saved_errno;
 }
 
 static void *

@@ -63,7 +63,11 @@ mp_profiler_unlock(void)
 #endif
     if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
         mp_profiler.deferred_fn != NULL) {
+        /* The program's errno survives the snapshot written here (files, renames): the thread
+         * came here from an allocation or a free, which must not change it. */
+        int saved_errno = errno;
         mp_profiler.deferred_fn();
+        errno = saved_errno;
     }
 }
 
@@ -159,10 +163,12 @@ mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
         .origin = (uint8_t)origin,
     };
 
+    int saved_errno = errno;
     mp_profiler_lock();
     if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
         mp_profiler_unlock();
         count_drop();
+        errno = saved_errno;
         return;
     }
     int n = 0;
@@ -188,6 +194,7 @@ mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
     } else {
         atomic_fetch_add_explicit(&P->samples, 1, memory_order_relaxed);
     }
+    errno = saved_errno;
 }
 
 int
@@ -222,6 +229,7 @@ mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size
                  size_t to_size)
 {
     mp_block_t block;
+    int saved_errno = errno;
     mp_profiler_lock();
     int found = mp_heap_remove(&mp_profiler.heap, from, &block);
     int rc = 0;
@@ -237,12 +245,14 @@ mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size
     if (rc < 0) {
         count_drop();
     }
+    errno = saved_errno;
     return found;
 }
 
 int
 mp_profiler_forget(const void *ptr, mp_forgotten_t *saved)
 {
+    int saved_errno = errno;
     mp_profiler_lock();
     int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr,
                                saved != NULL ? &saved->block : NULL);
@@ -252,12 +262,14 @@ mp_profiler_forget(const void *ptr, mp_forgotten_t *saved)
     /* A code object being freed (itself sampled or not): its cached lines go. */
     mp_linecache_forget(&mp_profiler.lines, ptr);
     mp_profiler_unlock();
+    errno = saved_errno;
     return found;
 }
 
 void
 mp_profiler_restore(const mp_forgotten_t *saved)
 {
+    int saved_errno = errno; /* the failed realloc's */
     mp_profiler_lock();
     int rc = saved->generation == mp_profiler.generation
                  ? mp_heap_insert(&mp_profiler.heap, &saved->block)
@@ -266,6 +278,7 @@ mp_profiler_restore(const mp_forgotten_t *saved)
     if (rc < 0) {
         count_drop();
     }
+    errno = saved_errno;
 }
 
 /* Under the lock, with no capture in flight and no live block: strings, frames and stacks

@@ -2,6 +2,8 @@
  * The profiler's shared state and the slow paths: recording a sampled block, forgetting a
  * freed one, and capturing the live table for a snapshot.
  *
+ * The slow paths leave errno as they found it: they run inside the program's malloc and free.
+ *
  * One lock (mp_profiler.lock) guards the tables. It is taken on sampled allocations, frees that
  * pass the filter, API calls and the capture step of a dump, never on the unsampled hot path,
  * and never held across anything that can wait for the program (no Python call, no libc lock,

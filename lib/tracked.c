@@ -1,5 +1,6 @@
 #include "tracked.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,9 +61,11 @@ hook_track(unsigned int domain, uintptr_t ptr, size_t size)
     int rc = real_track(domain, ptr, size);
     mp_thread_t *t = &mp_thread;
     if (atomic_load_explicit(&mp_profiler.active, memory_order_relaxed) && !t->busy) {
+        int saved_errno = errno;
         t->busy = 1;
         track(domain, ptr, size);
         t->busy = 0;
+        errno = saved_errno;
     }
     return rc;
 }

@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -297,7 +298,25 @@ ext_churn(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* errno after a malloc and after a free that the profiler sees (both must leave it alone). */
+static PyObject *
+ext_errno_kept(PyObject *self, PyObject *args)
+{
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "n", &n)) {
+        return NULL;
+    }
+    errno = EILSEQ;
+    void *p = touched(malloc((size_t)n), (size_t)n);
+    int after_malloc = errno;
+    errno = EILSEQ;
+    free(p);
+    int after_free = errno;
+    return Py_BuildValue("ii", after_malloc == EILSEQ, after_free == EILSEQ);
+}
+
 static PyMethodDef methods[] = {
+    {"errno_kept", ext_errno_kept, METH_VARARGS, NULL},
     {"churn", ext_churn, METH_VARARGS, NULL},
     {"malloc", ext_malloc, METH_VARARGS, NULL},
     {"calloc", ext_calloc, METH_VARARGS, NULL},

@@ -150,6 +150,20 @@ class NativeHeap(harness.ProfiledTestCase):
         # blocks are the extension's, and the loader's memory for it at the import (line 4).
         self.assertLessEqual(set(got) - set(NATIVE_EXPECTED), {4})
 
+    def test_errno_is_kept(self):
+        program = """
+        import os, sys
+        sys.path.insert(0, os.environ["EXT_DIR"])
+        import native_ext as ext
+        print(all(ext.errno_kept(n) == (1, 1) for n in (10, 1000, 100000, 10000000)))
+        """
+        script = self.write("errno.py", program)
+        for rate in ("1", "4096"):
+            proc = self.run_python(script, MPROFILE_RATE=rate, MPROFILE_NATIVE=1,
+                                   EXT_DIR=self.dir)
+            self.assertRanCleanly(proc)
+            self.assertEqual(proc.stdout, b"True\n", "MPROFILE_RATE=%s" % rate)
+
     def test_off_by_default(self):
         script = self.write("native.py", NATIVE)
         mp = self.run_python(script, MPROFILE_RATE=1, EXT_DIR=self.dir)
