@@ -289,6 +289,37 @@ class NativeHeap(harness.ProfiledTestCase):
             native_lines = per_line(ours, harness.NATIVE_DOMAIN, script)
             self.assertLess(sum(size for size, _ in native_lines.values()), 64 * 1024)
 
+    def test_numpy_sampled_within_four_standard_errors(self):
+        check = subprocess.run([harness.PYTHON, "-c", "import numpy"], capture_output=True,
+                               env=harness.clean_env())
+        if check.returncode != 0:
+            self.skipTest("numpy is not installed for %s" % harness.PYTHON)
+        program = """
+        import numpy as np
+        keep = [np.empty(10000) for i in range(500)]
+        keep += [np.zeros((1000, 125)) for i in range(20)]
+        keep += [np.arange(2000) for i in range(3000)]
+        """
+        script = self.write("arrays.py", program)
+        numpy_domain = 389047
+        exact = self.dir + "/exact.snap"
+        self.assertRanCleanly(self.run_python(script, MPROFILE_RATE=1, MPROFILE_OUT=exact))
+        truth = per_line(harness.load(exact), numpy_domain, script)
+        for native in ("0", "1"):
+            for seed in (1, 2, 3):
+                out = "%s/native%s-seed%d.snap" % (self.dir, native, seed)
+                proc = self.run_python(script, MPROFILE_RATE=harness.RATE, MPROFILE_SEED=seed,
+                                       MPROFILE_NATIVE=native, MPROFILE_OUT=out)
+                self.assertRanCleanly(proc)
+                got = per_line(harness.load(out), numpy_domain, script)
+                for line in (3, 4, 5):
+                    true_bytes = truth[line][0]
+                    estimate = got.get(line, (0, 0))[0]
+                    se = math.sqrt(harness.RATE * true_bytes)
+                    self.assertLess(abs(estimate - true_bytes), 4 * se,
+                                    "native %s seed %d line %d: estimate %d, truth %d"
+                                    % (native, seed, line, estimate, true_bytes))
+
     tracemalloc_run = TrackedBlocks.tracemalloc_run
 
 
