@@ -1,5 +1,6 @@
 /* libFuzzer target: any byte string through the whole report pipeline
- * (reader, snapshot model, every grouping, filters, every output format).
+ * (reader, snapshot model, every grouping, filters, domain filters, every
+ * output format).
  * It must never crash, hang or use unbounded memory. */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,18 +23,25 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
         filters[i].glob = glob_compile(pats[i], strlen(pats[i]));
         filters[i].inclusive = i != 2;
     }
+    /* Domain filters: none; include native and 1; exclude tracked. */
+    domain_spec domains[3];
+    domain_spec_parse("native", 1, &domains[0]);
+    domain_spec_parse("1", 1, &domains[1]);
+    domain_spec_parse("tracked", 0, &domains[2]);
     FILE *out = fopen("/dev/null", "w");
     for (int g = 0; g < 3 && out; g++) {
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 6; variant++) {
             agg_opts o = {.group = (group_by)g, .cumulative = variant == 1 && g != GROUP_TRACEBACK,
                           .all_frames = variant == 3, .filters = filters,
-                          .nfilters = variant >= 2 ? 4 : 0};
+                          .nfilters = variant >= 2 && variant <= 3 ? 4 : 0,
+                          .domains = variant == 4 ? domains : &domains[2],
+                          .ndomains = variant == 4 ? 2 : variant == 5 ? 1 : 0};
             row *rows = NULL;
             size_t n = 0;
             int rc = old ? aggregate_diff(old, s, in, &o, &rows, &n) : aggregate_rows(s, in, &o, &rows, &n);
             if (rc == 0) {
                 report rep = {.in = in, .snap = s, .old_snap = old, .opts = &o, .rows = rows,
-                              .nrows = n, .top = (size_t)variant};
+                              .nrows = n, .top = (size_t)variant, .domain_roots = variant == 5};
                 format_text(out, &rep);
                 format_json(out, &rep);
                 format_collapsed(out, &rep);

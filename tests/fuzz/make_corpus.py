@@ -1,7 +1,8 @@
 """Regenerate the seed part of the fuzz regression corpus (corpus/seed-*).
 
 Small real snapshots (tracemalloc dumps in pickle protocols 2 to 5, a
-sampled snapshot with libmprofile's metadata keys) and the malformed inputs
+sampled snapshot with libmprofile's metadata keys, traces in many
+tracemalloc domains) and the malformed inputs
 the reader must reject.  Inputs found by fuzzing are kept next to them as
 corpus/crash-* or corpus/regress-* and are never regenerated.
 usage: python3 make_corpus.py [CORPUS_DIR]"""
@@ -51,6 +52,14 @@ def main():
     sampled.future = [1, 2]
     seeds["seed-sampled-p4"] = pickle.dumps(sampled, protocol=4)
     seeds["seed-sampled-p2"] = pickle.dumps(sampled, protocol=2)
+    # Domains: python, numpy's, libmprofile's native one, two that pickle
+    # as LONG1, and more distinct ones than the reader's compact codes.
+    frames = [(("a.py", 3), ("main.py", 1)), (("b.py", 7), ("main.py", 2)), ()]
+    domains = [0, 389047, 0x4D504E41, 2**31 + 5, 2**32 - 1] + [100 + i for i in range(15)]
+    traces = [(d, 100 + 7 * i, frames[i % 3], len(frames[i % 3]))
+              for i, d in enumerate(domains * 2)]
+    seeds["seed-domains-p4"] = pickle.dumps(tracemalloc.Snapshot(traces, 10), protocol=4)
+    seeds["seed-domains-p2"] = pickle.dumps(tracemalloc.Snapshot(traces, 10), protocol=2)
     old_style = tracemalloc.Snapshot([(0, 10, (("x.py", 1),))], 1)  # Python < 3.9 traces
     seeds["seed-3tuple-p4"] = pickle.dumps(old_style, protocol=4)
     seeds["seed-empty-file"] = b""

@@ -81,12 +81,18 @@ def main():
     usage = [[], ["--top", "x", good_path], ["-g", "function", good_path],
              ["--cumulative", "-g", "traceback", good_path], ["--bogus", good_path],
              ["--diff", good_path], [good_path, good_path], ["--format", "xml", good_path],
-             ["-n"]]
+             ["-n"], ["--domain", "pyhton", good_path], ["--exclude-domain", "", good_path],
+             ["--domain", "1.5", good_path], ["--domain", "tracked:7", good_path],
+             ["--domain-roots", good_path], [good_path, "--domain"]]
     for args in usage:
         res = subprocess.run([report] + args, capture_output=True, text=True)
         if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
             failures += 1
             print("FAIL usage %r: %d %r" % (args, res.returncode, res.stderr))
+    res = subprocess.run([report, "--domain", "numpy", good_path], capture_output=True, text=True)
+    if "invalid --domain 'numpy' (python, native, tracked or a domain number)" not in res.stderr:
+        failures += 1
+        print("FAIL --domain numpy: %r" % res.stderr)
     for args in (["--help"], ["-h"], ["--version"]):
         res = subprocess.run([report] + args, capture_output=True, text=True)
         if res.returncode != 0 or not res.stdout:

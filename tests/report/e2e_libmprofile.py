@@ -7,6 +7,10 @@ tracemalloc loading the same files:
   - sampled mode: the same keys with the same sizes (counts differ on
     purpose: tracemalloc counts samples, mprofile-report estimates
     allocations), each with an rse, and the header says "sampled".
+Then runs data/native_program.py in exact mode with MPROFILE_NATIVE=1: the
+snapshot has python and native traces; the header gives each domain's
+totals, and --domain python / native print exactly the rows of
+filter_traces([DomainFilter(True, d)]).statistics(), native rows marked.
 
 usage: e2e_libmprofile.py REPORT_BINARY LIBMPROFILE PYTHON WORKDIR
 Exits 77 (skipped) when the library or the interpreter is missing."""
@@ -24,6 +28,61 @@ print(json.dumps({key: [[str(st.traceback), st.size, st.count, str(st)]
                         for st in s.statistics(key)]
                   for key in ("lineno", "filename", "traceback")}))
 '''
+
+
+EXPECT_DOMAINS = r'''
+import json, sys, tracemalloc
+s = tracemalloc.Snapshot.load(sys.argv[1])
+out = {"totals": {}}
+for d, size, *rest in s.traces._traces:
+    n, b = out["totals"].get(str(d), (0, 0))
+    out["totals"][str(d)] = (n + 1, b + size)
+for d in (0, 0x4D504E41):
+    f = s.filter_traces([tracemalloc.DomainFilter(True, d)])
+    out[str(d)] = [str(st) for st in f.statistics("lineno")]
+print(json.dumps(out))
+'''
+
+
+def check_native(report, lib, python, workdir):
+    """Native heap blocks: the domains of a libmprofile snapshot."""
+    snap = os.path.join(workdir, "native.snap")
+    if os.path.exists(snap):
+        os.unlink(snap)
+    env = dict(os.environ, LD_PRELOAD=lib, MPROFILE_RATE="1", MPROFILE_NATIVE="1",
+               MPROFILE_OUT=snap, PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run([python, os.path.join(HERE, "data", "native_program.py")], env=env,
+                   cwd=os.path.join(HERE, "data"), check=True)
+    if not os.path.exists(snap):
+        print("FAIL native: libmprofile wrote no snapshot")
+        return 1
+    want = json.loads(subprocess.run([python, "-c", EXPECT_DOMAINS, snap], capture_output=True,
+                                     text=True, check=True).stdout)
+    failures = 0
+    native = str(0x4D504E41)
+    if set(want["totals"]) != {"0", native}:
+        print("FAIL native: domains %s, want python and native" % sorted(want["totals"]))
+        return 1
+    got = subprocess.run([report, snap], capture_output=True, text=True, check=True).stdout
+    for d, name in (("0", "python"), (native, "native")):
+        n, size = want["totals"][d]
+        line = "# domain %s: %d traces, " % (name, n)
+        if line not in got:
+            print("FAIL native: no '%s' in the header" % line)
+            failures += 1
+        out = subprocess.run([report, "-n", "0", "--domain", name, snap], capture_output=True,
+                             text=True, check=True).stdout
+        marker = " [native]" if name == "native" else ""
+        if rows(out) != [r + marker for r in want[d]]:
+            print("FAIL native: --domain %s rows differ from DomainFilter(True, %s)" % (name, d))
+            failures += 1
+    doc = json.loads(subprocess.run([report, "--format", "json", snap], capture_output=True,
+                                    text=True, check=True).stdout)
+    sizes = {str(d["domain"]): d["size"] for d in doc["snapshot"]["domains"]}
+    if sizes != {d: b for d, (n, b) in want["totals"].items()}:
+        print("FAIL native: JSON domain sizes %s" % sizes)
+        failures += 1
+    return failures
 
 
 def rows(stdout):
@@ -81,6 +140,7 @@ def main():
             if field not in meta:
                 print("FAIL %s: metadata %s missing from JSON" % (mode, field))
                 failures += 1
+    failures += check_native(report, lib, python, workdir)
     print("%d failures" % failures)
     return 1 if failures else 0
 

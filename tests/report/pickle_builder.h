@@ -71,6 +71,25 @@ static inline void pb_int(pb *b, int64_t v)
     }
 }
 
+/* An integer as Python pickles one that BININT cannot hold: LONG1 with
+ * the fewest two's complement bytes (2**31 takes 5). */
+static inline void pb_long1_min(pb *b, int64_t v)
+{
+    uint8_t bytes[8];
+    size_t n = 0;
+    for (;;) {
+        bytes[n] = (uint8_t)((uint64_t)v >> (8 * n));
+        n++;
+        int64_t rest = n < 8 ? v >> (8 * n) : (v < 0 ? -1 : 0);
+        int top_neg = (bytes[n - 1] & 0x80) != 0;
+        if (n == 8 || (rest == 0 && !top_neg) || (rest == -1 && top_neg))
+            break;
+    }
+    pb_op(b, 0x8a);
+    pb_op(b, (uint8_t)n);
+    pb_bytes(b, bytes, n);
+}
+
 static inline uint32_t pb_memoize(pb *b)
 {
     pb_op(b, 0x94);
@@ -160,6 +179,19 @@ static inline void pb_frames(pb *b, const pb_stack *st, uint32_t *memo, int shar
     *memo = pb_memoize(b);
 }
 
+/* A trace of a domain, written with pb_int (libmprofile's encoding). */
+static inline void pb_trace_domain(pb *b, int64_t domain, int64_t size, const pb_stack *st,
+                                   uint32_t *memo, int share)
+{
+    pb_op(b, '(');
+    pb_int(b, domain);
+    pb_int(b, size);
+    pb_frames(b, st, memo, share);
+    pb_int(b, (int64_t)st->n);
+    pb_op(b, 't');
+    pb_memoize(b);
+}
+
 static inline void pb_trace(pb *b, int64_t size, const pb_stack *st, uint32_t *memo, int share)
 {
     pb_op(b, '(');
@@ -171,16 +203,19 @@ static inline void pb_trace(pb *b, int64_t size, const pb_stack *st, uint32_t *m
     pb_memoize(b);
 }
 
-/* A whole snapshot; sample_rate 0 leaves the key out. */
-static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,
-                               const size_t *stack_of, size_t ntraces, int64_t sample_rate)
+/* A whole snapshot; sample_rate 0 leaves the key out; domains NULL puts
+ * every trace in domain 0. */
+static inline void pb_snapshot_domains(pb *b, const pb_stack *stacks, size_t nstacks,
+                                       const int64_t *domains, const int64_t *sizes,
+                                       const size_t *stack_of, size_t ntraces, int64_t sample_rate)
 {
     uint32_t *memo = malloc((nstacks + 1) * sizeof *memo);
     for (size_t i = 0; i < nstacks; i++)
         memo[i] = UINT32_MAX;
     pb_snapshot_begin(b);
     for (size_t i = 0; i < ntraces; i++)
-        pb_trace(b, sizes[i], &stacks[stack_of[i]], &memo[stack_of[i]], 1);
+        pb_trace_domain(b, domains ? domains[i] : 0, sizes[i], &stacks[stack_of[i]],
+                        &memo[stack_of[i]], 1);
     pb_snapshot_traces_done(b, 10);
     if (sample_rate) {
         pb_str(b, "sample_rate");
@@ -188,6 +223,12 @@ static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, co
     }
     pb_snapshot_end(b);
     free(memo);
+}
+
+static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,
+                               const size_t *stack_of, size_t ntraces, int64_t sample_rate)
+{
+    pb_snapshot_domains(b, stacks, nstacks, NULL, sizes, stack_of, ntraces, sample_rate);
 }
 
 #endif

@@ -209,6 +209,217 @@ static void test_aggregate__diff_against_old(void **state)
     snapshot_free(&old.s);
 }
 
+/* Domains: S0 python and native, S1 native, S2 numpy's, S3 python. */
+#define NATIVE 1297108545
+#define NUMPY 389047
+
+static void load_domains(fixture *f, const int64_t *doms, const int64_t *sizes, const size_t *of,
+                         size_t n)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}, {S2, 3}, {S3, 2}};
+    pb b = {0};
+    pb_snapshot_domains(&b, stacks, 4, doms, sizes, of, n, 0);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&f->s, f->in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+static int setup_domains(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->in = intern_new();
+    static const int64_t doms[] = {0, NATIVE, NATIVE, NUMPY, NUMPY, 0};
+    static const int64_t sizes[] = {100, 1000, 200, 30, 30, 5};
+    static const size_t of[] = {0, 0, 1, 2, 2, 3};
+    load_domains(f, doms, sizes, of, 6);
+    *state = f;
+    return 0;
+}
+
+static agg_opts with_domains(group_by g, domain_spec *specs, const char *const *text,
+                             const int *inclusive, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(domain_spec_parse(text[i], inclusive[i], &specs[i]), 0);
+    return (agg_opts){.group = g, .domains = specs, .ndomains = n};
+}
+
+static void row_is(fixture *f, const row *r, const char *file, int64_t lineno, int64_t size,
+                   int mixed, int64_t domain)
+{
+    frame_of(f, GROUP_LINENO, r, 0, file, lineno);
+    assert_int_equal(r->size, size);
+    assert_int_equal(r->mixed, mixed);
+    if (!mixed)
+        assert_true(r->domain == domain);
+}
+
+static void test_aggregate__rows_know_their_domains(void **state)
+{
+    fixture *f = *state;
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    row_is(f, &rows[0], "b.py", 5, 1300, 1, 0);
+    row_is(f, &rows[1], "r.py", 3, 60, 0, NUMPY);
+    row_is(f, &rows[2], "a.py", 2, 5, 0, 0);
+    int64_t *doms;
+    size_t *begin;
+    assert_int_equal(aggregate_row_domains(&f->s, NULL, f->in, &o, rows, n, &doms, &begin), 0);
+    assert_int_equal(begin[1] - begin[0], 2);
+    assert_true(doms[begin[0]] == 0 && doms[begin[0] + 1] == NATIVE);
+    assert_int_equal(begin[2], begin[1]);
+    assert_int_equal(begin[3], begin[2]);
+    free(doms);
+    free(begin);
+    free(rows);
+
+    /* Cumulative: a.py gets S0 (python and native) and S3 twice. */
+    o = (agg_opts){.group = GROUP_FILENAME, .cumulative = 1};
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    size_t a = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        int32_t file;
+        int64_t lineno;
+        size_t len;
+        row_frame(f->in, o.group, &rows[i], 0, &file, &lineno);
+        if (memcmp(intern_file_name(f->in, file, &len), "a.py", 4) == 0)
+            a = i;
+    }
+    assert_true(a < n);
+    assert_int_equal(rows[a].size, 1110);
+    assert_true(rows[a].mixed);
+    assert_int_equal(aggregate_row_domains(&f->s, NULL, f->in, &o, rows, n, &doms, &begin), 0);
+    assert_int_equal(begin[a + 1] - begin[a], 2);
+    assert_true(doms[begin[a]] == 0 && doms[begin[a] + 1] == NATIVE);
+    free(doms);
+    free(begin);
+    free(rows);
+}
+
+static void test_aggregate__domain_filters_apply_before_grouping(void **state)
+{
+    fixture *f = *state;
+    domain_spec specs[4];
+    row *rows;
+    size_t n;
+    static const int inc[] = {1, 1}, exc[] = {0};
+
+    static const char *const native[] = {"native"};
+    agg_opts o = with_domains(GROUP_LINENO, specs, native, inc, 1);
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    row_is(f, &rows[0], "b.py", 5, 1200, 0, NATIVE);
+    free(rows);
+
+    o = with_domains(GROUP_LINENO, specs, native, exc, 1);
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    row_is(f, &rows[0], "b.py", 5, 100, 0, 0);
+    row_is(f, &rows[1], "r.py", 3, 60, 0, NUMPY);
+    free(rows);
+
+    static const char *const tracked[] = {"tracked"};
+    o = with_domains(GROUP_LINENO, specs, tracked, inc, 1);
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    row_is(f, &rows[0], "r.py", 3, 60, 0, NUMPY);
+    free(rows);
+
+    /* Inclusive specs are ORed. */
+    static const char *const two[] = {"python", "389047"};
+    o = with_domains(GROUP_LINENO, specs, two, inc, 2);
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    row_is(f, &rows[0], "b.py", 5, 100, 0, 0);
+    free(rows);
+
+    /* A domain that no trace has: no rows. */
+    static const char *const none[] = {"7"};
+    o = with_domains(GROUP_LINENO, specs, none, inc, 1);
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    free(rows);
+
+    /* With file filters: both must let the trace through. */
+    report_filter flt = {glob_compile("c.py", 4), 1};
+    o = with_domains(GROUP_LINENO, specs, native, inc, 1);
+    o.filters = &flt;
+    o.nfilters = 1;
+    o.all_frames = 1;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    row_is(f, &rows[0], "b.py", 5, 200, 0, NATIVE);
+    free(rows);
+    glob_free(flt.glob);
+
+    /* The per-stack view: the sums of the kept domains only. */
+    o = with_domains(GROUP_LINENO, specs, two, inc, 2);
+    acc_view v;
+    assert_int_equal(aggregate_view(&f->s, &o, &v), 0);
+    assert_int_equal(v.acc[0].size, 100);
+    assert_int_equal(v.acc[1].traces, 0);
+    assert_int_equal(v.acc[2].size, 60);
+    assert_non_null(v.dom);
+    assert_true(v.dom[2] == NUMPY && !v.mixed[2]);
+    aggregate_view_free(&v);
+    o = (agg_opts){.group = GROUP_LINENO};
+    assert_int_equal(aggregate_view(&f->s, &o, &v), 0);
+    assert_ptr_equal(v.acc, f->s.acc); /* nothing filtered: no copy */
+    assert_true(v.mixed[0] && !v.mixed[1] && v.dom[1] == NATIVE);
+    aggregate_view_free(&v);
+}
+
+static void test_aggregate__diff_with_domains(void **state)
+{
+    fixture *f = *state;
+    fixture old = {.in = f->in};
+    static const int64_t doms[] = {NATIVE, 0};
+    static const int64_t sizes[] = {999, 30};
+    static const size_t of[] = {3, 2};
+    load_domains(&old, doms, sizes, of, 2);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_diff(&old.s, &f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    /* b.py:5 (+1300), a.py:2 (-994), r.py:3 (+30): all mixed across the
+     * two snapshots. */
+    frame_of(f, o.group, &rows[0], 0, "b.py", 5);
+    frame_of(f, o.group, &rows[1], 0, "a.py", 2);
+    frame_of(f, o.group, &rows[2], 0, "r.py", 3);
+    assert_true(rows[0].mixed && rows[1].mixed && rows[2].mixed);
+    int64_t *dl;
+    size_t *begin;
+    assert_int_equal(aggregate_row_domains(&f->s, &old.s, f->in, &o, rows, n, &dl, &begin), 0);
+    assert_int_equal(begin[2] - begin[1], 2);
+    assert_true(dl[begin[1]] == 0 && dl[begin[1] + 1] == NATIVE);
+    assert_int_equal(begin[3] - begin[2], 2);
+    assert_true(dl[begin[2]] == 0 && dl[begin[2] + 1] == NUMPY);
+    free(dl);
+    free(begin);
+    free(rows);
+
+    /* --domain native on both: a.py:2 only in the old snapshot. */
+    domain_spec spec;
+    assert_int_equal(domain_spec_parse("native", 1, &spec), 0);
+    o.domains = &spec;
+    o.ndomains = 1;
+    assert_int_equal(aggregate_diff(&old.s, &f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    frame_of(f, o.group, &rows[0], 0, "b.py", 5);
+    assert_int_equal(rows[0].size_diff, 1200);
+    frame_of(f, o.group, &rows[1], 0, "a.py", 2);
+    assert_int_equal(rows[1].size, 0);
+    assert_int_equal(rows[1].size_diff, -999);
+    assert_false(rows[0].mixed || rows[1].mixed);
+    assert_true(rows[0].domain == NATIVE && rows[1].domain == NATIVE);
+    free(rows);
+    snapshot_free(&old.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +429,10 @@ int main(void)
         cmocka_unit_test(test_aggregate__ties_break_on_traceback_descending),
         cmocka_unit_test_setup_teardown(test_aggregate__filters_match_tracemalloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregate__diff_against_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__rows_know_their_domains, setup_domains, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__domain_filters_apply_before_grouping,
+                                        setup_domains, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__diff_with_domains, setup_domains, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,12 +93,49 @@ static void test_cli__usage_errors(void **state)
     cli_opts_free(&o);
 }
 
+static void test_cli__domains(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--domain", "native", "--domain=389047", "--exclude-domain",
+                           "tracked", "--exclude-domain=0x10", "s"),
+                     CLI_RUN);
+    assert_int_equal(o.ndomains, 4);
+    assert_true(o.domains[0].inclusive && o.domains[0].domain == 1297108545);
+    assert_true(o.domains[1].inclusive && o.domains[1].domain == 389047);
+    assert_true(!o.domains[2].inclusive && o.domains[2].tracked);
+    assert_true(!o.domains[3].inclusive && o.domains[3].domain == 16);
+    assert_false(o.domain_roots);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--domain", "python", "--format", "collapsed", "--domain-roots",
+                           "s"),
+                     CLI_RUN);
+    assert_true(o.domain_roots && o.domains[0].domain == 0);
+    cli_opts_free(&o);
+
+    assert_int_equal(PARSE(&o, err, "--domain", "numpy", "s"), CLI_USAGE);
+    assert_string_equal(err, "invalid --domain 'numpy' (python, native, tracked or a domain number)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--exclude-domain", "", "s"), CLI_USAGE);
+    assert_string_equal(err, "invalid --exclude-domain '' (python, native, tracked or a domain number)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--domain", "1e3", "s"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "s", "--domain"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--domain-roots", "s"), CLI_USAGE);
+    assert_non_null(strstr(err, "--format collapsed"));
+    cli_opts_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli__defaults),
         cmocka_unit_test(test_cli__all_options),
         cmocka_unit_test(test_cli__usage_errors),
+        cmocka_unit_test(test_cli__domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,172 @@ static void test_format__json_and_collapsed(void **state)
     intern_free(in);
 }
 
+static const pb_frame S2[] = {{"np.py", 9}, {"main.py", 5}};
+
+/* S0: python and native; S1: native; S2: numpy's domain. */
+static void load_domains(intern *in, snapshot *s)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}, {S2, 2}};
+    static const int64_t doms[] = {0, 1297108545, 1297108545, 389047};
+    static const int64_t sizes[] = {100, 4096, 8192, 80000};
+    static const size_t of[] = {0, 0, 1, 2};
+    pb b = {0};
+    pb_snapshot_domains(&b, stacks, 3, doms, sizes, of, 4, 0);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+static void test_format__text_domains_header_and_markers(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    load_domains(in, &s);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    char *text = render(&rep, format_text);
+    assert_string_equal(text, "# : 4 traces, traceback_limit=10, total size=90.2 KiB, count=4\n"
+                              "# domain python: 1 traces, size=100 B, count=1\n"
+                              "# domain tracked:389047: 1 traces, size=78.1 KiB, count=1\n"
+                              "# domain native: 2 traces, size=12.0 KiB, count=2\n"
+                              "# top 3 of 3 rows, group by lineno\n"
+                              "np.py:9: size=78.1 KiB, count=1, average=78.1 KiB [tracked:389047]\n"
+                              "b;c.py:7: size=8192 B, count=1, average=8192 B [native]\n"
+                              "x/a.py:12: size=4196 B, count=2, average=2098 B [python+native]\n");
+    free(text);
+    free(rows);
+
+    /* --domain native: only native rows, all marked; the header keeps
+     * the totals of every domain. */
+    domain_spec spec;
+    assert_int_equal(domain_spec_parse("native", 1, &spec), 0);
+    o.domains = &spec;
+    o.ndomains = 1;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    rep = (report){.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    text = render(&rep, format_text);
+    assert_non_null(strstr(text, "# domain python: 1 traces"));
+    assert_non_null(strstr(text, "# top 2 of 2 rows, group by lineno, filtered\n"
+                                 "b;c.py:7: size=8192 B, count=1, average=8192 B [native]\n"
+                                 "x/a.py:12: size=4096 B, count=1, average=4096 B [native]\n"));
+    free(text);
+    free(rows);
+
+    /* --diff against an ordinary snapshot: only the new one has domain
+     * lines; rows of both snapshots' domains are marked. */
+    snapshot old;
+    static const int64_t osizes[] = {2048};
+    static const size_t oof[] = {1};
+    load(in, &old, osizes, oof, 1, 0);
+    o.ndomains = 0;
+    assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+    rep = (report){.in = in, .snap = &s, .old_snap = &old, .opts = &o, .rows = rows, .nrows = n};
+    text = render(&rep, format_text);
+    assert_non_null(strstr(text, "# old : 1 traces, traceback_limit=10, total size=2048 B, count=1\n"
+                                 "# new : 4 traces"));
+    assert_non_null(strstr(text, "\nb;c.py:7: size=8192 B (+6144 B), count=1 (+0), average=8192 B "
+                                 "[python+native]\n"));
+    free(text);
+    free(rows);
+    snapshot_free(&old);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__json_domains(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    load_domains(in, &s);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    char *json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"domains\": [{\"domain\": 0, \"name\": \"python\", \"traces\": 1, "
+                                 "\"size\": 100, \"count\": 1, \"size_rse\": null}, "
+                                 "{\"domain\": 389047, \"name\": \"tracked:389047\", \"traces\": 1, "
+                                 "\"size\": 80000, \"count\": 1, \"size_rse\": null}, "
+                                 "{\"domain\": 1297108545, \"name\": \"native\", \"traces\": 2, "
+                                 "\"size\": 12288, \"count\": 2, \"size_rse\": null}], \"metadata\": {}}"));
+    assert_non_null(strstr(json, "\"rse\": null, \"domain\": 389047, \"frames\": [{\"filename\": \"np.py\""));
+    assert_non_null(strstr(json, "\"rse\": null, \"domain\": 1297108545, \"frames\": [{\"filename\": \"b;c.py\""));
+    assert_non_null(strstr(json, "\"rse\": null, \"domains\": [0, 1297108545], \"frames\": [{\"filename\": \"x/a.py\""));
+    /* The text of a row stays str(Statistic), without the marker. */
+    assert_non_null(strstr(json, "\"text\": \"np.py:9: size=78.1 KiB, count=1, average=78.1 KiB\"}"));
+    free(json);
+    free(rows);
+    snapshot_free(&s);
+
+    /* An ordinary snapshot: one python domain, no per-row field. */
+    static const int64_t sizes[] = {100};
+    static const size_t of[] = {0};
+    load(in, &s, sizes, of, 1, 0);
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    rep = (report){.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+    json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"domains\": [{\"domain\": 0, \"name\": \"python\", \"traces\": 1, "
+                                 "\"size\": 100, \"count\": 1, \"size_rse\": null}]"));
+    assert_null(strstr(json, "\"domain\": 0, \"frames\""));
+    free(json);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__collapsed_with_domains(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    load_domains(in, &s);
+    agg_opts o = {.group = GROUP_LINENO};
+    report rep = {.in = in, .snap = &s, .opts = &o};
+    char *folded = render(&rep, format_collapsed);
+    assert_string_equal(folded, "main.py:3;x/a.py:12 4196\nmain.py:4;b:c.py:7 8192\n"
+                                "main.py:5;np.py:9 80000\n");
+    free(folded);
+    rep.domain_roots = 1;
+    folded = render(&rep, format_collapsed);
+    assert_string_equal(folded, "python;main.py:3;x/a.py:12 100\n"
+                                "tracked:389047;main.py:5;np.py:9 80000\n"
+                                "native;main.py:3;x/a.py:12 4096\n"
+                                "native;main.py:4;b:c.py:7 8192\n");
+    free(folded);
+    domain_spec spec;
+    assert_int_equal(domain_spec_parse("native", 0, &spec), 0);
+    o.domains = &spec;
+    o.ndomains = 1;
+    rep.domain_roots = 0;
+    folded = render(&rep, format_collapsed);
+    assert_string_equal(folded, "main.py:3;x/a.py:12 100\nmain.py:5;np.py:9 80000\n");
+    free(folded);
+
+    /* --diff: old and new bytes per (domain, stack). */
+    snapshot old;
+    static const int64_t osizes[] = {2048};
+    static const size_t oof[] = {1};
+    load(in, &old, osizes, oof, 1, 0);
+    o.ndomains = 0;
+    rep = (report){.in = in, .snap = &s, .old_snap = &old, .opts = &o, .domain_roots = 1};
+    folded = render(&rep, format_collapsed);
+    assert_string_equal(folded, "python;main.py:3;x/a.py:12 0 100\n"
+                                "python;main.py:4;b:c.py:7 2048 0\n"
+                                "tracked:389047;main.py:5;np.py:9 0 80000\n"
+                                "native;main.py:3;x/a.py:12 0 4096\n"
+                                "native;main.py:4;b:c.py:7 0 8192\n");
+    free(folded);
+    snapshot_free(&old);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +362,9 @@ int main(void)
         cmocka_unit_test(test_format__traceback_rows_show_oldest_frame_then_frames),
         cmocka_unit_test(test_format__sampled_rows_add_rse_and_header),
         cmocka_unit_test(test_format__json_and_collapsed),
+        cmocka_unit_test(test_format__text_domains_header_and_markers),
+        cmocka_unit_test(test_format__json_domains),
+        cmocka_unit_test(test_format__collapsed_with_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

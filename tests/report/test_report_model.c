@@ -110,6 +110,184 @@ static void test_model__sampled_counts_and_variance(void **state)
     free(b.buf);
 }
 
+static void domain_sum_is(const snapshot *s, size_t d, int64_t domain, int64_t size, int64_t traces)
+{
+    assert_true(s->domains[d].domain == domain);
+    assert_int_equal(s->domains[d].sum.size, size);
+    assert_int_equal(s->domains[d].sum.traces, traces);
+}
+
+/* Sums of stack st in domain index d, from the per-domain entries. */
+static const stack_acc *entry_of(const snapshot *s, size_t d, int32_t st)
+{
+    for (size_t i = 0; i < snapshot_domain_nentries(s, d); i++) {
+        int32_t id;
+        const stack_acc *a = snapshot_domain_entry(s, d, i, &id);
+        if (id == st && a->traces)
+            return a;
+    }
+    return NULL;
+}
+
+static void test_model__single_domain_keeps_per_stack_sums_only(void **state)
+{
+    (void)state;
+    pb_stack stacks[] = {{F1, 2}, {F2, 2}};
+    int64_t sizes[] = {100, 50, 7};
+    size_t of[] = {0, 1, 0};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 2, sizes, of, 3, 0);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ndomains, 1);
+    domain_sum_is(&s, 0, 0, 157, 3);
+    assert_null(s.sd);
+    assert_false(snapshot_has_domains(&s));
+    assert_int_equal(entry_of(&s, 0, 0)->size, 107);
+    snapshot_free(&s);
+    free(b.buf);
+
+    /* One domain that is not python: still one array, but "has domains". */
+    int64_t native[] = {0x4D504E41, 0x4D504E41, 0x4D504E41};
+    b = (pb){0};
+    pb_snapshot_domains(&b, stacks, 2, native, sizes, of, 3, 0);
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ndomains, 1);
+    domain_sum_is(&s, 0, 0x4D504E41, 157, 3);
+    assert_true(snapshot_has_domains(&s));
+    snapshot_free(&s);
+    free(b.buf);
+
+    /* No traces, no domains. */
+    b = (pb){0};
+    pb_snapshot(&b, stacks, 2, sizes, of, 0, 0);
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ndomains, 0);
+    assert_false(snapshot_has_domains(&s));
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void test_model__sums_per_domain_and_stack(void **state)
+{
+    (void)state;
+    /* The second domain shows up after a few traces of the first, and
+     * domains come back in any order; domains sort numerically. */
+    pb_stack stacks[] = {{F1, 2}, {F2, 2}};
+    int64_t doms[] = {0, 0, 389047, 0x4D504E41, 0, 389047, 4294967295, 0x4D504E41};
+    int64_t sizes[] = {1, 2, 40, 300, 4, 80, 5000, 600};
+    size_t of[] = {0, 1, 0, 1, 0, 0, 1, 0};
+    pb b = {0};
+    pb_snapshot_domains(&b, stacks, 2, doms, sizes, of, 8, 0);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ntraces, 8);
+    assert_int_equal(s.ndomains, 4);
+    domain_sum_is(&s, 0, 0, 7, 3);
+    domain_sum_is(&s, 1, 389047, 120, 2);
+    domain_sum_is(&s, 2, 0x4D504E41, 900, 2);
+    domain_sum_is(&s, 3, 4294967295, 5000, 1);
+    assert_true(snapshot_has_domains(&s));
+    /* Per stack over every domain, as before. */
+    assert_int_equal(s.acc[0].size, 1 + 40 + 4 + 80 + 600);
+    assert_int_equal(s.acc[1].size, 2 + 300 + 5000);
+    /* Per (domain, stack). */
+    assert_int_equal(entry_of(&s, 0, 0)->size, 5);
+    assert_int_equal(entry_of(&s, 0, 1)->size, 2);
+    assert_int_equal(entry_of(&s, 1, 0)->size, 120);
+    assert_null(entry_of(&s, 1, 1));
+    assert_int_equal(entry_of(&s, 2, 0)->size, 600);
+    assert_int_equal(entry_of(&s, 2, 1)->size, 300);
+    assert_int_equal(entry_of(&s, 3, 1)->traces, 1);
+    assert_int_equal(snapshot_domain_nentries(&s, 3), 1);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void test_model__sampled_sums_per_domain(void **state)
+{
+    (void)state;
+    double rate = 1000;
+    int64_t w = llround(sampling_weight(10, rate));
+    pb_stack stacks[] = {{F1, 2}};
+    int64_t doms[] = {0, 0x4D504E41, 0x4D504E41};
+    int64_t sizes[] = {w, w, w};
+    size_t of[] = {0, 0, 0};
+    pb b = {0};
+    pb_snapshot_domains(&b, stacks, 1, doms, sizes, of, 3, 1000);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    double p = sampling_probability(sampling_size_from_weight(w, rate), rate);
+    assert_true(fabs(s.domains[0].sum.count - 1 / p) < 1e-6);
+    assert_true(fabs(s.domains[1].sum.count - 2 / p) < 1e-6);
+    assert_true(fabs(s.domains[1].sum.var - 2 * (double)w * (double)w * (1 - p)) < 1e-3);
+    assert_true(fabs(s.acc[0].count - 3 / p) < 1e-6);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
+static void test_model__many_domains_many_stacks(void **state)
+{
+    (void)state;
+    /* 50 domains x 30 stacks, each pair hit several times: more domains
+     * than the reader's compact codes, hash tables growing. */
+    enum { ND = 50, NS = 30, N = 6000 };
+    static pb_frame frames[NS][1];
+    static char names[NS][16];
+    pb_stack stacks[NS];
+    for (int i = 0; i < NS; i++) {
+        snprintf(names[i], sizeof names[i], "f%d.py", i);
+        frames[i][0] = (pb_frame){names[i], i + 1};
+        stacks[i] = (pb_stack){frames[i], 1};
+    }
+    static int64_t doms[N], sizes[N];
+    static size_t of[N];
+    for (size_t i = 0; i < N; i++) {
+        doms[i] = (int64_t)(ND - 1 - (i * 13) % ND) * 1000;
+        of[i] = (i * 7) % NS;
+        sizes[i] = (int64_t)(i % 5) + 1;
+    }
+    pb b = {0};
+    pb_snapshot_domains(&b, stacks, NS, doms, sizes, of, N, 0);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_int_equal(s.ndomains, ND);
+    int64_t want[ND][NS] = {{0}}, total = 0, got = 0;
+    for (size_t i = 0; i < N; i++)
+        want[doms[i] / 1000][of[i]] += sizes[i];
+    for (size_t d = 0; d < ND; d++) {
+        assert_true(s.domains[d].domain == (int64_t)d * 1000);
+        int32_t prev = -1;
+        for (size_t k = 0; k < snapshot_domain_nentries(&s, d); k++) {
+            int32_t st;
+            const stack_acc *a = snapshot_domain_entry(&s, d, k, &st);
+            assert_true(st > prev); /* sorted by stack within a domain */
+            prev = st;
+            size_t nf;
+            const int32_t *fr = intern_stack_frames(in, st, &nf);
+            int64_t line = intern_frame_lineno(in, fr[0]);
+            assert_int_equal(a->size, want[d][line - 1]);
+            got += a->size;
+        }
+        total += s.domains[d].sum.size;
+    }
+    assert_int_equal(got, total);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
 static void expect_model_error(pb *b, const char *needle)
 {
     intern *in = intern_new();
@@ -243,6 +421,10 @@ int main(void)
         cmocka_unit_test(test_model__sums_per_stack_and_interns_by_content),
         cmocka_unit_test(test_model__reads_metadata_and_ignores_unknown_keys),
         cmocka_unit_test(test_model__sampled_counts_and_variance),
+        cmocka_unit_test(test_model__single_domain_keeps_per_stack_sums_only),
+        cmocka_unit_test(test_model__sums_per_domain_and_stack),
+        cmocka_unit_test(test_model__sampled_sums_per_domain),
+        cmocka_unit_test(test_model__many_domains_many_stacks),
         cmocka_unit_test(test_model__rejects_malformed_snapshots),
         cmocka_unit_test(test_model__frame_tuple_reused_as_stack_is_safe),
         cmocka_unit_test(test_model__caps_metadata_keys),

@@ -82,10 +82,111 @@ static void test_pickle__memoized_tuples_are_shared(void **state)
     pv it[3] = {pv_seq_get(&list, 0), pv_seq_get(&list, 1), pv_seq_get(&list, 2)};
     assert_int_equal(it[0].kind, PV_TRACE);
     assert_int_equal(it[2].u.tr->size, 30);
-    assert_int_equal(it[1].u.tr->frames->len, 2);
+    assert_int_equal(pv_trace_frames(it[1].u.tr)->len, 2);
     /* BINGET gives the very same tuple, not a copy. */
-    assert_ptr_equal(it[0].u.tr->frames, it[1].u.tr->frames);
-    assert_ptr_equal(it[0].u.tr->frames, it[2].u.tr->frames);
+    assert_ptr_equal(pv_trace_frames(it[0].u.tr), pv_trace_frames(it[1].u.tr));
+    assert_ptr_equal(pv_trace_frames(it[0].u.tr), pv_trace_frames(it[2].u.tr));
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
+/* The traces of a snapshot pickle, parsed, in *doc. */
+static pv trace_list(const pb *b, pickle_doc **doc)
+{
+    pickle_error err;
+    if (parse(b->buf, b->len, doc, &err) != 0)
+        fail_msg("offset %zu: %s", err.offset, err.message);
+    pv traces, list;
+    assert_true(pv_dict_get(&pickle_doc_root(*doc)->u.o->state, "traces", &traces));
+    assert_true(pv_dict_get(&traces.u.o->state, "_traces", &list));
+    return list;
+}
+
+enum { ENC_PB_INT, ENC_PYTHON_LONG1 };
+
+static void test_pickle__keeps_every_domain_as_pickled(void **state)
+{
+    (void)state;
+    /* Python pickles 0..255 as BININT1, to 65535 as BININT2, below 2**31
+     * as BININT and 2**31 .. 2**32-1 as LONG1 of 5 bytes; libmprofile's
+     * mp_pickle_uint the same but LONG1 of 8 bytes (as pb_int). */
+    static const struct {
+        int64_t domain;
+        int enc;
+    } cases[] = {
+        {0, ENC_PB_INT}, {1, ENC_PB_INT}, {255, ENC_PB_INT}, {256, ENC_PB_INT},
+        {65535, ENC_PB_INT}, {65536, ENC_PB_INT}, {389047, ENC_PB_INT},
+        {0x4D504E41, ENC_PB_INT}, {INT32_MAX, ENC_PB_INT},
+        {(int64_t)1 << 31, ENC_PYTHON_LONG1}, {UINT32_MAX, ENC_PYTHON_LONG1},
+        {(int64_t)1 << 31, ENC_PB_INT}, {UINT32_MAX, ENC_PB_INT}, {UINT32_MAX - 1, ENC_PB_INT},
+        {-1, ENC_PB_INT}, {INT64_MAX, ENC_PYTHON_LONG1},
+    };
+    size_t nc = sizeof cases / sizeof cases[0];
+    pb b = {0};
+    pb_frame f[] = {{"a.py", 1}};
+    pb_stack st = {f, 1};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    /* Twice over: the second round takes the reader's fast path for the
+     * domains BININT can hold (the stack is memoized by then). */
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < nc; i++) {
+            pb_op(&b, '(');
+            if (cases[i].enc == ENC_PYTHON_LONG1)
+                pb_long1_min(&b, cases[i].domain);
+            else
+                pb_int(&b, cases[i].domain);
+            pb_int(&b, (int64_t)i);
+            pb_frames(&b, &st, &memo, 1);
+            pb_int(&b, 1);
+            pb_op(&b, 't');
+            pb_memoize(&b);
+        }
+    }
+    pb_snapshot_traces_done(&b, 1);
+    pb_snapshot_end(&b);
+    /* The encodings really are Python's: 2**31 as LONG1 of 5 bytes. */
+    assert_non_null(memmem(b.buf, b.len, "\x8a\x05\x00\x00\x00\x80\x00", 7));
+    assert_non_null(memmem(b.buf, b.len, "\x8a\x05\xff\xff\xff\xff\x00", 7));
+    pickle_doc *doc;
+    pv list = trace_list(&b, &doc);
+    assert_int_equal(pv_seq_len(&list), 2 * nc);
+    for (size_t i = 0; i < 2 * nc; i++) {
+        pv t = pv_seq_get(&list, i);
+        assert_int_equal(t.kind, PV_TRACE);
+        assert_int_equal(t.u.tr->size, (int64_t)(i % nc));
+        assert_true(pv_trace_domain(doc, t.u.tr) == cases[i % nc].domain);
+        assert_int_equal(pv_trace_frames(t.u.tr)->len, 1);
+    }
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
+static void test_pickle__more_domains_than_the_compact_table(void **state)
+{
+    (void)state;
+    /* 40 distinct domains, interleaved: the first 15 get a code in the
+     * compact trace, the others the extended form. */
+    pb b = {0};
+    pb_frame f[] = {{"a.py", 1}, {"b.py", 2}};
+    pb_stack st = {f, 2};
+    uint32_t memo = UINT32_MAX;
+    size_t n = 400;
+    pb_snapshot_begin(&b);
+    for (size_t i = 0; i < n; i++)
+        pb_trace_domain(&b, (int64_t)((i * 7) % 40) * 100003, (int64_t)i, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 2);
+    pb_snapshot_end(&b);
+    pickle_doc *doc;
+    pv list = trace_list(&b, &doc);
+    assert_int_equal(pv_seq_len(&list), n);
+    struct pv_tuple *frames = pv_trace_frames(pv_seq_get(&list, 0).u.tr);
+    for (size_t i = 0; i < n; i++) {
+        pv t = pv_seq_get(&list, i);
+        assert_true(pv_trace_domain(doc, t.u.tr) == (int64_t)((i * 7) % 40) * 100003);
+        assert_int_equal(t.u.tr->size, (int64_t)i);
+        assert_ptr_equal(pv_trace_frames(t.u.tr), frames);
+    }
     pickle_doc_free(doc);
     free(b.buf);
 }
@@ -210,6 +311,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pickle__reads_scalars_in_a_tuple),
         cmocka_unit_test(test_pickle__memoized_tuples_are_shared),
+        cmocka_unit_test(test_pickle__keeps_every_domain_as_pickled),
+        cmocka_unit_test(test_pickle__more_domains_than_the_compact_table),
         cmocka_unit_test(test_pickle__protocol2_global_and_long_forms),
         cmocka_unit_test(test_pickle__list_dict_and_pop_opcodes),
         cmocka_unit_test(test_pickle__rejects_empty_and_truncated),

@@ -2,7 +2,9 @@
  * its most recent frame (lineno), that frame's file with line 0 (filename)
  * or the whole traceback; in cumulative mode a trace counts once for every
  * frame of its traceback, repeated frames included.  Because the key only
- * depends on the stack, rows are built from the per-stack sums. */
+ * depends on the stack, rows are built from the per-stack sums (of the
+ * domains that pass the domain filters, which tracemalloc's DomainFilter
+ * applies per trace). */
 #include "aggregate.h"
 
 #include <math.h>
@@ -29,6 +31,99 @@ static int32_t unknown_key(intern *in, group_by g)
     if (file < 0 || g == GROUP_FILENAME)
         return file;
     return intern_frame(in, file, 0);
+}
+
+int aggregate_view(const snapshot *snap, const agg_opts *opts, acc_view *v)
+{
+    *v = (acc_view){0};
+    size_t nd = snap->ndomains, npass = 0, last = 0;
+    uint8_t *pass = malloc(nd ? nd : 1);
+    if (!pass)
+        return -1;
+    for (size_t d = 0; d < nd; d++) {
+        pass[d] = (uint8_t)domain_passes(opts->domains, opts->ndomains, snap->domains[d].domain);
+        if (pass[d]) {
+            npass++;
+            last = d;
+        }
+    }
+    if (npass == 0) {
+        free(pass);
+        return 0;
+    }
+    if (npass == 1)
+        v->uniform = snap->domains[last].domain;
+    if (nd == 1 || npass == nd) {
+        v->acc = snap->acc;
+        v->nacc = snap->nacc;
+    } else {
+        v->owned = calloc(snap->nacc ? snap->nacc : 1, sizeof *v->owned);
+        if (!v->owned)
+            goto fail;
+        v->acc = v->owned;
+        v->nacc = snap->nacc;
+    }
+    if (npass > 1) {
+        v->dom = malloc((snap->nacc ? snap->nacc : 1) * sizeof *v->dom);
+        v->mixed = calloc(snap->nacc ? snap->nacc : 1, 1);
+        if (!v->dom || !v->mixed)
+            goto fail;
+    }
+    if (!v->owned && !v->dom) {
+        free(pass);
+        return 0;
+    }
+    for (size_t d = 0; d < nd; d++) {
+        if (!pass[d])
+            continue;
+        int64_t domain = snap->domains[d].domain;
+        size_t ne = snapshot_domain_nentries(snap, d);
+        for (size_t i = 0; i < ne; i++) {
+            int32_t st;
+            const stack_acc *a = snapshot_domain_entry(snap, d, i, &st);
+            if (!a->traces)
+                continue;
+            if (v->owned) {
+                stack_acc *o = &v->owned[st];
+                o->size += a->size;
+                o->traces += a->traces;
+                o->count += a->count;
+                o->var += a->var;
+            }
+            if (v->dom) {
+                /* Domains come in ascending order: the first one of a
+                 * stack sets it, any other makes the stack mixed. */
+                if (!v->mixed[st] || (v->mixed[st] == 1 && v->dom[st] != domain)) {
+                    v->mixed[st] = v->mixed[st] ? 2 : 1;
+                    if (v->mixed[st] == 1)
+                        v->dom[st] = domain;
+                }
+            }
+        }
+    }
+    if (v->mixed)
+        for (size_t st = 0; st < snap->nacc; st++)
+            v->mixed[st] = v->mixed[st] == 2;
+    free(pass);
+    return 0;
+fail:
+    free(pass);
+    aggregate_view_free(v);
+    return -1;
+}
+
+void aggregate_view_free(acc_view *v)
+{
+    free(v->owned);
+    free(v->dom);
+    free(v->mixed);
+    *v = (acc_view){0};
+}
+
+static int64_t view_domain(const acc_view *v, size_t st, int32_t *mixed)
+{
+    *mixed = v->mixed ? v->mixed[st] : 0;
+    return v->dom ? v->dom[st] : v->uniform;
 }
 
 int aggregate_stack_filter(const snapshot *snap, intern *in, const agg_opts *opts, uint8_t **out)
@@ -98,7 +193,8 @@ typedef struct grouper {
     size_t nrows, caprows;
 } grouper;
 
-static int add_to_key(grouper *gr, int32_t key, int32_t stack, const stack_acc *a, int cumulative)
+static int add_to_key(grouper *gr, int32_t key, int32_t stack, const stack_acc *a, int cumulative,
+                      int64_t domain, int32_t mixed)
 {
     int32_t idx = gr->slot[key];
     if (idx < 0) {
@@ -111,10 +207,12 @@ static int add_to_key(grouper *gr, int32_t key, int32_t stack, const stack_acc *
             gr->caprows = cap;
         }
         idx = (int32_t)gr->nrows++;
-        gr->rows[idx] = (row){.key = key};
+        gr->rows[idx] = (row){.key = key, .domain = domain, .mixed = mixed};
         gr->slot[key] = idx;
     }
     row *r = &gr->rows[idx];
+    if (mixed || domain != r->domain)
+        r->mixed = 1;
     r->size = sat_add(r->size, a->size);
     r->count += a->count;
     if (!cumulative) {
@@ -138,21 +236,26 @@ static int group(const snapshot *snap, intern *in, const agg_opts *opts, row **r
     uint8_t *pass = NULL;
     int rc = -1;
     int32_t unknown = -1;
-    if (snap->nacc) {
-        /* The key of an empty traceback must exist before sizing tables. */
-        for (size_t st = 0; st < snap->nacc && st < intern_nstacks(in); st++) {
-            size_t nf;
-            intern_stack_frames(in, (int32_t)st, &nf);
-            if (snap->acc[st].traces && nf == 0) {
-                unknown = unknown_key(in, opts->group);
-                if (unknown < 0)
-                    return -1;
-                break;
+    acc_view view;
+    if (aggregate_view(snap, opts, &view) < 0)
+        return -1;
+    /* The key of an empty traceback must exist before sizing tables. */
+    for (size_t st = 0; st < view.nacc && st < intern_nstacks(in); st++) {
+        size_t nf;
+        intern_stack_frames(in, (int32_t)st, &nf);
+        if (view.acc[st].traces && nf == 0) {
+            unknown = unknown_key(in, opts->group);
+            if (unknown < 0) {
+                aggregate_view_free(&view);
+                return -1;
             }
+            break;
         }
     }
-    if (aggregate_stack_filter(snap, in, opts, &pass) < 0)
+    if (aggregate_stack_filter(snap, in, opts, &pass) < 0) {
+        aggregate_view_free(&view);
         return -1;
+    }
     gr.nkeys = opts->group == GROUP_LINENO ? intern_nframes(in)
              : opts->group == GROUP_FILENAME ? intern_nfiles(in) : intern_nstacks(in);
     gr.slot = malloc((gr.nkeys ? gr.nkeys : 1) * sizeof *gr.slot);
@@ -166,25 +269,28 @@ static int group(const snapshot *snap, intern *in, const agg_opts *opts, row **r
         if (!gr.last_stack || !gr.mult)
             goto out;
     }
-    size_t nst = snap->nacc < intern_nstacks(in) ? snap->nacc : intern_nstacks(in);
+    size_t nst = view.nacc < intern_nstacks(in) ? view.nacc : intern_nstacks(in);
     for (size_t st = 0; st < nst; st++) {
-        const stack_acc *a = &snap->acc[st];
+        const stack_acc *a = &view.acc[st];
         if (!a->traces || !pass[st])
             continue;
+        int32_t mixed;
+        int64_t dom = view_domain(&view, st, &mixed);
         size_t nf;
         const int32_t *frames = intern_stack_frames(in, (int32_t)st, &nf);
         if (opts->group == GROUP_TRACEBACK) {
-            if (add_to_key(&gr, (int32_t)st, (int32_t)st, a, 0) < 0)
+            if (add_to_key(&gr, (int32_t)st, (int32_t)st, a, 0, dom, mixed) < 0)
                 goto out;
         } else if (nf == 0) {
-            if (add_to_key(&gr, unknown, (int32_t)st, a, opts->cumulative) < 0)
+            if (add_to_key(&gr, unknown, (int32_t)st, a, opts->cumulative, dom, mixed) < 0)
                 goto out;
         } else if (!opts->cumulative) {
-            if (add_to_key(&gr, frame_key(in, opts->group, frames[0]), (int32_t)st, a, 0) < 0)
+            if (add_to_key(&gr, frame_key(in, opts->group, frames[0]), (int32_t)st, a, 0, dom, mixed) < 0)
                 goto out;
         } else {
             for (size_t k = 0; k < nf; k++)
-                if (add_to_key(&gr, frame_key(in, opts->group, frames[k]), (int32_t)st, a, 1) < 0)
+                if (add_to_key(&gr, frame_key(in, opts->group, frames[k]), (int32_t)st, a, 1, dom,
+                               mixed) < 0)
                     goto out;
         }
     }
@@ -198,6 +304,132 @@ out:
     free(gr.last_stack);
     free(gr.mult);
     free(pass);
+    aggregate_view_free(&view);
+    return rc;
+}
+
+typedef struct row_domain {
+    size_t row;
+    int64_t domain;
+} row_domain;
+
+static int cmp_row_domain(const void *pa, const void *pb)
+{
+    const row_domain *a = pa, *b = pb;
+    if (a->row != b->row)
+        return a->row < b->row ? -1 : 1;
+    return a->domain < b->domain ? -1 : a->domain > b->domain;
+}
+
+static int push_row_domain(row_domain **p, size_t *n, size_t *cap, size_t r, int64_t domain)
+{
+    /* Entries come domain by domain: skip the repeat of the last one. */
+    if (*n && (*p)[*n - 1].row == r && (*p)[*n - 1].domain == domain)
+        return 0;
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        row_domain *q = realloc(*p, c * sizeof *q);
+        if (!q)
+            return -1;
+        *p = q;
+        *cap = c;
+    }
+    (*p)[(*n)++] = (row_domain){r, domain};
+    return 0;
+}
+
+/* Adds (row, domain) for every mixed row that the traces of each (stack,
+ * domain) of snap reach, with the key logic of group(). */
+static int collect_row_domains(const snapshot *snap, intern *in, const agg_opts *opts,
+                               const int32_t *slot, size_t nkeys, row_domain **p, size_t *n,
+                               size_t *cap)
+{
+    uint8_t *pass;
+    if (aggregate_stack_filter(snap, in, opts, &pass) < 0)
+        return -1;
+    size_t nstacks = intern_nstacks(in);
+    int rc = 0;
+    for (size_t d = 0; d < snap->ndomains && rc == 0; d++) {
+        int64_t domain = snap->domains[d].domain;
+        if (!domain_passes(opts->domains, opts->ndomains, domain))
+            continue;
+        size_t ne = snapshot_domain_nentries(snap, d);
+        for (size_t i = 0; i < ne && rc == 0; i++) {
+            int32_t st;
+            const stack_acc *a = snapshot_domain_entry(snap, d, i, &st);
+            if (!a->traces || (size_t)st >= nstacks || !pass[st])
+                continue;
+            size_t nf;
+            const int32_t *frames = intern_stack_frames(in, st, &nf);
+            size_t nk = opts->group == GROUP_TRACEBACK || nf == 0 || !opts->cumulative ? 1 : nf;
+            for (size_t k = 0; k < nk && rc == 0; k++) {
+                int32_t key;
+                if (opts->group == GROUP_TRACEBACK)
+                    key = st;
+                else if (nf == 0)
+                    key = unknown_key(in, opts->group); /* exists since group() */
+                else
+                    key = frame_key(in, opts->group, frames[k]);
+                if (key >= 0 && (size_t)key < nkeys && slot[key] >= 0)
+                    rc = push_row_domain(p, n, cap, (size_t)slot[key], domain);
+            }
+        }
+    }
+    free(pass);
+    return rc;
+}
+
+int aggregate_row_domains(const snapshot *snap, const snapshot *old_snap, intern *in,
+                          const agg_opts *opts, const row *rows, size_t n, int64_t **doms,
+                          size_t **begin)
+{
+    *doms = NULL;
+    *begin = calloc(n + 1, sizeof **begin);
+    if (!*begin)
+        return -1;
+    size_t nkeys = opts->group == GROUP_LINENO ? intern_nframes(in)
+                 : opts->group == GROUP_FILENAME ? intern_nfiles(in) : intern_nstacks(in);
+    int32_t *slot = malloc((nkeys ? nkeys : 1) * sizeof *slot);
+    row_domain *p = NULL;
+    size_t np = 0, cap = 0;
+    int rc = -1;
+    if (!slot)
+        goto out;
+    memset(slot, 0xff, nkeys * sizeof *slot);
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].mixed && rows[i].key >= 0 && (size_t)rows[i].key < nkeys) {
+            slot[rows[i].key] = (int32_t)i;
+            any = 1;
+        }
+    }
+    if (any && (collect_row_domains(snap, in, opts, slot, nkeys, &p, &np, &cap) < 0 ||
+                (old_snap && collect_row_domains(old_snap, in, opts, slot, nkeys, &p, &np, &cap) < 0)))
+        goto out;
+    if (np > 1)
+        qsort(p, np, sizeof *p, cmp_row_domain);
+    *doms = malloc((np ? np : 1) * sizeof **doms);
+    if (!*doms)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (i && p[i].row == p[i - 1].row && p[i].domain == p[i - 1].domain)
+            continue;
+        (*doms)[k++] = p[i].domain;
+        (*begin)[p[i].row + 1]++;
+    }
+    for (size_t i = 0; i < n; i++)
+        (*begin)[i + 1] += (*begin)[i];
+    rc = 0;
+out:
+    free(slot);
+    free(p);
+    if (rc < 0) {
+        free(*doms);
+        free(*begin);
+        *doms = NULL;
+        *begin = NULL;
+    }
     return rc;
 }
 
@@ -349,6 +581,8 @@ int aggregate_diff(const snapshot *old_snap, const snapshot *new_snap, intern *i
         int32_t j = old_slot[r.key];
         if (j >= 0) {
             used[j] = 1;
+            if (o[j].mixed || o[j].domain != r.domain)
+                r.mixed = 1;
             r.size_diff = r.size - o[j].size;
             r.count_diff = r.count - o[j].count;
             r.var += o[j].var;
@@ -361,7 +595,8 @@ int aggregate_diff(const snapshot *old_snap, const snapshot *new_snap, intern *i
     for (size_t i = 0; i < no; i++) {
         if (used[i])
             continue;
-        out[k++] = (row){.key = o[i].key, .size = 0, .count = 0, .var = o[i].var,
+        out[k++] = (row){.key = o[i].key, .mixed = o[i].mixed, .domain = o[i].domain,
+                         .size = 0, .count = 0, .var = o[i].var,
                          .size_diff = -o[i].size, .count_diff = -o[i].count};
     }
     free(o);

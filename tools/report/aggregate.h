@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain.h"
 #include "intern.h"
 #include "match.h"
 #include "snapshot_model.h"
@@ -23,18 +24,39 @@ typedef struct agg_opts {
     int all_frames;
     const report_filter *filters;
     size_t nfilters;
+    /* --domain / --exclude-domain, applied before everything else. */
+    const domain_spec *domains;
+    size_t ndomains;
 } agg_opts;
 
 typedef struct row {
     /* GROUP_LINENO: frame id; GROUP_FILENAME: file id; GROUP_TRACEBACK:
      * stack id.  A trace without frames is keyed as "<unknown>", line 0. */
     int32_t key;
+    /* The traces of the row come from several domains (with --diff: of
+     * either snapshot); otherwise all of them are in domain. */
+    int32_t mixed;
+    int64_t domain;
     int64_t size;
     double count;
     double var;
     int64_t size_diff;  /* --diff only: size - old size */
     double count_diff;  /* --diff only */
 } row;
+
+/* The per-stack sums of the traces of a snapshot whose domain passes the
+ * domain filters, and the domain of each stack's traces. */
+typedef struct acc_view {
+    const stack_acc *acc; /* indexed by stack id */
+    size_t nacc;
+    int64_t uniform;   /* with dom NULL: the domain of every trace */
+    int64_t *dom;      /* per stack: the domain of its traces, unless mixed */
+    uint8_t *mixed;    /* per stack: its traces come from several domains */
+    stack_acc *owned;  /* acc, when built for the view */
+} acc_view;
+
+int aggregate_view(const snapshot *snap, const agg_opts *opts, acc_view *v);
+void aggregate_view_free(acc_view *v);
 
 /* Rows of one snapshot, in Snapshot.statistics() order. */
 int aggregate_rows(const snapshot *snap, intern *in, const agg_opts *opts, row **rows, size_t *n);
@@ -44,6 +66,14 @@ int aggregate_diff(const snapshot *old_snap, const snapshot *new_snap, intern *i
 /* Per-stack pass/fail of the filters for the stacks of snap: out[stack]
  * for every stack id < intern_nstacks.  Caller frees. */
 int aggregate_stack_filter(const snapshot *snap, intern *in, const agg_opts *opts, uint8_t **out);
+
+/* The domains of the mixed rows among rows[0..n) (computed from their
+ * keys, snap and old_snap, NULL without --diff): those of row i are
+ * (*doms)[(*begin)[i] .. (*begin)[i + 1]), ascending; the range is empty
+ * for a row of a single domain (row.domain).  Caller frees both. */
+int aggregate_row_domains(const snapshot *snap, const snapshot *old_snap, intern *in,
+                          const agg_opts *opts, const row *rows, size_t n, int64_t **doms,
+                          size_t **begin);
 
 /* Frames of a row's key, OLDEST first (tracemalloc's Traceback order);
  * for lineno/filename keys a single frame.  Sets file and lineno of frame i. */

@@ -20,7 +20,11 @@ void cli_usage(FILE *out)
           "      --include GLOB    keep traces whose file matches (repeatable)\n"
           "      --exclude GLOB    drop traces whose file matches (repeatable)\n"
           "      --all-frames      filters match any frame, not only the most recent\n"
+          "      --domain SPEC     keep traces of that domain (repeatable): python, native,\n"
+          "                        tracked (every other domain) or a domain number\n"
+          "      --exclude-domain SPEC  drop traces of that domain (repeatable)\n"
           "      --format FORMAT   text (default), json or collapsed\n"
+          "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "  -o, --output FILE     write there instead of stdout\n"
           "  -h, --help            show this help\n"
           "      --version         show the version\n"
@@ -34,6 +38,9 @@ void cli_opts_free(cli_opts *opts)
     free(opts->filters);
     opts->filters = NULL;
     opts->nfilters = 0;
+    free(opts->domains);
+    opts->domains = NULL;
+    opts->ndomains = 0;
 }
 
 static int add_filter(cli_opts *o, const char *pattern, int inclusive)
@@ -46,7 +53,20 @@ static int add_filter(cli_opts *o, const char *pattern, int inclusive)
     return 0;
 }
 
-enum { OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF };
+static int add_domain(cli_opts *o, const domain_spec *spec)
+{
+    domain_spec *d = realloc(o->domains, (o->ndomains + 1) * sizeof *d);
+    if (!d)
+        return -1;
+    o->domains = d;
+    o->domains[o->ndomains++] = *spec;
+    return 0;
+}
+
+enum {
+    OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF,
+    OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS
+};
 
 int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t errlen)
 {
@@ -57,6 +77,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
+        {"domain", required_argument, NULL, OPT_DOMAIN},
+        {"exclude-domain", required_argument, NULL, OPT_EXCLUDE_DOMAIN},
+        {"domain-roots", no_argument, NULL, OPT_DOMAIN_ROOTS},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},
         {"diff", no_argument, NULL, OPT_DIFF},
@@ -105,6 +128,21 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
                 return CLI_USAGE;
             }
             break;
+        case OPT_DOMAIN:
+        case OPT_EXCLUDE_DOMAIN: {
+            domain_spec spec;
+            if (domain_spec_parse(optarg, c == OPT_DOMAIN, &spec) < 0) {
+                snprintf(err, errlen, "invalid %s '%s' (python, native, tracked or a domain number)",
+                         c == OPT_DOMAIN ? "--domain" : "--exclude-domain", optarg);
+                return CLI_USAGE;
+            }
+            if (add_domain(o, &spec) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return CLI_USAGE;
+            }
+            break;
+        }
+        case OPT_DOMAIN_ROOTS: o->domain_roots = 1; break;
         case OPT_FORMAT:
             if (strcmp(optarg, "text") == 0)
                 o->format = FORMAT_TEXT;
@@ -144,6 +182,10 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
     if (o->cumulative && o->group == GROUP_TRACEBACK) {
         /* Snapshot.statistics raises ValueError for this combination. */
         snprintf(err, errlen, "--cumulative cannot be used with --group-by traceback");
+        return CLI_USAGE;
+    }
+    if (o->domain_roots && o->format != FORMAT_COLLAPSED) {
+        snprintf(err, errlen, "--domain-roots needs --format collapsed");
         return CLI_USAGE;
     }
     return CLI_RUN;

@@ -25,6 +25,9 @@ typedef struct cli_opts {
     const char *files[2]; /* SNAPSHOT, or OLD NEW with --diff */
     cli_filter *filters;  /* in command line order */
     size_t nfilters;
+    domain_spec *domains; /* --domain and --exclude-domain, in command line order */
+    size_t ndomains;
+    int domain_roots;
 } cli_opts;
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_USAGE = -1 };

@@ -17,6 +17,7 @@ typedef struct report {
     const row *rows;
     size_t nrows;
     size_t top; /* rows to print; 0 = all */
+    int domain_roots; /* collapsed: the domain name as the root frame */
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
@@ -36,5 +37,10 @@ const char *group_by_name(group_by g);
 size_t report_shown_rows(const report *rep);
 long long report_count(const snapshot *snap, double count);
 double report_rse(const row *r);
+/* Whether a snapshot of the report has a domain other than python. */
+int report_has_domains(const report *rep);
+/* Domains of the mixed rows among the shown ones (aggregate_row_domains),
+ * or both NULL when no shown row is mixed.  -1 when out of memory. */
+int report_row_domains(const report *rep, int64_t **doms, size_t **begin);
 
 #endif

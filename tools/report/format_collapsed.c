@@ -2,7 +2,9 @@
  * speedscope and inferno): one line per stack, root frame first, frames
  * separated by ';', then a space and the bytes.  With --diff each line has
  * the old and the new bytes, the input of flamegraph.pl's differential
- * mode.  Grouping options do not apply: a flame graph wants whole stacks. */
+ * mode.  Grouping options do not apply: a flame graph wants whole stacks.
+ * With --domain-roots each line starts with the name of its traces'
+ * domain, one line per (domain, stack). */
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -28,58 +30,154 @@ static void write_frame(FILE *out, intern *in, int32_t frame)
     fprintf(out, ":%" PRId64, intern_frame_lineno(in, frame));
 }
 
-static int64_t stack_size(const snapshot *s, const uint8_t *pass, size_t st)
+static int64_t stack_size(const acc_view *v, const uint8_t *pass, size_t st)
 {
-    if (!s || st >= s->nacc || !pass[st])
+    if (!v || st >= v->nacc || !pass[st])
         return 0;
-    return s->acc[st].size;
+    return v->acc[st].size;
+}
+
+static int listed(const acc_view *v, const uint8_t *pass, size_t st)
+{
+    return v && st < v->nacc && v->acc[st].traces && pass[st];
+}
+
+static void write_stack(FILE *out, intern *in, int32_t stack)
+{
+    size_t nf;
+    const int32_t *frames = intern_stack_frames(in, stack, &nf);
+    if (nf == 0)
+        fputs("<unknown>:0", out);
+    for (size_t k = nf; k-- > 0;) {
+        write_frame(out, in, frames[k]);
+        if (k)
+            fputc(';', out);
+    }
+}
+
+/* --domain-roots: one line per (domain, stack), the domain name first. */
+typedef struct dom_stack {
+    int64_t domain;
+    int32_t stack;
+    int is_new;
+    int64_t size;
+} dom_stack;
+
+static int cmp_dom_stack(const void *pa, const void *pb)
+{
+    const dom_stack *a = pa, *b = pb;
+    if (a->domain != b->domain)
+        return a->domain < b->domain ? -1 : 1;
+    if (a->stack != b->stack)
+        return cmp_stack(&a->stack, &b->stack);
+    return a->is_new - b->is_new;
+}
+
+static int collect(const snapshot *s, const report *rep, const uint8_t *pass, int is_new,
+                   dom_stack **items, size_t *n, size_t *cap)
+{
+    size_t nst = intern_nstacks(rep->in);
+    for (size_t d = 0; d < s->ndomains; d++) {
+        int64_t domain = s->domains[d].domain;
+        if (!domain_passes(rep->opts->domains, rep->opts->ndomains, domain))
+            continue;
+        size_t ne = snapshot_domain_nentries(s, d);
+        for (size_t i = 0; i < ne; i++) {
+            int32_t st;
+            const stack_acc *a = snapshot_domain_entry(s, d, i, &st);
+            if (!a->traces || (size_t)st >= nst || !pass[st])
+                continue;
+            if (*n == *cap) {
+                size_t c = *cap ? 2 * *cap : 64;
+                dom_stack *p = realloc(*items, c * sizeof *p);
+                if (!p)
+                    return -1;
+                *items = p;
+                *cap = c;
+            }
+            (*items)[(*n)++] = (dom_stack){domain, st, is_new, a->size};
+        }
+    }
+    return 0;
+}
+
+static int format_domain_roots(FILE *out, const report *rep, const uint8_t *pass_new,
+                               const uint8_t *pass_old)
+{
+    dom_stack *items = NULL;
+    size_t n = 0, cap = 0;
+    if (collect(rep->snap, rep, pass_new, 1, &items, &n, &cap) < 0 ||
+        (rep->old_snap && collect(rep->old_snap, rep, pass_old, 0, &items, &n, &cap) < 0)) {
+        free(items);
+        return -1;
+    }
+    sort_in = rep->in;
+    if (n > 1)
+        qsort(items, n, sizeof *items, cmp_dom_stack);
+    for (size_t i = 0; i < n;) {
+        int64_t sizes[2] = {0, 0};
+        size_t j = i;
+        for (; j < n && items[j].domain == items[i].domain && items[j].stack == items[i].stack; j++)
+            sizes[items[j].is_new] = items[j].size;
+        if (rep->old_snap || sizes[1]) {
+            char name[32];
+            domain_name(name, sizeof name, items[i].domain);
+            fprintf(out, "%s;", name);
+            write_stack(out, rep->in, items[i].stack);
+            if (rep->old_snap)
+                fprintf(out, " %" PRId64 " %" PRId64 "\n", sizes[0], sizes[1]);
+            else
+                fprintf(out, " %" PRId64 "\n", sizes[1]);
+        }
+        i = j;
+    }
+    free(items);
+    return 0;
 }
 
 int format_collapsed(FILE *out, const report *rep)
 {
     uint8_t *pass_new = NULL, *pass_old = NULL;
-    if (aggregate_stack_filter(rep->snap, rep->in, rep->opts, &pass_new) < 0)
-        return -1;
-    if (rep->old_snap && aggregate_stack_filter(rep->old_snap, rep->in, rep->opts, &pass_old) < 0) {
-        free(pass_new);
-        return -1;
+    acc_view vnew = {0}, vold = {0};
+    int32_t *ids = NULL;
+    int rc = -1;
+    if (aggregate_stack_filter(rep->snap, rep->in, rep->opts, &pass_new) < 0 ||
+        (rep->old_snap && aggregate_stack_filter(rep->old_snap, rep->in, rep->opts, &pass_old) < 0))
+        goto out;
+    if (rep->domain_roots) {
+        rc = format_domain_roots(out, rep, pass_new, pass_old);
+        goto out;
     }
+    if (aggregate_view(rep->snap, rep->opts, &vnew) < 0 ||
+        (rep->old_snap && aggregate_view(rep->old_snap, rep->opts, &vold) < 0))
+        goto out;
+    const acc_view *vo = rep->old_snap ? &vold : NULL;
     size_t nst = intern_nstacks(rep->in), n = 0;
-    int32_t *ids = malloc((nst ? nst : 1) * sizeof *ids);
-    if (!ids) {
-        free(pass_new);
-        free(pass_old);
-        return -1;
-    }
+    ids = malloc((nst ? nst : 1) * sizeof *ids);
+    if (!ids)
+        goto out;
     for (size_t st = 0; st < nst; st++) {
-        int64_t a = stack_size(rep->snap, pass_new, st);
-        int64_t b = rep->old_snap ? stack_size(rep->old_snap, pass_old, st) : 0;
-        int listed = (st < rep->snap->nacc && rep->snap->acc[st].traces && pass_new[st]) ||
-                     (rep->old_snap && st < rep->old_snap->nacc && rep->old_snap->acc[st].traces &&
-                      pass_old[st]);
-        if (listed && (a || b || rep->old_snap))
+        int64_t a = stack_size(&vnew, pass_new, st);
+        int64_t b = stack_size(vo, pass_old, st);
+        if ((listed(&vnew, pass_new, st) || listed(vo, pass_old, st)) && (a || b || rep->old_snap))
             ids[n++] = (int32_t)st;
     }
     sort_in = rep->in;
     qsort(ids, n, sizeof *ids, cmp_stack);
     for (size_t i = 0; i < n; i++) {
-        size_t nf;
-        const int32_t *frames = intern_stack_frames(rep->in, ids[i], &nf);
-        if (nf == 0)
-            fputs("<unknown>:0", out);
-        for (size_t k = nf; k-- > 0;) {
-            write_frame(out, rep->in, frames[k]);
-            if (k)
-                fputc(';', out);
-        }
+        write_stack(out, rep->in, ids[i]);
         if (rep->old_snap)
-            fprintf(out, " %" PRId64 " %" PRId64 "\n", stack_size(rep->old_snap, pass_old, (size_t)ids[i]),
-                    stack_size(rep->snap, pass_new, (size_t)ids[i]));
+            fprintf(out, " %" PRId64 " %" PRId64 "\n", stack_size(vo, pass_old, (size_t)ids[i]),
+                    stack_size(&vnew, pass_new, (size_t)ids[i]));
         else
-            fprintf(out, " %" PRId64 "\n", stack_size(rep->snap, pass_new, (size_t)ids[i]));
+            fprintf(out, " %" PRId64 "\n", stack_size(&vnew, pass_new, (size_t)ids[i]));
     }
+    rc = 0;
+out:
     free(ids);
     free(pass_new);
     free(pass_old);
-    return ferror(out) ? -1 : 0;
+    aggregate_view_free(&vnew);
+    aggregate_view_free(&vold);
+    return rc < 0 || ferror(out) ? -1 : 0;
 }

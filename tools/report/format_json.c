@@ -64,7 +64,23 @@ static void json_snapshot(FILE *out, const snapshot *s)
         json_double(out, sqrt(var) / (double)size);
     else
         fputs("null", out);
-    fputs(", \"metadata\": {", out);
+    fputs(", \"domains\": [", out);
+    for (size_t d = 0; d < s->ndomains; d++) {
+        const domain_total *t = &s->domains[d];
+        char name[32];
+        domain_name(name, sizeof name, t->domain);
+        fprintf(out, "%s{\"domain\": %" PRId64 ", \"name\": \"%s\", \"traces\": %" PRId64
+                     ", \"size\": %" PRId64 ", \"count\": ",
+                d ? ", " : "", t->domain, name, t->sum.traces, t->sum.size);
+        json_double(out, t->sum.count);
+        fputs(", \"size_rse\": ", out);
+        if (snapshot_is_sampled(s) && t->sum.size > 0)
+            json_double(out, sqrt(t->sum.var) / (double)t->sum.size);
+        else
+            fputs("null", out);
+        fputc('}', out);
+    }
+    fputs("], \"metadata\": {", out);
     for (size_t i = 0; i < s->nmeta; i++) {
         const meta_entry *m = &s->meta[i];
         if (i)
@@ -98,6 +114,11 @@ int format_json(FILE *out, const report *rep)
     fputs(" \"snapshot\": ", out);
     json_snapshot(out, rep->snap);
     size_t shown = report_shown_rows(rep);
+    int has_domains = report_has_domains(rep);
+    int64_t *doms;
+    size_t *begin;
+    if (report_row_domains(rep, &doms, &begin) < 0)
+        return -1;
     fprintf(out, ",\n \"total_rows\": %zu,\n \"rows\": [", rep->nrows);
     char buf[512];
     for (size_t i = 0; i < shown; i++) {
@@ -125,6 +146,14 @@ int format_json(FILE *out, const report *rep)
                 json_double(out, report_rse(r));
             else
                 fputs("null", out);
+        }
+        if (has_domains && !r->mixed) {
+            fprintf(out, ", \"domain\": %" PRId64, r->domain);
+        } else if (has_domains) {
+            fputs(", \"domains\": [", out);
+            for (size_t k = begin[i]; k < begin[i + 1]; k++)
+                fprintf(out, "%s%" PRId64, k > begin[i] ? ", " : "", doms[k]);
+            fputc(']', out);
         }
         fputs(", \"frames\": [", out);
         size_t nf = row_nframes(rep->in, o->group, r);
@@ -155,6 +184,8 @@ int format_json(FILE *out, const report *rep)
         free(tb);
         fputc('}', out);
     }
+    free(doms);
+    free(begin);
     fputs(shown ? "\n ]}\n" : "]}\n", out);
     return ferror(out) ? -1 : 0;
 }

@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,6 +44,23 @@ long long report_count(const snapshot *snap, double count)
 double report_rse(const row *r)
 {
     return r->size > 0 ? sqrt(r->var) / (double)r->size : 0.0;
+}
+
+int report_has_domains(const report *rep)
+{
+    return snapshot_has_domains(rep->snap) || (rep->old_snap && snapshot_has_domains(rep->old_snap));
+}
+
+int report_row_domains(const report *rep, int64_t **doms, size_t **begin)
+{
+    *doms = NULL;
+    *begin = NULL;
+    size_t shown = report_shown_rows(rep);
+    for (size_t i = 0; i < shown; i++)
+        if (rep->rows[i].mixed)
+            return aggregate_row_domains(rep->snap, rep->old_snap, rep->in, rep->opts, rep->rows,
+                                         shown, doms, begin);
+    return 0;
 }
 
 static int is_sampled(const report *rep)
@@ -164,6 +182,36 @@ static void header_snapshot(FILE *out, const snapshot *s, const char *label)
     }
     if (any)
         fputc('\n', out);
+    if (snapshot_has_domains(s)) {
+        for (size_t d = 0; d < s->ndomains; d++) {
+            const domain_total *t = &s->domains[d];
+            char name[32];
+            domain_name(name, sizeof name, t->domain);
+            format_size(sz, sizeof sz, (double)t->sum.size, 0);
+            fprintf(out, "# domain %s: %" PRId64 " traces, size=%s, count=%lld\n", name,
+                    t->sum.traces, sz, llround(t->sum.count));
+        }
+    }
+}
+
+/* " [native]", " [tracked:N]" or " [python+native]" after a row that is
+ * not all python. */
+static void row_marker(FILE *out, const row *r, const int64_t *doms, const size_t *begin, size_t i)
+{
+    char name[32];
+    if (!r->mixed) {
+        if (r->domain == DOMAIN_PYTHON)
+            return;
+        domain_name(name, sizeof name, r->domain);
+        fprintf(out, " [%s]", name);
+        return;
+    }
+    fputs(" [", out);
+    for (size_t k = begin[i]; k < begin[i + 1]; k++) {
+        domain_name(name, sizeof name, doms[k]);
+        fprintf(out, "%s%s", k > begin[i] ? "+" : "", name);
+    }
+    fputc(']', out);
 }
 
 int format_text(FILE *out, const report *rep)
@@ -175,13 +223,19 @@ int format_text(FILE *out, const report *rep)
     size_t shown = report_shown_rows(rep);
     fprintf(out, "# %s %zu of %zu rows, group by %s%s%s\n", rep->old_snap ? "differences:" : "top",
             shown, rep->nrows, group_by_name(o->group), o->cumulative ? ", cumulative" : "",
-            o->nfilters ? ", filtered" : "");
+            o->nfilters || o->ndomains ? ", filtered" : "");
+    int64_t *doms;
+    size_t *begin;
+    if (report_row_domains(rep, &doms, &begin) < 0)
+        return -1;
     char buf[512];
     for (size_t i = 0; i < shown; i++) {
         const row *r = &rep->rows[i];
         format_traceback_str(out, rep, r);
         format_row_text(buf, sizeof buf, rep, r);
-        fprintf(out, ": %s\n", buf);
+        fprintf(out, ": %s", buf);
+        row_marker(out, r, doms, begin, i);
+        fputc('\n', out);
         if (o->group == GROUP_TRACEBACK) {
             /* Traceback.format(): oldest frame first. */
             size_t nf = row_nframes(rep->in, o->group, r);
@@ -207,5 +261,7 @@ int format_text(FILE *out, const report *rep)
         format_size(sz, sizeof sz, size, 0);
         fprintf(out, "# %zu other rows: size=%s, count=%lld\n", rep->nrows - shown, sz, llround(count));
     }
+    free(doms);
+    free(begin);
     return ferror(out) ? -1 : 0;
 }

@@ -38,7 +38,8 @@ static int run(const cli_opts *o)
         }
     }
     agg_opts ao = {.group = o->group, .cumulative = o->cumulative, .all_frames = o->all_frames,
-                   .filters = filters, .nfilters = o->nfilters};
+                   .filters = filters, .nfilters = o->nfilters, .domains = o->domains,
+                   .ndomains = o->ndomains};
     int rc = o->diff ? aggregate_diff(&snaps[0], &snaps[1], in, &ao, &rows, &nrows)
                      : aggregate_rows(&snaps[0], in, &ao, &rows, &nrows);
     if (rc < 0) {
@@ -55,7 +56,7 @@ static int run(const cli_opts *o)
     }
     report rep = {.in = in, .snap = o->diff ? &snaps[1] : &snaps[0],
                   .old_snap = o->diff ? &snaps[0] : NULL, .opts = &ao, .rows = rows,
-                  .nrows = nrows, .top = o->top};
+                  .nrows = nrows, .top = o->top, .domain_roots = o->domain_roots};
     rc = o->format == FORMAT_JSON ? format_json(out, &rep)
        : o->format == FORMAT_COLLAPSED ? format_collapsed(out, &rep)
        : format_text(out, &rep);

@@ -43,6 +43,8 @@ struct pickle_doc {
     struct pv_list **lists; /* every list/dict, to free their item arrays */
     size_t nlists, caplists;
     size_t budget, spent;
+    int64_t domains[PV_DOMAIN_CODES]; /* the first distinct domains, by code */
+    unsigned ndomains;
     pv root;
 };
 
@@ -59,6 +61,7 @@ typedef struct reader {
     uint64_t *memo;
     size_t capmemo, nmemo_next; /* nmemo_next: index used by MEMOIZE */
     size_t memo_init;           /* memo[0 .. memo_init) initialized */
+    unsigned last_code;         /* domain code of the previous trace */
     pickle_error *err;
 } reader;
 
@@ -306,6 +309,44 @@ static int op_long(reader *r, size_t lenbytes)
     return push(r, val);
 }
 
+/* The code of a domain that differs from the previous trace's. */
+static unsigned domain_code(reader *r, int64_t domain)
+{
+    pickle_doc *d = r->doc;
+    unsigned code;
+    for (code = 0; code < d->ndomains && d->domains[code] != domain; code++)
+        ;
+    if (code == d->ndomains && code < PV_DOMAIN_CODES)
+        d->domains[d->ndomains++] = domain;
+    r->last_code = code; /* PV_DOMAIN_EXT when the table is full */
+    return code;
+}
+
+/* A compact trace; see struct pv_trace for the domain code. */
+static inline struct pv_trace *new_trace(reader *r, int64_t domain, int64_t size,
+                                         struct pv_tuple *frames)
+{
+    pickle_doc *d = r->doc;
+    unsigned code = r->last_code;
+    if (__builtin_expect(code >= d->ndomains || d->domains[code] != domain, 0))
+        code = domain_code(r, domain);
+    struct pv_trace *t;
+    if (code == PV_DOMAIN_EXT) {
+        struct pv_trace_ext *e = arena_alloc(r, sizeof *e);
+        if (!e)
+            return NULL;
+        e->domain = domain;
+        t = &e->t;
+    } else {
+        t = arena_alloc(r, sizeof *t);
+        if (!t)
+            return NULL;
+    }
+    t->size = size;
+    t->frames_code = (uintptr_t)frames | code;
+    return t;
+}
+
 static pv make_tuple(reader *r, const pv *items, size_t n, int *ok)
 {
     pv v = {.kind = PV_TUPLE};
@@ -313,11 +354,9 @@ static pv make_tuple(reader *r, const pv *items, size_t n, int *ok)
     /* Compact form for trace tuples: (int, int, tuple[, int]). */
     if ((n == 4 || n == 3) && items[0].kind == PV_INT && items[1].kind == PV_INT &&
         items[2].kind == PV_TUPLE && (n == 3 || items[3].kind == PV_INT)) {
-        struct pv_trace *t = arena_alloc(r, sizeof *t);
+        struct pv_trace *t = new_trace(r, items[0].u.i, items[1].u.i, items[2].u.t);
         if (!t)
             return v;
-        t->size = items[1].u.i;
-        t->frames = items[2].u.t;
         v.kind = PV_TRACE;
         v.u.tr = t;
         *ok = 1;
@@ -500,15 +539,12 @@ static int fast_trace(reader *r, int *rc)
     if (idx >= r->memo_init || PK_TAG(r->memo[idx]) != PK_TUPLE || !small_int(&p, end, &nframe) ||
         p >= end || *p != 't')
         return 0;
-    (void)domain;
     (void)nframe;
-    struct pv_trace *t = arena_alloc(r, sizeof *t);
+    struct pv_trace *t = new_trace(r, domain, size, PK_PTR(r->memo[idx]));
     if (!t) {
         *rc = -1;
         return 1;
     }
-    t->size = size;
-    t->frames = PK_PTR(r->memo[idx]);
     r->pos = (size_t)(p + 1 - r->data);
     *rc = push(r, (pv){.kind = PV_TRACE, .u.tr = t});
     /* Python memoizes every tuple: take the MEMOIZE that follows too. */
@@ -763,6 +799,14 @@ int pickle_read(const uint8_t *data, size_t len, int release_consumed,
 const pv *pickle_doc_root(const pickle_doc *doc)
 {
     return &doc->root;
+}
+
+int64_t pv_trace_domain(const pickle_doc *doc, const struct pv_trace *t)
+{
+    unsigned code = (unsigned)(t->frames_code & 15);
+    if (code == PV_DOMAIN_EXT)
+        return ((const struct pv_trace_ext *)t)->domain;
+    return doc->domains[code];
 }
 
 void pickle_doc_free(pickle_doc *doc)

@@ -56,13 +56,37 @@ struct pv_tuple {
 
 /* Trace tuples are by far the most numerous objects: a tuple
  * (int domain, int size, tuple frames[, int total_nframe]) is stored in 16
- * bytes instead of 72.  The reports never use the domain nor total_nframe
- * (tracemalloc's statistics ignore them too): they are checked to be
- * integers and dropped. */
+ * bytes instead of 72.  total_nframe is checked to be an integer and
+ * dropped (tracemalloc's statistics ignore it).  The domain is kept as a
+ * 4-bit code in the low bits of the frames pointer (tuples are 16-byte
+ * aligned): an index into the document's table of its first 15 distinct
+ * domains, or PV_DOMAIN_EXT for a trace allocated as a struct pv_trace_ext,
+ * which holds the domain itself.  Read them with pv_trace_frames and
+ * pv_trace_domain. */
 struct pv_trace {
     int64_t size;
-    struct pv_tuple *frames;
+    uintptr_t frames_code;
 };
+
+#define PV_DOMAIN_CODES 15
+#define PV_DOMAIN_EXT 15
+
+struct pv_trace_ext {
+    struct pv_trace t;
+    int64_t domain;
+};
+
+static inline struct pv_tuple *pv_trace_frames(const struct pv_trace *t)
+{
+    return (struct pv_tuple *)(t->frames_code & ~(uintptr_t)15);
+}
+
+/* Traces of one document whose codes are equal and below PV_DOMAIN_EXT
+ * have the same domain. */
+static inline unsigned pv_trace_domain_code(const struct pv_trace *t)
+{
+    return (unsigned)(t->frames_code & 15);
+}
 
 /* Lists and dicts hold packed 8-byte values (see pv_seq_get): the trace
  * list of a big snapshot is the largest array the reader builds. */
@@ -95,6 +119,8 @@ typedef struct pickle_error {
 int pickle_read(const uint8_t *data, size_t len, int release_consumed,
                 pickle_doc **out, pickle_error *err);
 const pv *pickle_doc_root(const pickle_doc *doc);
+/* The domain of a trace of doc: any 64-bit integer, as pickled. */
+int64_t pv_trace_domain(const pickle_doc *doc, const struct pv_trace *t);
 void pickle_doc_free(pickle_doc *doc);
 
 /* Lookup a string key in a PV_DICT value: 1 and *out when found, else 0.

@@ -24,12 +24,34 @@
  * costs linear time. */
 #define MAX_META 256
 
+/* Open addressing hash map from 64-bit keys to 32-bit values. */
+typedef struct u64map {
+    uint64_t *keys;
+    uint32_t *vals; /* UINT32_MAX: empty slot */
+    size_t cap, n;
+} u64map;
+
 typedef struct loader {
     snapshot *snap;
     intern *in;
+    const pickle_doc *doc;
     snapshot_error *err;
     int32_t *tmp;
     size_t captmp;
+    /* Domains in order of appearance, and the index of each. */
+    int64_t *dvals;
+    size_t nd, capd;
+    u64map dmap;
+    /* The domain index of each of the reader's domain codes, + 1. */
+    uint32_t code_di[PV_DOMAIN_CODES];
+    /* Per (stack, domain) sums, once a second domain shows up, and per
+     * stack the entry of the last trace (+ 1): a stack's traces are
+     * mostly of one domain. */
+    stack_domain_acc *sd;
+    size_t nsd, capsd;
+    u64map sdmap;
+    uint32_t *stack_last;
+    size_t capstack_last;
 } loader;
 
 static int fail(loader *l, size_t offset, const char *fmt, ...)
@@ -140,6 +162,49 @@ static int32_t stack_id(loader *l, struct pv_tuple *frames, size_t offset, size_
     return id;
 }
 
+static uint32_t *map_slot(u64map *m, uint64_t key)
+{
+    size_t mask = m->cap - 1, i = (size_t)((key * 0x9e3779b97f4a7c15u) >> 32) & mask;
+    while (m->vals[i] != UINT32_MAX && m->keys[i] != key)
+        i = (i + 1) & mask;
+    m->keys[i] = key;
+    return &m->vals[i];
+}
+
+/* The value of key, or add it with value val.  NULL when out of memory. */
+static uint32_t *map_get(u64map *m, uint64_t key, uint32_t val)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        u64map g = {.cap = m->cap ? 2 * m->cap : 64, .n = m->n};
+        g.keys = malloc(g.cap * sizeof *g.keys);
+        g.vals = malloc(g.cap * sizeof *g.vals);
+        if (!g.keys || !g.vals) {
+            free(g.keys);
+            free(g.vals);
+            return NULL;
+        }
+        memset(g.vals, 0xff, g.cap * sizeof *g.vals);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->vals[i] != UINT32_MAX)
+                *map_slot(&g, m->keys[i]) = m->vals[i];
+        free(m->keys);
+        free(m->vals);
+        *m = g;
+    }
+    uint32_t *v = map_slot(m, key);
+    if (*v == UINT32_MAX) {
+        *v = val;
+        m->n++;
+    }
+    return v;
+}
+
+static void map_free(u64map *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
 static int ensure_acc(loader *l, size_t need, size_t offset)
 {
     snapshot *s = l->snap;
@@ -157,6 +222,161 @@ static int ensure_acc(loader *l, size_t need, size_t offset)
     return 0;
 }
 
+static void acc_add(stack_acc *a, int64_t size, double count, double var)
+{
+    a->size += size;
+    a->traces++;
+    a->count += count;
+    a->var += var;
+}
+
+static void acc_merge(stack_acc *a, const stack_acc *b)
+{
+    a->size += b->size;
+    a->traces += b->traces;
+    a->count += b->count;
+    a->var += b->var;
+}
+
+/* The sums of stack sid in domain index di (several domains only). */
+static stack_acc *sd_acc(loader *l, int32_t sid, uint32_t di, size_t offset)
+{
+    if ((size_t)sid >= l->capstack_last) {
+        size_t cap = l->capstack_last ? 2 * l->capstack_last : 64;
+        while (cap <= (size_t)sid)
+            cap *= 2;
+        uint32_t *p = realloc(l->stack_last, cap * sizeof *p);
+        if (!p) {
+            fail(l, offset, "out of memory");
+            return NULL;
+        }
+        memset(p + l->capstack_last, 0, (cap - l->capstack_last) * sizeof *p);
+        l->stack_last = p;
+        l->capstack_last = cap;
+    }
+    if (l->nsd == l->capsd) {
+        size_t cap = l->capsd ? 2 * l->capsd : 64;
+        stack_domain_acc *p = cap < UINT32_MAX ? realloc(l->sd, cap * sizeof *p) : NULL;
+        if (!p) {
+            fail(l, offset, "out of memory");
+            return NULL;
+        }
+        l->sd = p;
+        l->capsd = cap;
+    }
+    uint32_t *idx = map_get(&l->sdmap, ((uint64_t)(uint32_t)sid << 32) | di, (uint32_t)l->nsd);
+    if (!idx) {
+        fail(l, offset, "out of memory");
+        return NULL;
+    }
+    if (*idx == l->nsd)
+        l->sd[l->nsd++] = (stack_domain_acc){.stack = sid, .domain = di};
+    l->stack_last[sid] = *idx + 1;
+    return &l->sd[*idx].acc;
+}
+
+/* Index of a domain; when it is the second one, the sums so far (all of
+ * the first domain, in acc) become per (stack, domain) sums, and acc is
+ * only computed from those at the end.  -1 on failure. */
+static int64_t domain_index(loader *l, int64_t domain, size_t offset)
+{
+    uint32_t *idx = map_get(&l->dmap, (uint64_t)domain, (uint32_t)l->nd);
+    if (!idx)
+        return fail(l, offset, "out of memory");
+    if (*idx < l->nd)
+        return *idx;
+    if (l->nd == l->capd) {
+        size_t cap = l->capd ? 2 * l->capd : 8;
+        int64_t *p = realloc(l->dvals, cap * sizeof *p);
+        if (!p)
+            return fail(l, offset, "out of memory");
+        l->dvals = p;
+        l->capd = cap;
+    }
+    l->dvals[l->nd++] = domain;
+    if (l->nd == 2) {
+        const snapshot *s = l->snap;
+        for (size_t st = 0; st < s->nacc; st++) {
+            if (!s->acc[st].traces)
+                continue;
+            stack_acc *a = sd_acc(l, (int32_t)st, 0, offset);
+            if (!a)
+                return -1;
+            *a = s->acc[st];
+        }
+    }
+    return *idx;
+}
+
+static const int64_t *sort_dvals;
+
+static int cmp_domain_index(const void *pa, const void *pb)
+{
+    int64_t a = sort_dvals[*(const uint32_t *)pa], b = sort_dvals[*(const uint32_t *)pb];
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_sd(const void *pa, const void *pb)
+{
+    const stack_domain_acc *a = pa, *b = pb;
+    if (a->domain != b->domain)
+        return a->domain < b->domain ? -1 : 1;
+    return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+/* Domain totals, sorted by domain; the per (stack, domain) sums move to
+ * the snapshot, sorted the same way. */
+static int finish_domains(loader *l, size_t offset)
+{
+    snapshot *s = l->snap;
+    size_t nd = l->nd;
+    if (nd == 0)
+        return 0;
+    s->domains = calloc(nd, sizeof *s->domains);
+    uint32_t *order = malloc(nd * sizeof *order), *rank = malloc(nd * sizeof *rank);
+    if (!s->domains || !order || !rank) {
+        free(order);
+        free(rank);
+        return fail(l, offset, "out of memory");
+    }
+    for (uint32_t i = 0; i < nd; i++)
+        order[i] = i;
+    sort_dvals = l->dvals;
+    qsort(order, nd, sizeof *order, cmp_domain_index);
+    for (uint32_t i = 0; i < nd; i++) {
+        rank[order[i]] = i;
+        s->domains[i].domain = l->dvals[order[i]];
+    }
+    free(order);
+    s->ndomains = nd;
+    if (nd == 1) {
+        for (size_t st = 0; st < s->nacc; st++)
+            acc_merge(&s->domains[0].sum, &s->acc[st]);
+        free(rank);
+        return 0;
+    }
+    s->sd_begin = calloc(nd + 1, sizeof *s->sd_begin);
+    if (!s->sd_begin) {
+        free(rank);
+        return fail(l, offset, "out of memory");
+    }
+    memset(s->acc, 0, s->nacc * sizeof *s->acc);
+    for (size_t i = 0; i < l->nsd; i++) {
+        stack_domain_acc *e = &l->sd[i];
+        e->domain = rank[e->domain];
+        acc_merge(&s->domains[e->domain].sum, &e->acc);
+        acc_merge(&s->acc[e->stack], &e->acc);
+        s->sd_begin[e->domain + 1]++;
+    }
+    free(rank);
+    for (size_t d = 0; d < nd; d++)
+        s->sd_begin[d + 1] += s->sd_begin[d];
+    qsort(l->sd, l->nsd, sizeof *l->sd, cmp_sd);
+    s->sd = l->sd;
+    l->sd = NULL;
+    return 0;
+}
+
 static int load_traces(loader *l, const pv *list, size_t offset)
 {
     snapshot *s = l->snap;
@@ -165,48 +385,69 @@ static int load_traces(loader *l, const pv *list, size_t offset)
     double rate = (double)s->sample_rate;
     int64_t last_w = INT64_MIN, total = 0;
     double last_count = 0, last_q = 0;
+    uint32_t di = 0;
     for (size_t i = 0; i < n; i++) {
         pv item = pv_seq_get(list, i);
         if (item.kind != PV_TRACE)
             return fail(l, offset, "trace #%zu is not a (domain, size, frames, total_nframe) tuple", i);
         const struct pv_trace *t = item.u.tr;
-        int32_t sid = stack_id(l, t->frames, offset, i);
+        int32_t sid = stack_id(l, pv_trace_frames(t), offset, i);
         if (sid < 0)
             return -1;
         if ((size_t)sid >= s->nacc && ensure_acc(l, (size_t)sid + 1, offset) < 0)
             return -1;
-        stack_acc *a = &s->acc[sid];
         /* Sizes are size_t in tracemalloc; keeping them non-negative with
          * a bounded total means no later sum of a subset can overflow. */
         if (t->size < 0)
             return fail(l, offset, "trace #%zu has a negative size", i);
         if (__builtin_add_overflow(total, t->size, &total))
             return fail(l, offset, "trace #%zu: sizes overflow 64 bits", i);
-        a->size += t->size;
-        a->traces++;
-        if (!sampled) {
-            a->count += 1.0;
+        unsigned code = pv_trace_domain_code(t);
+        if (code < PV_DOMAIN_CODES && l->code_di[code]) {
+            di = l->code_di[code] - 1;
+        } else {
+            int64_t d = domain_index(l, pv_trace_domain(l->doc, t), offset);
+            if (d < 0)
+                return -1;
+            di = (uint32_t)d;
+            if (code < PV_DOMAIN_CODES)
+                l->code_di[code] = di + 1;
+        }
+        double count = 1.0, var = 0.0;
+        int64_t w = t->size;
+        if (sampled) {
+            if (w != last_w) {
+                /* Sampled traces repeat sizes a lot; one inversion per run. */
+                last_w = w;
+                if (w <= 0) {
+                    last_count = 0;
+                    last_q = 0;
+                } else {
+                    double sz = sampling_size_from_weight(w, rate);
+                    double p = sampling_probability(sz, rate);
+                    last_count = 1.0 / p;
+                    last_q = 1.0 - p;
+                }
+            }
+            count = last_count;
+            var = (double)w * (double)w * last_q;
+        }
+        if (l->nd == 1) {
+            acc_add(&s->acc[sid], w, count, var);
             continue;
         }
-        int64_t w = t->size;
-        if (w != last_w) {
-            /* Sampled traces repeat sizes a lot; one inversion per run. */
-            last_w = w;
-            if (w <= 0) {
-                last_count = 0;
-                last_q = 0;
-            } else {
-                double sz = sampling_size_from_weight(w, rate);
-                double p = sampling_probability(sz, rate);
-                last_count = 1.0 / p;
-                last_q = 1.0 - p;
-            }
-        }
-        a->count += last_count;
-        a->var += (double)w * (double)w * last_q;
+        /* Several domains: per (stack, domain) sums, added up per stack at
+         * the end.  Most traces of a stack share its last trace's domain. */
+        uint32_t last = (size_t)sid < l->capstack_last ? l->stack_last[sid] : 0;
+        stack_acc *a;
+        if (last && l->sd[last - 1].domain == di)
+            a = &l->sd[last - 1].acc;
+        else if (!(a = sd_acc(l, sid, di, offset)))
+            return -1;
+        acc_add(a, w, count, var);
     }
     s->ntraces = n;
-    return 0;
+    return finish_domains(l, offset);
 }
 
 int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
@@ -223,6 +464,7 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
         return -1;
     }
     int rc = 0;
+    l.doc = doc;
     const pv *root = pickle_doc_root(doc);
     const pv *state;
     pv traces_v, *traces = NULL;
@@ -279,6 +521,11 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     rc = load_traces(&l, traces, traces_offset);
 out:
     free(l.tmp);
+    free(l.dvals);
+    free(l.sd);
+    free(l.stack_last);
+    map_free(&l.dmap);
+    map_free(&l.sdmap);
     pickle_doc_free(doc);
     if (rc < 0) {
         snapshot_free(snap);
@@ -342,6 +589,9 @@ void snapshot_free(snapshot *snap)
     }
     free(snap->meta);
     free(snap->acc);
+    free(snap->domains);
+    free(snap->sd);
+    free(snap->sd_begin);
     free(snap->path);
     memset(snap, 0, sizeof *snap);
     snap->sample_rate = 1;
@@ -372,4 +622,27 @@ void snapshot_totals(const snapshot *snap, int64_t *size, double *count, double 
     *size = s;
     *count = c;
     *var = v;
+}
+
+int snapshot_has_domains(const snapshot *snap)
+{
+    return snap->ndomains > 1 || (snap->ndomains == 1 && snap->domains[0].domain != 0);
+}
+
+size_t snapshot_domain_nentries(const snapshot *snap, size_t d)
+{
+    if (!snap->sd)
+        return d < snap->ndomains ? snap->nacc : 0;
+    return snap->sd_begin[d + 1] - snap->sd_begin[d];
+}
+
+const stack_acc *snapshot_domain_entry(const snapshot *snap, size_t d, size_t i, int32_t *stack)
+{
+    if (!snap->sd) {
+        *stack = (int32_t)i;
+        return &snap->acc[i];
+    }
+    const stack_domain_acc *e = &snap->sd[snap->sd_begin[d] + i];
+    *stack = e->stack;
+    return &e->acc;
 }

@@ -1,8 +1,8 @@
 /* A loaded snapshot, reduced to what the reports need: metadata and, per
- * distinct stack, the sums over its traces.  Traces themselves are not
- * kept: every report (grouping, filters, cumulative, diff, collapsed) is a
- * function of these per-stack sums, which is what makes huge snapshots
- * cheap. */
+ * distinct stack (and per domain, when there are several), the sums over
+ * its traces.  Traces themselves are not kept: every report (grouping,
+ * filters, domains, cumulative, diff, collapsed) is a function of these
+ * per-stack sums, which is what makes huge snapshots cheap. */
 #ifndef MPROFILE_REPORT_SNAPSHOT_MODEL_H
 #define MPROFILE_REPORT_SNAPSHOT_MODEL_H
 
@@ -17,6 +17,19 @@ typedef struct stack_acc {
     double count;   /* estimated allocations (= traces when exact) */
     double var;     /* variance of the size estimate (0 when exact) */
 } stack_acc;
+
+/* Totals of one tracemalloc domain (the first item of a trace). */
+typedef struct domain_total {
+    int64_t domain;
+    stack_acc sum;
+} domain_total;
+
+/* Sums of the traces of one stack in one domain. */
+typedef struct stack_domain_acc {
+    int32_t stack;
+    uint32_t domain; /* index in snapshot.domains */
+    stack_acc acc;
+} stack_domain_acc;
 
 enum meta_kind { META_INT, META_FLOAT, META_STR, META_BOOL, META_NONE };
 
@@ -37,8 +50,15 @@ typedef struct snapshot {
     meta_entry *meta;    /* every scalar key of the state besides traces */
     size_t nmeta;
     size_t ntraces;
-    stack_acc *acc; /* indexed by stack id; nacc may be < intern_nstacks */
+    stack_acc *acc; /* indexed by stack id, every domain; nacc may be < intern_nstacks */
     size_t nacc;
+    domain_total *domains; /* the domains of the traces, ascending; none without traces */
+    size_t ndomains;
+    /* With more than one domain: per (domain, stack) sums, sorted by domain
+     * then stack, those of domains[d] at sd[sd_begin[d] .. sd_begin[d + 1]).
+     * NULL with a single domain, whose sums are acc. */
+    stack_domain_acc *sd;
+    size_t *sd_begin;
 } snapshot;
 
 typedef struct snapshot_error {
@@ -58,5 +78,13 @@ const meta_entry *snapshot_meta(const snapshot *snap, const char *key);
 int snapshot_is_sampled(const snapshot *snap);
 /* Totals over all stacks. */
 void snapshot_totals(const snapshot *snap, int64_t *size, double *count, double *var);
+/* Whether the snapshot has traces in a domain other than 0 (tracemalloc's
+ * default domain, Python's allocators). */
+int snapshot_has_domains(const snapshot *snap);
+/* The per-stack sums of domain index d: *n entries, each a stack id and its
+ * sums.  With a single domain the entries are built from acc on the fly
+ * by snapshot_domain_entry. */
+size_t snapshot_domain_nentries(const snapshot *snap, size_t d);
+const stack_acc *snapshot_domain_entry(const snapshot *snap, size_t d, size_t i, int32_t *stack);
 
 #endif
