@@ -21,7 +21,8 @@ typedef struct {
     /* The native heap's last allocation on this thread, until a PyTraceMalloc_Track of it:
      * tells a tracked block the native layer has already decided on (see tracked.c). */
     uintptr_t last_native;
-    size_t last_native_size; /* its size, if it was sampled */
+    uintptr_t last_sampled; /* the native layer's last sampled block on this thread */
+    size_t last_sampled_size;
 } mp_thread_t;
 
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr on the hot path. */

@@ -55,8 +55,7 @@ static void
 after_fork_child(void)
 {
     atomic_store(&mp_profiler.deferred, 0);
-    atomic_store(&mp_profiler.owner, (pthread_t)0);
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_profiler_unlock_in_child();
     /* Snapshots being written by other threads of the parent never finish here. */
     atomic_store(&mp_profiler.captures_in_flight, 0);
     mp_output_after_fork_child();
@@ -79,6 +78,22 @@ set_up_profiler(void)
     return 0;
 }
 
+/* Fork handlers registered after every other of the profiler's: the prepare handler runs first
+ * and the parent and child handlers last, so that the handlers other libraries registered
+ * earlier, which run while the profiler's locks are held, pass through the hooks (busy flag)
+ * instead of waiting for a lock their own thread holds. The child inherits the flag. */
+static void
+busy_before_fork(void)
+{
+    mp_thread.busy++;
+}
+
+static void
+busy_after_fork(void)
+{
+    mp_thread.busy--;
+}
+
 /* The calls into PyTraceMalloc_Track of every loaded object, and with MPROFILE_NATIVE=1 those
  * into the native heap (relocs.h). After the PyMem hooks, which the native layer relies on. */
 static void
@@ -91,6 +106,7 @@ install_interposers(void)
         mp_log(MP_LOG_WARN, "cannot follow the native heap (MPROFILE_NATIVE); only part of it "
                             "may be recorded");
     }
+    pthread_atfork(busy_before_fork, busy_after_fork, busy_after_fork);
     mp_log(MP_LOG_DEBUG, "%lu relocation slots rewritten", mp_relocs_patched());
 }
 

@@ -37,20 +37,12 @@ mp_native_installed(void)
     return atomic_load_explicit(&installed, memory_order_relaxed);
 }
 
-/* Whether this thread holds the profiler's lock: a C library function that allocates while the
- * profiler runs (its log line's formatting) must not sample into the lock it holds. */
-static int
-inside_profiler(void)
-{
-    return pthread_equal(atomic_load_explicit(&mp_profiler.owner, memory_order_relaxed),
-                         pthread_self());
-}
 
 /* Slow path: the countdown ran out on a native block of size bytes at p. */
 __attribute__((noinline, cold)) static void
 sample(mp_thread_t *t, void *p, size_t size)
 {
-    if (p == NULL || inside_profiler()) {
+    if (p == NULL || mp_profiler_held_here()) {
         return;
     }
     int saved_errno = errno; /* a successful malloc leaves errno as it was */
@@ -58,7 +50,8 @@ sample(mp_thread_t *t, void *p, size_t size)
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0) {
         mp_profiler_record(MP_ORIGIN_NATIVE, (uintptr_t)p, size, rate);
-        t->last_native_size = size;
+        t->last_sampled = (uintptr_t)p;
+        t->last_sampled_size = size;
     }
     t->busy = 0;
     errno = saved_errno;
@@ -80,7 +73,7 @@ allocated(mp_thread_t *t, void *p, size_t size, int fired)
 __attribute__((noinline)) static int
 forget(void *p, mp_forgotten_t *saved)
 {
-    if (p == NULL || inside_profiler()) {
+    if (p == NULL || mp_profiler_held_here()) {
         return 0;
     }
     return mp_profiler_forget(p, saved); /* which leaves errno alone, as free() must */
@@ -221,16 +214,16 @@ mp_native_install(void)
         return 0;
     }
     mp_reloc_hook_t hooks[] = {
-        {"malloc", (void *)native_malloc, (void **)&real.malloc},
-        {"calloc", (void *)native_calloc, (void **)&real.calloc},
-        {"realloc", (void *)native_realloc, (void **)&real.realloc},
-        {"reallocarray", (void *)native_reallocarray, (void **)&real.reallocarray},
-        {"free", (void *)native_free, (void **)&real.free},
-        {"posix_memalign", (void *)native_posix_memalign, (void **)&real.posix_memalign},
-        {"aligned_alloc", (void *)native_aligned_alloc, (void **)&real.aligned_alloc},
-        {"memalign", (void *)native_memalign, (void **)&real.memalign},
-        {"valloc", (void *)native_valloc, (void **)&real.valloc},
-        {"pvalloc", (void *)native_pvalloc, (void **)&real.pvalloc},
+        {"malloc", (void *)native_malloc, (void **)&real.malloc, NULL},
+        {"calloc", (void *)native_calloc, (void **)&real.calloc, NULL},
+        {"realloc", (void *)native_realloc, (void **)&real.realloc, NULL},
+        {"reallocarray", (void *)native_reallocarray, (void **)&real.reallocarray, NULL},
+        {"free", (void *)native_free, (void **)&real.free, NULL},
+        {"posix_memalign", (void *)native_posix_memalign, (void **)&real.posix_memalign, NULL},
+        {"aligned_alloc", (void *)native_aligned_alloc, (void **)&real.aligned_alloc, NULL},
+        {"memalign", (void *)native_memalign, (void **)&real.memalign, NULL},
+        {"valloc", (void *)native_valloc, (void **)&real.valloc, NULL},
+        {"pvalloc", (void *)native_pvalloc, (void **)&real.pvalloc, NULL},
     };
     int n = (int)(sizeof(hooks) / sizeof(hooks[0]));
     /* Set before any slot points here: the RAW hooks raise the busy flag from now on. */
@@ -238,5 +231,7 @@ mp_native_install(void)
     if (mp_relocs_install(hooks, n) < 0) {
         return -1;
     }
-    return mp_native_maps_install();
+    /* The allocator's own mappings (an LD_PRELOADed jemalloc's or tcmalloc's chunks) are not
+     * the program's blocks a second time. */
+    return mp_native_maps_install((const void *)real.malloc);
 }

@@ -23,6 +23,9 @@ typedef struct {
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static piece_t *pieces; /* MP_NATIVE_MAPS_MAX */
 static atomic_int npieces;
+/* All pieces lie within [span_lo, span_hi): most unmaps miss it and take no lock. Only grows
+ * while pieces live; reset when the last goes. */
+static _Atomic uintptr_t span_lo = UINTPTR_MAX, span_hi;
 static uintptr_t page_mask;
 
 static struct {
@@ -103,7 +106,7 @@ cut(uintptr_t a, uintptr_t b)
             mp_profiler_forget((const void *)key, NULL);
             continue;
         }
-        mp_profiler_move(key, lowest, MP_ORIGIN_NATIVE, before, after);
+        mp_profiler_move(key, MP_ORIGIN_NATIVE, lowest, MP_ORIGIN_NATIVE, before, after);
         for (int j = 0; j < atomic_load_explicit(&npieces, memory_order_relaxed); j++) {
             if (pieces[j].key == key) {
                 pieces[j].key = lowest;
@@ -112,20 +115,44 @@ cut(uintptr_t a, uintptr_t b)
     }
 }
 
-/* Slow path: [addr, addr + len) changes; nothing to do while no sampled mapping lives. */
+/* maps_lock (the caller raised the busy flag), with the deferred snapshots left to others: one
+ * written now would hold up every munmap of the process. */
+static void
+lock_maps(void)
+{
+    mp_profiler_hold_requests(1);
+    pthread_mutex_lock(&maps_lock);
+}
+
+static void
+unlock_maps(void)
+{
+    if (atomic_load_explicit(&npieces, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&span_lo, UINTPTR_MAX, memory_order_relaxed);
+        atomic_store_explicit(&span_hi, 0, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&maps_lock);
+    mp_profiler_hold_requests(-1);
+}
+
+/* Slow path: [addr, addr + len) changes; nothing to do while no sampled mapping lives there. A
+ * thread that holds the profiler's lock (a signal handler that unmaps) passes: its pieces stay
+ * until the next change. */
 static void
 unmapped(mp_thread_t *t, void *addr, size_t len)
 {
-    if (atomic_load_explicit(&npieces, memory_order_relaxed) == 0 || len == 0) {
-        return;
-    }
     uintptr_t a = (uintptr_t)addr & ~page_mask;
     uintptr_t b = ((uintptr_t)addr + len + page_mask) & ~page_mask;
+    if (atomic_load_explicit(&npieces, memory_order_relaxed) == 0 || len == 0 ||
+        b <= atomic_load_explicit(&span_lo, memory_order_relaxed) ||
+        a >= atomic_load_explicit(&span_hi, memory_order_relaxed) || mp_profiler_held_here()) {
+        return;
+    }
     int saved_errno = errno;
     t->busy = 1;
-    pthread_mutex_lock(&maps_lock);
+    lock_maps();
     cut(a, b);
-    pthread_mutex_unlock(&maps_lock);
+    unlock_maps();
     t->busy = 0;
     errno = saved_errno;
 }
@@ -134,27 +161,42 @@ unmapped(mp_thread_t *t, void *addr, size_t len)
 __attribute__((noinline, cold)) static void
 sample(mp_thread_t *t, void *p, size_t len)
 {
-    if (p == MAP_FAILED) {
+    if (p == MAP_FAILED || mp_profiler_held_here()) {
         return;
     }
     int saved_errno = errno;
     t->busy = 1;
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0) {
-        pthread_mutex_lock(&maps_lock);
+        lock_maps();
         int n = atomic_load_explicit(&npieces, memory_order_relaxed);
         if (n < MP_NATIVE_MAPS_MAX) {
-            uintptr_t lo = (uintptr_t)p;
-            pieces[n] = (piece_t){lo, (lo + len + page_mask) & ~page_mask, lo};
+            uintptr_t lo = (uintptr_t)p, hi = (lo + len + page_mask) & ~page_mask;
+            pieces[n] = (piece_t){lo, hi, lo};
             atomic_store_explicit(&npieces, n + 1, memory_order_relaxed);
+            if (lo < atomic_load_explicit(&span_lo, memory_order_relaxed)) {
+                atomic_store_explicit(&span_lo, lo, memory_order_relaxed);
+            }
+            if (hi > atomic_load_explicit(&span_hi, memory_order_relaxed)) {
+                atomic_store_explicit(&span_hi, hi, memory_order_relaxed);
+            }
             mp_profiler_record(MP_ORIGIN_NATIVE, lo, len, rate);
         } else {
             atomic_fetch_add(&mp_profiler.dropped, 1);
         }
-        pthread_mutex_unlock(&maps_lock);
+        unlock_maps();
     }
     t->busy = 0;
     errno = saved_errno;
+}
+
+/* Anonymous memory that is the program's: not a reservation of address space (PROT_NONE,
+ * MAP_NORESERVE: runtimes reserve gigabytes that way and commit pieces later with MAP_FIXED,
+ * which is seen) nor a thread stack. */
+static int
+heap_mapping(int prot, int flags)
+{
+    return (flags & MAP_ANONYMOUS) && prot != PROT_NONE && !(flags & (MAP_NORESERVE | MAP_STACK));
 }
 
 static void *
@@ -168,7 +210,7 @@ map(void *(*call)(void *, size_t, int, int, int, off_t), void *addr, size_t len,
     if (flags & MAP_FIXED) {
         unmapped(t, addr, len); /* the kernel replaces whatever was there */
     }
-    int fired = (flags & MAP_ANONYMOUS) && mp_sampler_tick(&t->sampler, len);
+    int fired = heap_mapping(prot, flags) && mp_sampler_tick(&t->sampler, len);
     void *p = call(addr, len, prot, flags, fd, off);
     if (fired) {
         sample(t, p, len);
@@ -243,7 +285,7 @@ after_fork(void)
 }
 
 int
-mp_native_maps_install(void)
+mp_native_maps_install(const void *allocator)
 {
     page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
     pieces = mp_alloc_zeroed(MP_NATIVE_MAPS_MAX * sizeof(piece_t));
@@ -251,10 +293,10 @@ mp_native_maps_install(void)
         return -1;
     }
     mp_reloc_hook_t hooks[] = {
-        {"mmap", (void *)native_mmap, (void **)&real.mmap},
-        {"mmap64", (void *)native_mmap64, (void **)&real.mmap64},
-        {"mremap", (void *)native_mremap, (void **)&real.mremap},
-        {"munmap", (void *)native_munmap, (void **)&real.munmap},
+        {"mmap", (void *)native_mmap, (void **)&real.mmap, allocator},
+        {"mmap64", (void *)native_mmap64, (void **)&real.mmap64, allocator},
+        {"mremap", (void *)native_mremap, (void **)&real.mremap, allocator},
+        {"munmap", (void *)native_munmap, (void **)&real.munmap, allocator},
     };
     pthread_atfork(before_fork, after_fork, after_fork);
     return mp_relocs_install(hooks, 4);

@@ -12,8 +12,9 @@
  * - a MAP_FIXED mapping over it: the same, for the pages replaced;
  * - mremap: the old range is unmapped as above and the result is a new mapping of the new
  *   length, sampled on the countdown (a realloc of pages);
- * - file-backed mappings are not heap memory and are never sampled (they still cut a sampled
- *   range they replace with MAP_FIXED).
+ * - file-backed mappings, reservations (PROT_NONE, MAP_NORESERVE) and stacks (MAP_STACK) are
+ *   not heap memory and are never sampled (they still cut a sampled range they replace with
+ *   MAP_FIXED).
  * The list holds MP_NATIVE_MAPS_MAX pieces; a sampled mapping that finds it full is dropped
  * (counted as a dropped sample).
  */
@@ -22,7 +23,9 @@
 
 #define MP_NATIVE_MAPS_MAX 4096
 
-/* Installs mmap, mmap64, mremap and munmap interposers (see native.h). Returns 0 or -1. */
-int mp_native_maps_install(void);
+/* Installs mmap, mmap64, mremap and munmap interposers (see native.h), in every object but the
+ * one that contains allocator (the malloc the native heap wraps: its chunks are not counted
+ * besides its blocks). Returns 0 or -1. */
+int mp_native_maps_install(const void *allocator);
 
 #endif

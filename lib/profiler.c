@@ -40,11 +40,40 @@ mp_profiler_init(void)
     return 0;
 }
 
+/* Nonzero from the moment the calling thread starts taking the lock until it has released it:
+ * unlike the owner field, it also covers the instants inside pthread_mutex_lock and
+ * pthread_mutex_unlock, where a signal handler that allocates on this thread would otherwise
+ * wait for the lock its own thread holds. */
+static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+/* Holds minus unholds of the calling thread (mp_profiler_hold_requests). */
+static __thread int requests_held __attribute__((tls_model("initial-exec")));
+
 void
 mp_profiler_lock(void)
 {
+    lock_depth++;
     pthread_mutex_lock(&mp_profiler.lock);
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
+}
+
+void
+mp_profiler_hold_requests(int delta)
+{
+    requests_held += delta;
+}
+
+int
+mp_profiler_held_here(void)
+{
+    return lock_depth > 0;
+}
+
+void
+mp_profiler_unlock_in_child(void)
+{
+    atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
+    pthread_mutex_unlock(&mp_profiler.lock);
+    lock_depth = 0;
 }
 
 void
@@ -52,6 +81,7 @@ mp_profiler_unlock(void)
 {
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
     pthread_mutex_unlock(&mp_profiler.lock);
+    lock_depth--;
     /* Pairs with the store in mp_profiler_defer(), made before that context tried the lock:
      * either it sees the lock free, or this thread sees its request. On x86-64 glibc's unlock is
      * a locked exchange, a full barrier already: an mfence on every sampled allocation of exact
@@ -62,7 +92,7 @@ mp_profiler_unlock(void)
     atomic_thread_fence(memory_order_seq_cst);
 #endif
     if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
-        mp_profiler.deferred_fn != NULL) {
+        mp_profiler.deferred_fn != NULL && requests_held == 0) {
         /* The program's errno survives the snapshot written here (files, renames): the thread
          * came here from an allocation or a free, which must not change it. */
         int saved_errno = errno;
@@ -79,7 +109,9 @@ mp_profiler_trylock(void)
                       pthread_self())) {
         return -EDEADLK;
     }
+    lock_depth++;
     if (pthread_mutex_trylock(&mp_profiler.lock) != 0) {
+        lock_depth--;
         return -EBUSY;
     }
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
@@ -225,13 +257,15 @@ mp_profiler_tracked_origin(unsigned domain)
 }
 
 int
-mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size,
-                 size_t to_size)
+mp_profiler_move(uintptr_t from, unsigned from_origin, uintptr_t to, unsigned origin,
+                 size_t from_size, size_t to_size)
 {
-    mp_block_t block;
     int saved_errno = errno;
     mp_profiler_lock();
-    int found = mp_heap_remove(&mp_profiler.heap, from, &block);
+    const mp_block_t *at = mp_heap_find(&mp_profiler.heap, from);
+    mp_block_t block;
+    int found = at != NULL && at->origin == from_origin &&
+                mp_heap_remove(&mp_profiler.heap, from, &block);
     int rc = 0;
     if (found) {
         block.ptr = to;

@@ -83,6 +83,9 @@ int mp_profiler_init(void);
 void mp_profiler_lock(void);
 void mp_profiler_unlock(void);
 
+/* Fork child handler: releases the lock the fork's prepare handler took on this thread. */
+void mp_profiler_unlock_in_child(void);
+
 /* Any context: takes the lock if it is free. Returns 0, -EBUSY, or -EDEADLK when the calling
  * thread holds it already (a signal handler that interrupted the profiler). */
 int mp_profiler_trylock(void);
@@ -93,6 +96,15 @@ void mp_profiler_set_deferred(void (*fn)(void));
 /* Any context: asks for the deferred work. */
 void mp_profiler_defer(void);
 
+/* Any context: whether the calling thread holds the lock (a C library function that allocates
+ * while the profiler runs, a signal handler that interrupted it). */
+int mp_profiler_held_here(void);
+
+/* The calling thread's unlocks leave the deferred work to others while holds > unholds: for a
+ * thread that holds a lock of its own (native_maps.c), which a snapshot written now would keep
+ * everyone else waiting on. Slow path. */
+void mp_profiler_hold_requests(int delta);
+
 /* Slow path: records a sampled block of size bytes under key (mp_heap_key), from origin (an
  * allocator domain or MP_ORIGIN_*), with the caller's stack. */
 void mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate);
@@ -101,13 +113,12 @@ void mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t ra
  * MP_ORIGINS - MP_ORIGIN_TRACKED domains are numbered. */
 int mp_profiler_tracked_origin(unsigned domain);
 
-/*
- * Slow path: the sampled block under from (if any) becomes a block under key to, of origin,
- * standing for to_size bytes where it was sampled as from_size: its weight is scaled by
- * to_size / from_size, which keeps the estimate unbiased. Returns 1 if a block moved.
- */
-int mp_profiler_move(uintptr_t from, uintptr_t to, unsigned origin, size_t from_size,
-                     size_t to_size);
+/* Slow path: the sampled block under from, if it has the origin from_origin, becomes a block
+ * under key to, of origin, standing for to_size bytes where it was sampled as from_size: its
+ * weight is scaled by to_size / from_size, which keeps the estimate unbiased. Returns 1 if a
+ * block moved. */
+int mp_profiler_move(uintptr_t from, unsigned from_origin, uintptr_t to, unsigned origin,
+                     size_t from_size, size_t to_size);
 
 /* A block taken out of the table by a realloc, to put back if the realloc fails. */
 typedef struct {

@@ -2,30 +2,43 @@
 
 #include <dlfcn.h>
 #include <elf.h>
-#include <limits.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "callerdl.h"
+
 #define MAX_HOOKS 32
 #define MAX_SEEN  2048
 
-/* Under patch_lock. */
+typedef struct {
+    mp_reloc_hook_t hook;
+    uintptr_t not_in; /* load address of the object whose slots stay, or UINTPTR_MAX */
+} hook_t;
+
+/*
+ * patch_lock guards the hooks, the objects seen, and every slot write (so that two threads
+ * never change one page's protection at once). It is never held while calling into the loader
+ * (dlopen, dlsym, dl_iterate_phdr), whose lock a constructor's nested dlopen holds while it
+ * reaches hook_dlopen: the two locks are never nested.
+ */
 static pthread_mutex_t patch_lock = PTHREAD_MUTEX_INITIALIZER;
-static mp_reloc_hook_t hooks[MAX_HOOKS];
+static hook_t hooks[MAX_HOOKS];
 static int nhooks;
 /* Objects already patched, by load address; valid while no object has been unloaded since
  * (seen_subs), as a later object may take an unloaded one's address. */
 static uintptr_t seen[MAX_SEEN];
 static size_t nseen;
 static unsigned long long seen_subs;
+static unsigned long long done_adds; /* the loader's count of loads when all were patched */
 static uintptr_t self_base;
 
 static atomic_ulong patched;
@@ -45,38 +58,52 @@ dyn_address(uintptr_t base, ElfW(Addr) value)
     return value < base ? base + value : value;
 }
 
+#define MAX_WRITABLE 8
+
 typedef struct {
     const ElfW(Sym) *symtab;
     const char *strtab;
     size_t strsz;
     uintptr_t base;
     uintptr_t relro_lo, relro_hi; /* the pages the loader made read-only */
+    uintptr_t writable[MAX_WRITABLE][2]; /* PT_LOAD segments mapped writable */
+    int nwritable;
     long page;
     const ElfW(Rela) *tables[2]; /* DT_JMPREL (when of type DT_RELA) and DT_RELA */
     size_t table_bytes[2];
 } object_t;
 
-/* Reads what the patching needs from an object's program headers and dynamic section.
- * Returns 0, or -1 for an object without dynamic symbols. */
-static int
-read_object(const struct dl_phdr_info *info, object_t *o)
+static void
+read_segments(const ElfW(Phdr) *phdr, int phnum, object_t *o, const ElfW(Dyn) **dyn)
 {
-    memset(o, 0, sizeof(*o));
-    o->base = info->dlpi_addr;
-    o->page = sysconf(_SC_PAGESIZE);
-    const ElfW(Dyn) *dyn = NULL;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t mask = ~((uintptr_t)o->page - 1);
+    for (int i = 0; i < phnum; i++) {
+        const ElfW(Phdr) *ph = &phdr[i];
         if (ph->p_type == PT_DYNAMIC) {
-            dyn = (const ElfW(Dyn) *)(o->base + ph->p_vaddr);
+            *dyn = (const ElfW(Dyn) *)(o->base + ph->p_vaddr);
         } else if (ph->p_type == PT_GNU_RELRO) {
             /* The loader protects whole pages only: a last page shared with writable data
              * stays writable, and must stay so. */
-            uintptr_t mask = ~((uintptr_t)o->page - 1);
             o->relro_lo = (o->base + ph->p_vaddr) & mask;
             o->relro_hi = (o->base + ph->p_vaddr + ph->p_memsz) & mask;
+        } else if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && o->nwritable < MAX_WRITABLE) {
+            o->writable[o->nwritable][0] = o->base + ph->p_vaddr;
+            o->writable[o->nwritable][1] = o->base + ph->p_vaddr + ph->p_memsz;
+            o->nwritable++;
         }
     }
+}
+
+/* Reads what the patching needs from an object's program headers and dynamic section.
+ * Returns 0, or -1 for an object without dynamic symbols. Reads memory only. */
+static int
+read_object(uintptr_t base, const ElfW(Phdr) *phdr, int phnum, object_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->base = base;
+    o->page = sysconf(_SC_PAGESIZE);
+    const ElfW(Dyn) *dyn = NULL;
+    read_segments(phdr, phnum, o, &dyn);
     int plt_is_rela = 1;
     for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
         uintptr_t at = dyn_address(o->base, dyn->d_un.d_ptr);
@@ -113,27 +140,30 @@ read_object(const struct dl_phdr_info *info, object_t *o)
     return o->symtab != NULL && o->strtab != NULL ? 0 : -1;
 }
 
-/* Calls visit on each GOT slot of o with the name of its imported symbol; stops when visit
- * returns nonzero, and returns that. */
+typedef int (*slot_visitor_t)(const object_t *o, const char *name, int imported, void **slot,
+                              void *arg);
+
+/* Calls visit on each GOT slot of o (R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT) with its symbol's
+ * name, and whether the symbol is undefined in o (imported) or o's own (a call of o to itself
+ * through its GOT, as glibc makes to malloc); stops when visit returns nonzero, and returns
+ * that. */
 static int
-each_import(const object_t *o, int (*visit)(const object_t *o, const char *name, void **slot,
-                                             void *arg),
-            void *arg)
+each_slot(const object_t *o, slot_visitor_t visit, void *arg)
 {
     for (int t = 0; t < 2; t++) {
         const ElfW(Rela) *rela = o->tables[t];
         for (size_t i = 0; rela != NULL && i < o->table_bytes[t] / sizeof(ElfW(Rela)); i++) {
             unsigned type = (unsigned)ELF64_R_TYPE(rela[i].r_info);
             size_t sym = ELF64_R_SYM(rela[i].r_info);
-            if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || sym == 0 ||
-                o->symtab[sym].st_shndx != SHN_UNDEF) {
+            if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || sym == 0) {
                 continue;
             }
             size_t name_at = o->symtab[sym].st_name;
             if (name_at == 0 || (o->strsz != 0 && name_at >= o->strsz)) {
                 continue;
             }
-            int rc = visit(o, o->strtab + name_at, (void **)(o->base + rela[i].r_offset), arg);
+            int rc = visit(o, o->strtab + name_at, o->symtab[sym].st_shndx == SHN_UNDEF,
+                           (void **)(o->base + rela[i].r_offset), arg);
             if (rc != 0) {
                 return rc;
             }
@@ -142,7 +172,18 @@ each_import(const object_t *o, int (*visit)(const object_t *o, const char *name,
     return 0;
 }
 
-/* Under patch_lock, inside dl_iterate_phdr. */
+static int
+writable(const object_t *o, uintptr_t at)
+{
+    for (int i = 0; i < o->nwritable; i++) {
+        if (at >= o->writable[i][0] && at + sizeof(void *) <= o->writable[i][1]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Under patch_lock. */
 static void
 write_slot(const object_t *o, void **slot, void *value)
 {
@@ -151,6 +192,9 @@ write_slot(const object_t *o, void **slot, void *value)
     }
     uintptr_t at = (uintptr_t)slot;
     int read_only = at >= o->relro_lo && at < o->relro_hi;
+    if (!read_only && !writable(o, at)) {
+        return; /* not where a GOT can be: left alone */
+    }
     void *page = (void *)(at & ~((uintptr_t)o->page - 1));
     if (read_only && mprotect(page, (size_t)o->page, PROT_READ | PROT_WRITE) != 0) {
         return; /* left as it is: the calls through it are not seen */
@@ -163,14 +207,19 @@ write_slot(const object_t *o, void **slot, void *value)
     atomic_fetch_add(&patched, 1);
 }
 
-/* each_import visitor: a slot of one of the hooked symbols gets its replacement. */
+/* each_slot visitor, under patch_lock: a slot of one of the hooked symbols gets its
+ * replacement. */
 static int
-patch_slot(const object_t *o, const char *name, void **slot, void *arg)
+patch_slot(const object_t *o, const char *name, int imported, void **slot, void *arg)
 {
+    (void)imported;
     (void)arg;
     for (int h = 0; h < nhooks; h++) {
-        if (name[0] == hooks[h].name[0] && strcmp(name, hooks[h].name) == 0) {
-            write_slot(o, slot, hooks[h].replacement);
+        const mp_reloc_hook_t *hook = &hooks[h].hook;
+        if (name[0] == hook->name[0] && strcmp(name, hook->name) == 0) {
+            if (hooks[h].not_in != o->base) {
+                write_slot(o, slot, hook->replacement);
+            }
             break;
         }
     }
@@ -181,213 +230,185 @@ patch_slot(const object_t *o, const char *name, void **slot, void *arg)
  * loader and the vDSO (nothing of theirs calls the hooked symbols through a GOT), and the
  * sanitizers' runtimes, which must keep calling their own allocator. */
 static int
-skipped(const struct dl_phdr_info *info)
+skipped(uintptr_t base, const char *name)
 {
-    const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
-    return info->dlpi_addr == self_base || info->dlpi_addr == getauxval(AT_BASE) ||
-           info->dlpi_addr == getauxval(AT_SYSINFO_EHDR) || strstr(name, "linux-vdso") != NULL ||
+    return base == self_base || base == getauxval(AT_BASE) ||
+           base == getauxval(AT_SYSINFO_EHDR) || strstr(name, "linux-vdso") != NULL ||
            strstr(name, "libclang_rt.") != NULL || strstr(name, "/libasan.") != NULL ||
            strstr(name, "/libtsan.") != NULL || strstr(name, "/libubsan.") != NULL;
 }
 
+/* Under patch_lock. */
 static int
-already_seen(uintptr_t base)
+was_seen(uintptr_t base)
 {
     for (size_t i = 0; i < nseen; i++) {
         if (seen[i] == base) {
             return 1;
         }
     }
-    if (nseen < MAX_SEEN) {
-        seen[nseen++] = base;
-    }
     return 0;
 }
 
+/* An object as dl_iterate_phdr listed it; its name is copied (the object may go meanwhile). */
+typedef struct {
+    uintptr_t base;
+    const ElfW(Phdr) *phdr;
+    int phnum;
+    char *name;
+} listed_t;
+
+typedef struct {
+    listed_t *objects;
+    size_t n, cap;
+    unsigned long long adds, subs;
+    int failed;
+} listing_t;
+
 static int
-patch_object(struct dl_phdr_info *info, size_t size, void *arg)
+list_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    (void)size;
-    (void)arg;
-    if (skipped(info) || already_seen(info->dlpi_addr)) {
-        return 0;
+    listing_t *l = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+        l->adds = info->dlpi_adds;
+        l->subs = info->dlpi_subs;
     }
-    object_t o;
-    if (read_object(info, &o) == 0) {
-        each_import(&o, patch_slot, NULL);
-    }
-    return 0;
-}
-
-/* Visits the objects not patched yet. Takes patch_lock, then the loader's lock. */
-static void
-patch_new_objects(void)
-{
-    pthread_mutex_lock(&patch_lock);
-    if (nhooks > 0) {
-        dl_iterate_phdr(patch_object, NULL);
-    }
-    pthread_mutex_unlock(&patch_lock);
-}
-
-/* Resets the objects seen when one was unloaded since (inside dl_iterate_phdr). */
-static int
-check_unloads(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)arg;
-    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs) &&
-        info->dlpi_subs != seen_subs) {
-        seen_subs = info->dlpi_subs;
-        nseen = 0;
-    }
-    return 1; /* the counter is the same in every entry */
-}
-
-/* dlopen with the caller's own search rules (see open_as_caller), then the new objects are
- * patched. Reached through the callers' GOT slots, so its return address is in the caller. */
-static void *open_as_caller(const char *file, int flags, const void *caller);
-
-static void *
-hook_dlopen(const char *file, int flags)
-{
-    void *handle = open_as_caller(file, flags, __builtin_return_address(0));
-    if (handle != NULL) {
-        pthread_mutex_lock(&patch_lock);
-        dl_iterate_phdr(check_unloads, NULL);
-        pthread_mutex_unlock(&patch_lock);
-        patch_new_objects();
-    }
-    return handle;
-}
-
-/* A failed attempt of ours must not leave its message for the caller's dlerror(). */
-static void *
-attempt(const char *file, int flags)
-{
-    void *handle = real_dlopen(file, flags);
-    if (handle == NULL) {
-        (void)dlerror();
-    }
-    return handle;
-}
-
-/* Whether an object's dynamic section names search directories of its own. */
-static int
-has_search_path(const ElfW(Dyn) *dyn)
-{
-    for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
-        if (dyn->d_tag == DT_RPATH || dyn->d_tag == DT_RUNPATH) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        listed_t *grown = realloc(l->objects, cap * sizeof(*grown));
+        if (grown == NULL) {
+            l->failed = 1;
             return 1;
         }
+        l->objects = grown;
+        l->cap = cap;
     }
+    const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
+    char *copy = strdup(name);
+    if (copy == NULL) {
+        l->failed = 1;
+        return 1;
+    }
+    l->objects[l->n++] = (listed_t){info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum, copy};
     return 0;
 }
 
-/* "$ORIGIN" and "${ORIGIN}" in file, from the caller's directory, into out. 0, or -1. */
-static int
-expand_origin(const char *file, struct link_map *caller, char *out, size_t size)
+/* The loaded objects in the loader's search order (the executable first). Calls the loader
+ * (its lock inside dl_iterate_phdr); malloc'ed (release with unlist). */
+static void
+list_objects(listing_t *l)
 {
-    char origin[PATH_MAX];
-    if (dlinfo(caller, RTLD_DI_ORIGIN, origin) != 0) {
-        return -1;
+    memset(l, 0, sizeof(*l));
+    dl_iterate_phdr(list_object, l);
+}
+
+static void
+unlist(listing_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->objects[i].name);
     }
-    size_t used = 0;
-    for (const char *p = file; *p != '\0';) {
-        size_t skip = strncmp(p, "$ORIGIN", 7) == 0     ? 7
-                      : strncmp(p, "${ORIGIN}", 9) == 0 ? 9
-                                                         : 0;
-        const char *piece = skip ? origin : p;
-        size_t len = skip ? strlen(origin) : 1;
-        if (used + len >= size) {
-            return -1;
-        }
-        memcpy(out + used, piece, len);
-        used += len;
-        p += skip ? skip : 1;
-    }
-    out[used] = '\0';
-    return 0;
+    free(l->objects);
 }
 
 /*
- * The loader resolves a name without a slash through the calling object's DT_RPATH or
- * DT_RUNPATH, and "$ORIGIN" from the caller's directory; called from here, the caller would be
- * the profiler. So: $ORIGIN is expanded for the caller; a bare name already loaded is taken as
- * it is; a caller with search directories of its own (or under an executable with DT_RPATH) has
- * them tried in the loader's order (dlinfo RTLD_DI_SERINFO: its RPATH, LD_LIBRARY_PATH, its
- * RUNPATH, the system directories); anything else is opened as given, which the loader then
- * resolves as for any caller without such directories (LD_LIBRARY_PATH, ld.so.cache, system
- * directories). The caller's namespace (dlmopen) is not reproduced.
+ * A handle that keeps a listed object loaded, once the loader has finished with it: an object
+ * is listed as soon as it is mapped, before it is relocated (a dlopen in progress on another
+ * thread), and a slot written then would be overwritten by the loader, or a page made
+ * read-only before the loader wrote it. dlopen with RTLD_NOLOAD takes the loader's lock, so it
+ * waits for a load in progress, and refuses one that was rolled back. NULL when the object is
+ * gone or not the one listed.
  */
 static void *
-open_as_caller(const char *file, int flags, const void *caller)
+pin(const listed_t *o, int executable)
 {
-    if (file == NULL || (strchr(file, '/') != NULL && strchr(file, '$') == NULL)) {
-        return real_dlopen(file, flags);
-    }
-    Dl_info info;
+    void *handle = dlopen(executable ? NULL : o->name, RTLD_LAZY | RTLD_NOLOAD);
     struct link_map *map = NULL;
-    if (dladdr1(caller, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 || map == NULL) {
-        return real_dlopen(file, flags);
-    }
-    char path[PATH_MAX];
-    if (strchr(file, '$') != NULL) {
-        if (expand_origin(file, map, path, sizeof(path)) < 0) {
-            return real_dlopen(file, flags);
+    if (handle == NULL || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == NULL ||
+        map->l_addr != o->base) {
+        (void)dlerror();
+        if (handle != NULL) {
+            dlclose(handle);
         }
-        file = path;
-        if (strchr(file, '/') != NULL) {
-            return real_dlopen(file, flags);
+        return NULL;
+    }
+    return handle;
+}
+
+/* Patches the objects not patched yet. Normal context; takes the loader's lock and patch_lock,
+ * never one inside the other. */
+static void
+patch_new_objects(void)
+{
+    listing_t l;
+    list_objects(&l);
+    pthread_mutex_lock(&patch_lock);
+    if (l.subs != seen_subs) {
+        seen_subs = l.subs;
+        nseen = 0;
+    }
+    int nothing_new = nhooks == 0 || (l.adds == done_adds && nseen > 0 && !l.failed);
+    pthread_mutex_unlock(&patch_lock);
+    if (nothing_new) {
+        unlist(&l);
+        return;
+    }
+    int complete = !l.failed;
+    for (size_t i = 0; i < l.n; i++) {
+        listed_t *o = &l.objects[i];
+        if (skipped(o->base, o->name)) {
+            continue;
         }
+        pthread_mutex_lock(&patch_lock);
+        int seen_before = was_seen(o->base);
+        pthread_mutex_unlock(&patch_lock);
+        if (seen_before) {
+            continue;
+        }
+        void *handle = pin(o, i == 0);
+        if (handle == NULL) {
+            complete = 0;
+            continue;
+        }
+        object_t parsed;
+        pthread_mutex_lock(&patch_lock);
+        if (!was_seen(o->base) && read_object(o->base, o->phdr, o->phnum, &parsed) == 0) {
+            each_slot(&parsed, patch_slot, NULL);
+        }
+        if (!was_seen(o->base) && nseen < MAX_SEEN) {
+            seen[nseen++] = o->base;
+        }
+        pthread_mutex_unlock(&patch_lock);
+        dlclose(handle);
     }
-    const struct link_map *main_map = _r_debug.r_map; /* the executable comes first */
-    if (!has_search_path(map->l_ld) && (main_map == NULL || !has_search_path(main_map->l_ld))) {
-        return real_dlopen(file, flags);
+    if (complete) {
+        pthread_mutex_lock(&patch_lock);
+        done_adds = l.adds;
+        pthread_mutex_unlock(&patch_lock);
     }
-    void *handle = attempt(file, flags | RTLD_NOLOAD);
+    unlist(&l);
+}
+
+/* dlopen as the caller would have it (callerdl.h), then the new objects are patched. Reached
+ * through the callers' GOT slots, so its return address is in the caller. */
+static void *
+hook_dlopen(const char *file, int flags)
+{
+    void *handle = mp_callerdl_open(real_dlopen, file, flags, __builtin_return_address(0));
     if (handle != NULL) {
-        return handle;
+        int saved_errno = errno;
+        patch_new_objects();
+        errno = saved_errno;
     }
-    Dl_serinfo probe;
-    union {
-        Dl_serinfo info;
-        char bytes[8192];
-    } dirs;
-    if (dlinfo(map, RTLD_DI_SERINFOSIZE, &probe) != 0 || probe.dls_size > sizeof(dirs)) {
-        return real_dlopen(file, flags);
-    }
-    dirs.info.dls_size = probe.dls_size;
-    dirs.info.dls_cnt = probe.dls_cnt;
-    if (dlinfo(map, RTLD_DI_SERINFO, &dirs.info) != 0) {
-        return real_dlopen(file, flags);
-    }
-    for (unsigned i = 0; i < dirs.info.dls_cnt; i++) {
-        char candidate[PATH_MAX];
-        int n = snprintf(candidate, sizeof(candidate), "%s/%s", dirs.info.dls_serpath[i].dls_name,
-                         file);
-        if (n > 0 && (size_t)n < sizeof(candidate) && access(candidate, F_OK) == 0 &&
-            (handle = attempt(candidate, flags)) != NULL) {
-            return handle;
-        }
-    }
-    return real_dlopen(file, flags);
+    return handle;
 }
 
 static int
-is_name(const object_t *o, const char *name, void **slot, void *arg)
+imports_name(const object_t *o, const char *name, int imported, void **slot, void *arg)
 {
     (void)o;
     (void)slot;
-    return strcmp(name, arg) == 0;
-}
-
-/* dl_iterate_phdr visitor for the executable (the first object): whether it imports a name. */
-static int
-executable_imports(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    object_t o;
-    return read_object(info, &o) == 0 && each_import(&o, is_name, arg) ? 1 : -1;
+    return imported && strcmp(name, arg) == 0;
 }
 
 /*
@@ -396,31 +417,36 @@ executable_imports(struct dl_phdr_info *info, size_t size, void *arg)
  * the executable takes the function's address: the executable then carries a canonical PLT
  * entry under that name, which jumps through its own GOT slot, the slot about to point at the
  * replacement. Such an executable both imports the name and seems to define it; it is skipped.
+ * Returns the address and, in *owner, the load address of the object that defines it.
  */
 static void *
-definition(const char *name)
+definition(const listing_t *l, const char *name, uintptr_t *owner)
 {
-    for (struct link_map *m = _r_debug.r_map; m != NULL; m = m->l_next) {
-        /* A handle of the object's own (a link map is not one for dlsym). */
-        int executable = m == _r_debug.r_map;
-        void *handle = dlopen(executable ? NULL : m->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    for (size_t i = 0; i < l->n; i++) {
+        const listed_t *o = &l->objects[i];
+        if (o->base == self_base) {
+            continue;
+        }
+        void *handle = pin(o, i == 0);
         if (handle == NULL) {
-            (void)dlerror();
             continue;
         }
         void *p = dlsym(handle, name);
-        dlclose(handle);
         Dl_info info;
-        struct link_map *owner = NULL;
-        if (p == NULL || dladdr1(p, &info, (void **)&owner, RTLD_DL_LINKMAP) == 0 || owner != m ||
-            (uintptr_t)info.dli_fbase == self_base) {
-            (void)dlerror();
-            continue;
+        struct link_map *map = NULL;
+        int own = p != NULL && dladdr1(p, &info, (void **)&map, RTLD_DL_LINKMAP) != 0 &&
+                  map != NULL && map->l_addr == o->base;
+        object_t parsed;
+        if (own && i == 0 && read_object(o->base, o->phdr, o->phnum, &parsed) == 0 &&
+            each_slot(&parsed, imports_name, (void *)name)) {
+            own = 0;
         }
-        if (executable && dl_iterate_phdr(executable_imports, (void *)name) == 1) {
-            continue;
+        (void)dlerror();
+        dlclose(handle);
+        if (own) {
+            *owner = o->base;
+            return p;
         }
-        return p;
     }
     return NULL;
 }
@@ -440,43 +466,57 @@ after_fork(void)
 }
 
 static void
-register_fork_handlers(void)
+set_up(void)
 {
+    Dl_info self;
+    if (dladdr((const void *)mp_relocs_install, &self) != 0) {
+        self_base = (uintptr_t)self.dli_fbase;
+    }
     pthread_atfork(before_fork, after_fork, after_fork);
 }
 
 int
 mp_relocs_install(const mp_reloc_hook_t *add, int n)
 {
-    static pthread_once_t fork_handlers = PTHREAD_ONCE_INIT;
-    pthread_once(&fork_handlers, register_fork_handlers);
-    pthread_mutex_lock(&patch_lock);
-    if (self_base == 0) {
-        Dl_info self;
-        if (dladdr((const void *)mp_relocs_install, &self) != 0) {
-            self_base = (uintptr_t)self.dli_fbase;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, set_up);
+    /* The originals first, without patch_lock (they ask the loader). */
+    listing_t l;
+    list_objects(&l);
+    hook_t found[MAX_HOOKS];
+    int nfound = 0;
+    uintptr_t owner;
+    if (real_dlopen == NULL) {
+        real_dlopen = (void *(*)(const char *, int))definition(&l, "dlopen", &owner);
+        if (real_dlopen != NULL) {
+            found[nfound++] = (hook_t){{"dlopen", (void *)hook_dlopen, NULL, NULL}, UINTPTR_MAX};
         }
     }
-    int need_dlopen = real_dlopen == NULL;
-    if (nhooks + n + need_dlopen > MAX_HOOKS) {
-        pthread_mutex_unlock(&patch_lock);
+    for (int i = 0; i < n && nfound < MAX_HOOKS; i++) {
+        *add[i].original = definition(&l, add[i].name, &owner);
+        if (*add[i].original == NULL) {
+            continue;
+        }
+        uintptr_t not_in = UINTPTR_MAX;
+        Dl_info info;
+        if (add[i].not_in != NULL && dladdr(add[i].not_in, &info) != 0) {
+            not_in = (uintptr_t)info.dli_fbase;
+        }
+        found[nfound++] = (hook_t){add[i], not_in};
+    }
+    unlist(&l);
+
+    pthread_mutex_lock(&patch_lock);
+    int fits = nhooks + nfound <= MAX_HOOKS;
+    if (fits) {
+        memcpy(&hooks[nhooks], found, (size_t)nfound * sizeof(hook_t));
+        nhooks += nfound;
+        nseen = 0; /* every object again, for the new symbols */
+    }
+    pthread_mutex_unlock(&patch_lock);
+    if (!fits) {
         return -1;
     }
-    if (need_dlopen) {
-        real_dlopen = (void *(*)(const char *, int))definition("dlopen");
-        if (real_dlopen != NULL) {
-            hooks[nhooks++] = (mp_reloc_hook_t){"dlopen", (void *)hook_dlopen, NULL};
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        void *original = definition(add[i].name);
-        *add[i].original = original;
-        if (original != NULL) {
-            hooks[nhooks++] = add[i];
-        }
-    }
-    nseen = 0; /* every object again, for the new symbols */
-    pthread_mutex_unlock(&patch_lock);
     patch_new_objects();
     return 0;
 }

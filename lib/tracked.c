@@ -27,7 +27,7 @@ maybe_sampled(uintptr_t key)
  * its own cache) is sampled here, on the thread's countdown.
  */
 static void
-track(unsigned int domain, uintptr_t ptr, size_t size)
+track(unsigned int domain, uintptr_t ptr, size_t size, uintptr_t last_native)
 {
     int origin = mp_profiler_tracked_origin(domain);
     if (origin < 0) {
@@ -38,10 +38,10 @@ track(unsigned int domain, uintptr_t ptr, size_t size)
         mp_profiler_forget((const void *)key, NULL);
     }
     mp_thread_t *t = &mp_thread;
-    if (t->last_native == ptr && ptr != 0) {
-        t->last_native = 0;
-        if (maybe_sampled(ptr)) {
-            mp_profiler_move(ptr, key, (unsigned)origin, t->last_native_size, size);
+    if (last_native == ptr && ptr != 0) {
+        if (t->last_sampled == ptr && maybe_sampled(ptr)) {
+            mp_profiler_move(ptr, MP_ORIGIN_NATIVE, key, (unsigned)origin, t->last_sampled_size,
+                             size);
         }
         return;
     }
@@ -58,12 +58,15 @@ track(unsigned int domain, uintptr_t ptr, size_t size)
 static int
 hook_track(unsigned int domain, uintptr_t ptr, size_t size)
 {
-    int rc = real_track(domain, ptr, size);
+    /* Read first: tracemalloc's own function may allocate before returning. */
     mp_thread_t *t = &mp_thread;
+    uintptr_t last_native = t->last_native;
+    t->last_native = 0;
+    int rc = real_track(domain, ptr, size);
     if (atomic_load_explicit(&mp_profiler.active, memory_order_relaxed) && !t->busy) {
         int saved_errno = errno;
         t->busy = 1;
-        track(domain, ptr, size);
+        track(domain, ptr, size, last_native);
         t->busy = 0;
         errno = saved_errno;
     }
@@ -101,8 +104,8 @@ mp_tracked_install(void)
         return 0;
     }
     mp_reloc_hook_t hooks[] = {
-        {"PyTraceMalloc_Track", (void *)hook_track, (void **)&real_track},
-        {"PyTraceMalloc_Untrack", (void *)hook_untrack, (void **)&real_untrack},
+        {"PyTraceMalloc_Track", (void *)hook_track, (void **)&real_track, NULL},
+        {"PyTraceMalloc_Untrack", (void *)hook_untrack, (void **)&real_untrack, NULL},
     };
     if (mp_relocs_install(hooks, 2) < 0 || real_track == NULL || real_untrack == NULL) {
         return -1;
