@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 
 static PyObject *
 address(void *p)
@@ -315,7 +317,77 @@ ext_errno_kept(PyObject *self, PyObject *args)
     return Py_BuildValue("ii", after_malloc == EILSEQ, after_free == EILSEQ);
 }
 
+/* A SIGALRM handler that maps and unmaps a page, every 200 microseconds, while this thread
+ * allocates and frees: the handler lands inside the profiler at times. */
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        munmap(p, 4096);
+    }
+}
+
+static PyObject *
+ext_alarm_churn(PyObject *self, PyObject *args)
+{
+    Py_ssize_t rounds;
+    if (!PyArg_ParseTuple(args, "n", &rounds)) {
+        return NULL;
+    }
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval every = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
+    for (Py_ssize_t i = 0; i < rounds; i++) {
+        free(touched(malloc(64 + (size_t)i % 4096), 8));
+    }
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    Py_RETURN_NONE;
+}
+
+static void
+map_a_page(void)
+{
+    on_alarm(0);
+}
+
+/* Fork handlers that map and unmap a page, as a library's own may. */
+static PyObject *
+ext_mapping_fork_handlers(PyObject *self, PyObject *args)
+{
+    pthread_atfork(map_a_page, map_a_page, map_a_page);
+    Py_RETURN_NONE;
+}
+
+/* strdup of an n-byte string: the C library allocates it. */
+static PyObject *
+ext_strdup(PyObject *self, PyObject *args)
+{
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "n", &n)) {
+        return NULL;
+    }
+    char *text = PyMem_RawMalloc((size_t)n + 1);
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    memset(text, 'x', (size_t)n);
+    text[n] = '\0';
+    char *copy = strdup(text);
+    PyMem_RawFree(text);
+    return address(copy);
+}
+
 static PyMethodDef methods[] = {
+    {"alarm_churn", ext_alarm_churn, METH_VARARGS, NULL},
+    {"mapping_fork_handlers", ext_mapping_fork_handlers, METH_NOARGS, NULL},
+    {"strdup", ext_strdup, METH_VARARGS, NULL},
     {"errno_kept", ext_errno_kept, METH_VARARGS, NULL},
     {"churn", ext_churn, METH_VARARGS, NULL},
     {"malloc", ext_malloc, METH_VARARGS, NULL},

@@ -164,6 +164,62 @@ class NativeHeap(harness.ProfiledTestCase):
             self.assertRanCleanly(proc)
             self.assertEqual(proc.stdout, b"True\n", "MPROFILE_RATE=%s" % rate)
 
+    def test_c_library_and_preloaded_allocator(self):
+        # strdup allocates inside the C library; jemalloc (preloaded, where installed) carves
+        # blocks from chunks it maps itself: each block is counted once, the chunks not at all.
+        program = """
+        import os, sys
+        sys.path.insert(0, os.environ["EXT_DIR"])
+        import native_ext as ext
+        keep = [ext.strdup(300000)]
+        keep.append(ext.malloc(100 << 20))
+        """
+        script = self.write("alloc.py", program)
+        jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+        preloads = [harness.PRELOAD]
+        if os.path.exists(jemalloc) and not os.environ.get("MP_PRELOAD_FIRST"):
+            preloads.append(jemalloc + " " + harness.PRELOAD)
+        for preload in preloads:
+            out = self.dir + "/alloc.snap"
+            proc = self.run_python(script, MPROFILE_RATE=1, MPROFILE_NATIVE=1, EXT_DIR=self.dir,
+                                   MPROFILE_OUT=out, LD_PRELOAD=preload)
+            self.assertRanCleanly(proc)
+            got = per_line(harness.load(out), harness.NATIVE_DOMAIN, script)
+            self.assertEqual(got[5], (300001, 1), preload)
+            self.assertEqual(got[6], (100 << 20, 1), preload)
+
+    def test_signal_handlers_and_fork_handlers_that_map(self):
+        # A handler that maps pages may interrupt the profiler holding its lock; fork handlers
+        # of a library loaded before a late start run while the profiler's locks are held.
+        program = """
+        import os, sys
+        sys.path.insert(0, os.environ["EXT_DIR"])
+        import native_ext as ext
+        ext.mapping_fork_handlers()
+        if os.environ.get("LATE"):
+            import mprofile
+            mprofile.start(1)
+        keep = [ext.mmap(1 << 20) for i in range(4)]
+        ext.alarm_churn(300000)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        print(os.waitpid(pid, 0)[1])
+        """
+        script = self.write("handlers.py", program)
+        sanitizers = os.environ.get("MP_PRELOAD_FIRST")
+        late_env = {"LD_PRELOAD": sanitizers} if sanitizers else {}
+        runs = [
+            self.run_bounded(script, MPROFILE_RATE=1, MPROFILE_NATIVE=1, EXT_DIR=self.dir),
+            self.run_bounded(script, preload=False, MPROFILE_NATIVE=1, EXT_DIR=self.dir, LATE=1,
+                             MPROFILE_LIBRARY=harness.LIB, PYTHONPATH=harness.PACKAGE_DIR,
+                             **late_env),
+        ]
+        for proc in runs:
+            self.assertFinished(proc)
+            self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, b"0\n", b""),
+                             harness.describe(proc))
+
     def test_off_by_default(self):
         script = self.write("native.py", NATIVE)
         mp = self.run_python(script, MPROFILE_RATE=1, EXT_DIR=self.dir)
