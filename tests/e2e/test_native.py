@@ -60,6 +60,13 @@ NATIVE_EXPECTED = {
 }
 
 
+def require_numpy(test):
+    check = subprocess.run([harness.PYTHON, "-c", "import numpy"], capture_output=True,
+                           env=harness.clean_env())
+    if check.returncode != 0:
+        test.skipTest("numpy is not installed for %s" % harness.PYTHON)
+
+
 def per_line(snapshot, domain, script):
     return harness.by_line(harness.in_domain(snapshot, domain), script)
 
@@ -311,10 +318,7 @@ class NativeHeap(harness.ProfiledTestCase):
         self.assertEqual(sizes, [0, 60000])
 
     def test_numpy_equals_tracemalloc(self):
-        check = subprocess.run([harness.PYTHON, "-c", "import numpy"], capture_output=True,
-                               env=harness.clean_env())
-        if check.returncode != 0:
-            self.skipTest("numpy is not installed for %s" % harness.PYTHON)
+        require_numpy(self)
         program = """
         import os, tracemalloc
         import numpy as np
@@ -347,10 +351,7 @@ class NativeHeap(harness.ProfiledTestCase):
             self.assertLess(sum(size for size, _ in native_lines.values()), 64 * 1024)
 
     def test_numpy_sampled_within_four_standard_errors(self):
-        check = subprocess.run([harness.PYTHON, "-c", "import numpy"], capture_output=True,
-                               env=harness.clean_env())
-        if check.returncode != 0:
-            self.skipTest("numpy is not installed for %s" % harness.PYTHON)
+        require_numpy(self)
         program = """
         import numpy as np
         keep = [np.empty(10000) for i in range(500)]

@@ -20,6 +20,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from e2e_report import report_rows, write_snapshots  # noqa: E402
 NATIVE = 0x4D504E41
 
 EXPECT = r'''
@@ -125,22 +127,13 @@ DOMAIN_SETS = [
 FILE_SETS = [[], [(True, "*domains_workload.py")]]
 
 
-def report_rows(stdout):
-    return [line for line in stdout.splitlines()
-            if not line.startswith("# ") and not line.startswith('  File "')]
-
-
 def main():
     report, python, workdir = sys.argv[1:4]
-    if not os.path.exists(python) or not os.access(python, os.X_OK):
-        print("SKIP: interpreter %s not found" % python)
+    snapshots = write_snapshots(python, workdir, "domains_workload.py")
+    if snapshots is None:
         return 77
-    os.makedirs(workdir, exist_ok=True)
-    old = os.path.join(workdir, "old.pickle")
-    new = os.path.join(workdir, "new.pickle")
+    old, new = snapshots
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    subprocess.run([python, os.path.join(HERE, "data", "domains_workload.py"), old, new],
-                   check=True, env=env, cwd=os.path.join(HERE, "data"))
 
     cases = []
     for domains in DOMAIN_SETS:

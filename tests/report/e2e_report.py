@@ -64,17 +64,28 @@ def report_rows(stdout):
             if not line.startswith("# ") and not line.startswith('  File "')]
 
 
-def main():
-    report, python, workdir = sys.argv[1:4]
+def write_snapshots(python, workdir, workload):
+    """Runs data/WORKLOAD under python, which dumps two tracemalloc snapshots; returns their
+    paths, or None when the interpreter is missing (the test is then skipped)."""
     if not os.path.exists(python) or not os.access(python, os.X_OK):
         print("SKIP: interpreter %s not found" % python)
-        return 77
+        return None
     os.makedirs(workdir, exist_ok=True)
     old = os.path.join(workdir, "old.pickle")
     new = os.path.join(workdir, "new.pickle")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    subprocess.run([python, os.path.join(HERE, "data", "workload.py"), old, new],
+    subprocess.run([python, os.path.join(HERE, "data", workload), old, new],
                    check=True, env=env, cwd=os.path.join(HERE, "data"))
+    return old, new
+
+
+def main():
+    report, python, workdir = sys.argv[1:4]
+    snapshots = write_snapshots(python, workdir, "workload.py")
+    if snapshots is None:
+        return 77
+    old, new = snapshots
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
 
     cases = []
     for filters, all_frames in FILTER_SETS:

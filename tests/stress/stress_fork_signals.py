@@ -11,24 +11,7 @@ program (its waitpid is polled with a deadline). The dump files are removed as t
 """
 import stress_harness
 
-PROGRAM = """
-import glob, os, signal, sys, threading, time
-profiled, outdir, seconds = sys.argv[1] == "profiled", sys.argv[2], float(sys.argv[3])
-if not profiled:
-    # Without the profiler the dump signal would kill the program.
-    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-stop = threading.Event()
-problems = []
-
-def churn(n):
-    held = []
-    i = 0
-    while not stop.is_set():
-        held.append(bytes(16 + (i * 7 + n) % 400))
-        if len(held) > 200:
-            del held[:100]
-        i += 1
-
+PROGRAM = stress_harness.PROGRAM_START + """
 def forker():
     while not stop.is_set():
         pid = os.fork()
@@ -49,28 +32,9 @@ def forker():
                 break
             time.sleep(0.001)
 
-def signaller():
-    me = os.getpid()
-    n = 0
-    while not stop.is_set():
-        os.kill(me, signal.SIGUSR2)
-        time.sleep(0.001)
-        n += 1
-        if n % 100 == 0:
-            for path in glob.glob(os.path.join(outdir, "*.snap")):
-                os.unlink(path)
-
 threads = [threading.Thread(target=churn, args=(n,)) for n in range(16)]
 threads += [threading.Thread(target=forker), threading.Thread(target=signaller)]
-for t in threads:
-    t.start()
-time.sleep(seconds)
-stop.set()
-for t in threads:
-    t.join()
-print("problems", problems)
-print(sorted(os.listdir("/proc/self/fd")))
-"""
+""" + stress_harness.PROGRAM_END
 
 
 class ForkSignals(stress_harness.StressTestCase):

@@ -23,6 +23,52 @@ LIB = os.environ.get("MP_LIB", "")
 PYTHON = os.environ.get("MP_PYTHON", sys.executable)
 
 
+# Pieces of scenario programs (source text), shared by the scenarios that run threads for a
+# while: the start, which reads the arguments "profiled|plain OUTDIR SECONDS"; churn(n), a
+# thread body that allocates and frees small objects; signaller(), which sends the dump signal
+# every millisecond and removes the dumps as they come; and the end, which runs the list
+# `threads` for SECONDS and prints the problems found and the open descriptors.
+PROGRAM_START = """
+import glob, os, signal, sys, threading, time
+profiled, outdir, seconds = sys.argv[1] == "profiled", sys.argv[2], float(sys.argv[3])
+if not profiled:
+    # Without the profiler the dump signal would kill the program.
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+stop = threading.Event()
+problems = []
+
+def churn(n):
+    held = []
+    i = 0
+    while not stop.is_set():
+        held.append(bytes(16 + (i * 7 + n) % 400))
+        if len(held) > 200:
+            del held[:100]
+        i += 1
+
+def signaller():
+    me = os.getpid()
+    n = 0
+    while not stop.is_set():
+        os.kill(me, signal.SIGUSR2)
+        time.sleep(0.001)
+        n += 1
+        if n % 100 == 0:
+            for path in glob.glob(os.path.join(outdir, "*.snap")):
+                os.unlink(path)
+"""
+PROGRAM_END = """
+for t in threads:
+    t.start()
+time.sleep(seconds)
+stop.set()
+for t in threads:
+    t.join()
+print("problems", problems)
+print(sorted(os.listdir("/proc/self/fd")))
+"""
+
+
 def run(cmd, timeout, env, cwd, input=None):
     """CompletedProcess plus timed_out; on timeout the process group is killed."""
     return run_bounded(cmd, timeout=timeout, input=input, env=env, cwd=cwd)

@@ -5,36 +5,17 @@ every millisecond, and C threads without Python state allocate; in exact mode an
 per 4 KiB. The program must finish with the output, status, descriptors and stderr it has
 without the profiler.
 """
-import os
-import sys
 
 import stress_harness
+from stress_harness import harness
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-import harness  # noqa: E402
-
-PROGRAM = """
-import glob, os, signal, sys, threading, time
+PROGRAM = stress_harness.PROGRAM_START + """
 sys.path.insert(0, os.environ["EXT_DIR"])
 import native_ext as ext
-profiled, outdir, seconds = sys.argv[1] == "profiled", sys.argv[2], float(sys.argv[3])
-if not profiled:
-    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-stop = threading.Event()
-problems = []
 
 def native_churn():
     while not stop.is_set():
         ext.churn(2000)
-
-def python_churn(n):
-    held = []
-    i = 0
-    while not stop.is_set():
-        held.append(bytes(16 + (i * 7 + n) % 400))
-        if len(held) > 200:
-            del held[:100]
-        i += 1
 
 def c_threads():
     while not stop.is_set():
@@ -51,29 +32,10 @@ def forker():
             problems.append("child status %d" % os.waitstatus_to_exitcode(status))
         time.sleep(0.01)
 
-def signaller():
-    me = os.getpid()
-    n = 0
-    while not stop.is_set():
-        os.kill(me, signal.SIGUSR2)
-        time.sleep(0.001)
-        n += 1
-        if n % 100 == 0:
-            for path in glob.glob(os.path.join(outdir, "*.snap")):
-                os.unlink(path)
-
 threads = [threading.Thread(target=native_churn) for n in range(8)]
-threads += [threading.Thread(target=python_churn, args=(n,)) for n in range(4)]
+threads += [threading.Thread(target=churn, args=(n,)) for n in range(4)]
 threads += [threading.Thread(target=f) for f in (c_threads, forker, signaller)]
-for t in threads:
-    t.start()
-time.sleep(seconds)
-stop.set()
-for t in threads:
-    t.join()
-print("problems", problems)
-print(sorted(os.listdir("/proc/self/fd")))
-"""
+""" + stress_harness.PROGRAM_END
 
 
 class NativeStress(stress_harness.StressTestCase):
