@@ -13,11 +13,16 @@ Settings:
     idle      hooks installed, sampling never firing (MPROFILE_RATE=0: the countdown is parked
               and the slow path runs once per MiB)
     idle/bare idle against bare (both sides preloaded): what mprofile's hooks add to the floor
+    A/B       any setting A paired against setting B instead of no profiler (128k+native/128k:
+              what the native heap adds)
     512k, 128k, 4k   mprofile at that rate, 128 frames
     exact     mprofile in exact mode (MPROFILE_RATE=1), 128 frames
+    S+native  mprofile setting S (idle, 512k, 128k, 4k, exact) with MPROFILE_NATIVE=1: the native
+              heap (malloc and its family, anonymous mmap, from any C code) sampled too
     tm1, tm128       tracemalloc with 1 and 128 frames (-X tracemalloc=N)
 
 mprofile runs with MPROFILE_AT_EXIT=0: the tracemalloc rows take no snapshot either.
+workloads/native_heavy.py needs numpy (Debian's python3-numpy for /usr/bin/python3.11).
 
 Accuracy: runs workloads/known_sites.py in exact mode, then at 128 KiB and 4 KiB over --seeds
 seeds, and compares each site's estimate with the exact figure: mean error (bias), the
@@ -46,10 +51,22 @@ import tempfile
 import tracemalloc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ["small_objects", "tornado_http", "json_ast", "large_buffers", "threads"]
+WORKLOADS = ["small_objects", "tornado_http", "json_ast", "large_buffers", "threads",
+             "native_heavy"]
 TIME = "/usr/bin/time"  # GNU time (Debian package time)
-SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "4k", "exact", "tm1", "tm128"]
+SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "128k+native", "4k", "exact",
+            "exact+native", "tm1", "tm128"]
 RATES = {"512k": "524288", "128k": "131072", "4k": "4096", "exact": "1", "idle": "0"}
+NATIVE = "+native"  # suffix of a setting: the same with MPROFILE_NATIVE=1
+
+
+def mprofile_setting(setting):
+    """(MPROFILE_RATE, whether native) of an mprofile setting; exits on an unknown one."""
+    native = setting.endswith(NATIVE)
+    base = setting[:-len(NATIVE)] if native else setting
+    if base not in RATES:
+        sys.exit("unknown setting %r" % setting)
+    return RATES[base], native
 
 
 class Runner:
@@ -75,8 +92,11 @@ class Runner:
         if setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
+            rate, native = ("0", False) if setting == "bare" else mprofile_setting(setting)
             env["LD_PRELOAD"] = self.floor if setting == "bare" else self.lib
-            env["MPROFILE_RATE"] = RATES.get(setting, "0")
+            env["MPROFILE_RATE"] = rate
+            if native:
+                env["MPROFILE_NATIVE"] = "1"
             env["MPROFILE_FRAMES"] = "128"
             env["MPROFILE_AT_EXIT"] = "0"
             env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
@@ -121,7 +141,7 @@ def geomean(values):
 def overhead(r, args, emit):
     settings = [s for s in args.settings.split(",") if s]
     if r.floor is None:
-        settings = [s for s in settings if s not in ("bare", "idle/bare")]
+        settings = [s for s in settings if "bare" not in s.split("/")]
     workloads = [w for w in args.workloads.split(",") if w]
     cpu = {s: {} for s in settings}
     rss = {s: {} for s in settings}
@@ -131,7 +151,7 @@ def overhead(r, args, emit):
     for w in workloads:
         script = os.path.join(HERE, "workloads", w + ".py")
         for s in settings:
-            base, test = ("bare", "idle") if s == "idle/bare" else ("none", s)
+            test, base = s.split("/") if "/" in s else (s, "none")
             cpu_r, rss_r = [], []
             for i in range(args.pairs + 1):  # pair 0 is the warm-up
                 b_cpu, b_rss, _ = r.run(base, script)
@@ -223,7 +243,7 @@ def accuracy(r, args, emit):
         emit("Accuracy at %s over %d seeds (known_sites.py)" % (rate_name, args.seeds), table)
 
 
-CG_SETTINGS = ["none", "bare", "idle", "512k", "128k", "4k"]
+CG_SETTINGS = ["none", "bare", "idle", "512k", "128k", "128k+native", "4k"]
 
 
 def callgrind(r, args, emit):

@@ -83,15 +83,19 @@ class TrackedBlocks(harness.ProfiledTestCase):
         self.assertRanCleanly(tm)
         return harness.load(tm_path)
 
+    def exact_run(self, script, native):
+        """The snapshot of script in exact mode with MPROFILE_NATIVE=native."""
+        out = "%s/native%s.snap" % (self.dir, native)
+        proc = self.run_python(script, MPROFILE_RATE=1, MPROFILE_NATIVE=native, MPROFILE_OUT=out,
+                               EXT_DIR=self.dir)
+        self.assertRanCleanly(proc)
+        return harness.load(out)
+
     def test_exact_equals_tracemalloc(self):
         script = self.write("tracked.py", TRACKED)
         theirs = self.tracemalloc_run(script)
         for native in ("0", "1"):
-            out = "%s/native%s.snap" % (self.dir, native)
-            mp = self.run_python(script, MPROFILE_RATE=1, MPROFILE_NATIVE=native,
-                                 MPROFILE_OUT=out, EXT_DIR=self.dir)
-            self.assertRanCleanly(mp)
-            ours = harness.load(out)
+            ours = self.exact_run(script, native)
             for domain in (DOMAIN, FAKE_DOMAIN):
                 expected = per_line(theirs, domain, script)
                 self.assertTrue(expected)
@@ -339,11 +343,7 @@ class NativeHeap(harness.ProfiledTestCase):
         expected = per_line(theirs, numpy_domain, script)
         self.assertTrue(expected)
         for native in ("0", "1"):
-            out = "%s/native%s.snap" % (self.dir, native)
-            mp = self.run_python(script, MPROFILE_RATE=1, MPROFILE_NATIVE=native,
-                                 MPROFILE_OUT=out, EXT_DIR=self.dir)
-            self.assertRanCleanly(mp)
-            ours = harness.load(out)
+            ours = self.exact_run(script, native)
             self.assertEqual(per_line(ours, numpy_domain, script), expected,
                              "MPROFILE_NATIVE=%s" % native)
             # The arrays' buffers are numpy's traces, not native ones.
@@ -379,6 +379,7 @@ class NativeHeap(harness.ProfiledTestCase):
                                     % (native, seed, line, estimate, true_bytes))
 
     tracemalloc_run = TrackedBlocks.tracemalloc_run
+    exact_run = TrackedBlocks.exact_run
 
 
 if __name__ == "__main__":

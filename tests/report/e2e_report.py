@@ -64,6 +64,22 @@ def report_rows(stdout):
             if not line.startswith("# ") and not line.startswith('  File "')]
 
 
+def rows_match(args, want):
+    """Runs the report with args and compares its rows with want; prints what differs."""
+    got = subprocess.run(args, capture_output=True, text=True)
+    rows = report_rows(got.stdout)
+    if got.returncode == 0 and rows == want:
+        return True
+    print("FAIL: %s" % " ".join(args))
+    print("  exit %d, stderr: %s" % (got.returncode, got.stderr.strip()))
+    for i, (a, b) in enumerate(zip(rows + [""] * len(want), want + [""] * len(rows))):
+        if a != b:
+            print("  row %d:\n    got:  %s\n    want: %s" % (i, a, b))
+            break
+    print("  rows: got %d, want %d" % (len(rows), len(want)))
+    return False
+
+
 def write_snapshots(python, workdir, workload):
     """Runs data/WORKLOAD under python, which dumps two tracemalloc snapshots; returns their
     paths, or None when the interpreter is missing (the test is then skipped)."""
@@ -111,18 +127,8 @@ def main():
         for inc, pat in case["filters"]:
             args += ["--include" if inc else "--exclude", pat]
         args += ["--diff", case["old"], case["new"]] if case["old"] else [case["new"]]
-        got = subprocess.run(args, capture_output=True, text=True)
-        rows = report_rows(got.stdout)
         nonempty += bool(want)
-        if got.returncode != 0 or rows != want:
-            failures += 1
-            print("FAIL: %s" % " ".join(args))
-            print("  exit %d, stderr: %s" % (got.returncode, got.stderr.strip()))
-            for i, (a, b) in enumerate(zip(rows + [""] * len(want), want + [""] * len(rows))):
-                if a != b:
-                    print("  row %d:\n    got:  %s\n    want: %s" % (i, a, b))
-                    break
-            print("  rows: got %d, want %d" % (len(rows), len(want)))
+        failures += not rows_match(args, want)
 
     # Default options: the first 10 rows of statistics('lineno').
     got = subprocess.run([report, new], capture_output=True, text=True, check=True)
