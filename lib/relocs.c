@@ -233,7 +233,7 @@ static int
 skipped(uintptr_t base, const char *name)
 {
     return base == self_base || base == getauxval(AT_BASE) ||
-           base == getauxval(AT_SYSINFO_EHDR) || strstr(name, "linux-vdso") != NULL ||
+           (getauxval(AT_SYSINFO_EHDR) != 0 && base == getauxval(AT_SYSINFO_EHDR)) || strstr(name, "linux-vdso") != NULL ||
            strstr(name, "libclang_rt.") != NULL || strstr(name, "/libasan.") != NULL ||
            strstr(name, "/libtsan.") != NULL || strstr(name, "/libubsan.") != NULL;
 }
