@@ -160,11 +160,7 @@ def measure(args, inside):
             cells.append("%.2f" % (statistics.median(sizes) / 2**20))
         lines.append("| %s | %s |" % (s, " | ".join(cells)))
     emit("Output written (memray's capture file, mprofile's exit snapshot), MiB, median", lines)
-    md.append("")
-    md.append("Load average at end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
-    if args.markdown:
-        with open(args.markdown, "a") as f:
-            f.write("\n".join(md) + "\n\n")
+    run.finish_markdown(md, args.markdown)
 
 
 if __name__ == "__main__":

@@ -367,10 +367,15 @@ def main():
     for part in args.only.split(","):
         {"overhead": overhead, "accuracy": accuracy, "memory": memory,
          "callgrind": callgrind}[part](r, args, emit)
+    finish_markdown(md, args.markdown)
+
+
+def finish_markdown(md, path):
+    """Ends the Markdown of a run with the load average, and appends it to path (if any)."""
     md.append("")
     md.append("Load average at end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
-    if args.markdown:
-        with open(args.markdown, "a") as f:
+    if path:
+        with open(path, "a") as f:
             f.write("\n".join(md) + "\n\n")
 
 
