@@ -235,6 +235,7 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
     memset(cfg, 0, sizeof(*cfg));
     cfg->rate = MP_DEFAULT_RATE;
     cfg->frames = MP_DEFAULT_FRAMES;
+    cfg->native_frames = MP_DEFAULT_NATIVE_FRAMES;
     cfg->signal = SIGUSR2;
     cfg->at_exit = 1;
     cfg->max_memory = MP_DEFAULT_MAX_MEMORY;
@@ -289,6 +290,21 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
     }
     if ((v = getenv_fn("MPROFILE_NATIVE")) != NULL && parse_bool(v, &cfg->native) < 0) {
         FAIL("MPROFILE_NATIVE=%.64s is invalid: expected 1 or 0", v);
+    }
+    if ((v = getenv_fn("MPROFILE_STACKS")) != NULL) {
+        if (strcmp(v, "python") != 0 && strcmp(v, "mixed") != 0) {
+            FAIL("MPROFILE_STACKS=%.64s is invalid: expected python or mixed", v);
+        }
+        cfg->mixed = strcmp(v, "mixed") == 0;
+    }
+    if ((v = getenv_fn("MPROFILE_NATIVE_FRAMES")) != NULL) {
+        uint64_t frames;
+        if (mp_config_parse_size(v, &frames) < 0 || strpbrk(v, "kKmMgG") != NULL || frames < 1 ||
+            frames > MP_MAX_NATIVE_FRAMES) {
+            FAIL("MPROFILE_NATIVE_FRAMES=%.64s is invalid: expected an integer from 1 to %d", v,
+                 MP_MAX_NATIVE_FRAMES);
+        }
+        cfg->native_frames = (int)frames;
     }
     if ((v = getenv_fn("MPROFILE_MAX_MEMORY")) != NULL &&
         (mp_config_parse_size(v, &cfg->max_memory) < 0 || cfg->max_memory < MP_MIN_MAX_MEMORY)) {

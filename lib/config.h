@@ -17,6 +17,10 @@
  * benchmark suites stays far below it (the largest, 1M live blocks, takes about 70 MiB). */
 #define MP_DEFAULT_MAX_MEMORY ((uint64_t)512 << 20)
 #define MP_MIN_MAX_MEMORY     ((uint64_t)4 << 20)
+/* Native frames kept per stack in mixed mode (MPROFILE_NATIVE_FRAMES), besides the Python ones.
+ * The cap bounds the unwinder's buffers, which live on the allocating thread's stack. */
+#define MP_DEFAULT_NATIVE_FRAMES 64
+#define MP_MAX_NATIVE_FRAMES     128
 
 typedef struct {
     uint64_t rate;      /* 0 = idle until started through the API, 1 = exact */
@@ -26,6 +30,8 @@ typedef struct {
     int at_exit;        /* 0 or 1 */
     int at_exit_given;  /* MPROFILE_AT_EXIT was set (else a late load defaults it off) */
     int native;         /* MPROFILE_NATIVE: also the heap of native code (malloc, mmap) */
+    int mixed;          /* MPROFILE_STACKS=mixed: native frames merged with the Python ones */
+    int native_frames;  /* MPROFILE_NATIVE_FRAMES: 1..MP_MAX_NATIVE_FRAMES */
     uint64_t max_memory; /* budget of the profiler's tables, bytes */
     int has_seed;
     uint64_t seed;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "relocs.h"
 #include "sigdump.h"
 #include "tracked.h"
+#include "unwind.h"
 
 /* secure_getenv: the constructor reads nothing at all under AT_SECURE (mp_config_load), and
  * this keeps it so should that check ever move. */
@@ -96,9 +98,33 @@ busy_after_fork(void)
 
 /* The calls into PyTraceMalloc_Track of every loaded object, and with MPROFILE_NATIVE=1 those
  * into the native heap (relocs.h). After the PyMem hooks, which the native layer relies on. */
+/* MPROFILE_STACKS=mixed: libunwind, and the allocator functions whose frames are not shown. */
+static void
+start_mixed_stacks(void)
+{
+    char why[256];
+    if (mp_unwind_load(why, sizeof(why)) < 0 || mp_unwind_follow_unloads() < 0) {
+        mp_log(MP_LOG_WARN, "MPROFILE_STACKS=mixed: %s; stacks are Python only",
+               mp_unwind_loaded() ? "cannot follow dlclose" : why);
+        return;
+    }
+    static const char *const allocators[] = {
+        "PyMem_Malloc",    "PyMem_Calloc",    "PyMem_Realloc",    "PyMem_RawMalloc",
+        "PyMem_RawCalloc", "PyMem_RawRealloc", "PyObject_Malloc", "PyObject_Calloc",
+        "PyObject_Realloc",
+    };
+    for (size_t i = 0; i < sizeof(allocators) / sizeof(allocators[0]); i++) {
+        mp_unwind_skip_function(dlsym(RTLD_DEFAULT, allocators[i]));
+    }
+    atomic_store(&mp_profiler.mixed, 1);
+}
+
 static void
 install_interposers(void)
 {
+    if (mp_profiler.config.mixed) {
+        start_mixed_stacks();
+    }
     if (mp_tracked_install() < 0) {
         mp_log(MP_LOG_WARN, "cannot follow PyTraceMalloc_Track; tracked memory is not recorded");
     }

@@ -168,6 +168,9 @@ sample(mp_thread_t *t, void *p, size_t len)
     t->busy = 1;
     uint64_t rate = mp_hooks_resolve();
     if (rate != 0) {
+        /* Unwound before maps_lock: the unwinder may wait for the loader, which maps. */
+        mp_native_stack_t ns;
+        mp_profiler_native_stack(&ns);
         lock_maps();
         int n = atomic_load_explicit(&npieces, memory_order_relaxed);
         if (n < MP_NATIVE_MAPS_MAX) {
@@ -180,9 +183,12 @@ sample(mp_thread_t *t, void *p, size_t len)
             if (hi > atomic_load_explicit(&span_hi, memory_order_relaxed)) {
                 atomic_store_explicit(&span_hi, hi, memory_order_relaxed);
             }
-            mp_profiler_record(MP_ORIGIN_NATIVE, lo, len, rate);
+            mp_profiler_record_with(MP_ORIGIN_NATIVE, lo, len, rate, &ns);
         } else {
             atomic_fetch_add(&mp_profiler.dropped, 1);
+            if (ns.has_scan) {
+                mp_objects_scan_release(&ns.scan);
+            }
         }
         unlock_maps();
     }

@@ -7,7 +7,14 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "mixed.h"
 #include "mprofile/mprofile.h"
+
+/* The initial stack pointer of the main thread (the loader's): nothing above it is a frame. */
+extern void *__libc_stack_end;
+
+_Static_assert(MPROFILE_MAX_FRAMES + MP_MAX_NATIVE_FRAMES < MP_STACK_MAX_DEPTH,
+               "a mixed stack fits in MP_STACK_MAX_DEPTH");
 
 mp_profiler_t mp_profiler = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -34,7 +41,9 @@ mp_profiler_init(void)
     }
     mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
-    if (P->frame_ids == NULL || intern_unknown_frame(P) < 0) {
+    P->mixed_ids = mp_alloc_zeroed(MP_STACK_MAX_DEPTH * sizeof(uint32_t));
+    mp_objects_init(&P->objects);
+    if (P->frame_ids == NULL || P->mixed_ids == NULL || intern_unknown_frame(P) < 0) {
         return -1;
     }
     return 0;
@@ -170,6 +179,15 @@ count_drop(void)
     }
 }
 
+static void
+release_scan(mp_native_stack_t *ns)
+{
+    if (ns != NULL && ns->has_scan) {
+        mp_objects_scan_release(&ns->scan);
+        ns->has_scan = 0;
+    }
+}
+
 /* Under the lock: room for n walked frames (MPROFILE_FRAMES can grow with mprofile.start()). */
 static int
 reserve_pyframes(mp_profiler_t *P, int n)
@@ -185,7 +203,89 @@ reserve_pyframes(mp_profiler_t *P, int n)
 }
 
 void
+mp_profiler_native_stack(mp_native_stack_t *ns)
+{
+    ns->n = 0;
+    ns->has_scan = 0;
+    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed)) {
+        return;
+    }
+    ns->n = mp_unwind_capture(ns->pcs, MP_UNWIND_MAX);
+    ns->has_scan = mp_objects_poll(&mp_profiler.objects, &ns->scan) > 0;
+}
+
+/* Under the lock: the native frame of a return address. */
+static int64_t
+native_frame(mp_profiler_t *P, uintptr_t pc)
+{
+    uint32_t object = mp_objects_find(&P->objects, pc - 1);
+    uint64_t offset = 0;
+    if (object != MP_OBJECTS_NONE) {
+        offset = pc - mp_objects_at(&P->objects, object)->bias;
+        if (offset > UINT32_MAX) {
+            object = MP_OBJECTS_NONE;
+            offset = 0;
+        }
+    }
+    return mp_stacks_native_frame(&P->stacks, object, (uint32_t)offset);
+}
+
+/*
+ * Under the lock: the mixed stack of the calling thread into P->mixed_ids, from the native
+ * stack taken before and the Python frames walked now (mixed.h). Returns the frame count, or -1
+ * when out of memory; *total is tracemalloc's total_nframe (every frame, before any cut).
+ */
+static int
+mixed_stack(mp_profiler_t *P, int max_frames, const mp_native_stack_t *ns, int *total)
+{
+    int n = 0, ngroups = 0;
+    int py_total = mp_pyapi_walk_groups(&P->api, max_frames, P->pyframes, &n, P->anchors,
+                                        MP_UNWIND_MAX, &ngroups);
+    if (intern_frames(P, P->pyframes, n) < 0) {
+        return -1;
+    }
+    mp_mixed_place(ns->pcs, ns->n, P->anchors, ngroups, (uintptr_t)__libc_stack_end, P->evals);
+    int nitems = mp_mixed_order(ns->n, P->evals, ngroups, P->config.native_frames,
+                                py_total > n, P->items, 2 * MP_UNWIND_MAX);
+    int count = 0, next_py = 0;
+    for (int i = 0; i < nitems; i++) {
+        const mp_mixed_item_t *item = &P->items[i];
+        if (item->group >= 0) {
+            while (next_py < n && (int)P->pyframes[next_py].group <= item->group) {
+                P->mixed_ids[count++] = P->frame_ids[next_py++];
+            }
+            continue;
+        }
+        int64_t id = native_frame(P, ns->pcs[item->native]);
+        if (id < 0) {
+            return -1;
+        }
+        P->mixed_ids[count++] = (uint32_t)id;
+    }
+    /* Frames of groups past the anchors' room: the oldest, where no native frame is left. */
+    while (next_py < n) {
+        P->mixed_ids[count++] = P->frame_ids[next_py++];
+    }
+    int cut = py_total - n;
+    *total = count + cut > MPROFILE_MAX_FRAMES ? MPROFILE_MAX_FRAMES : count + cut;
+    return count;
+}
+
+void
 mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
+{
+    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed)) {
+        mp_profiler_record_with(origin, key, size, rate, NULL);
+        return;
+    }
+    mp_native_stack_t ns;
+    mp_profiler_native_stack(&ns);
+    mp_profiler_record_with(origin, key, size, rate, &ns);
+}
+
+void
+mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t rate,
+                        mp_native_stack_t *ns)
 {
     mp_profiler_t *P = &mp_profiler;
     int max_frames = atomic_load_explicit(&P->max_frames, memory_order_relaxed);
@@ -197,22 +297,35 @@ mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
 
     int saved_errno = errno;
     mp_profiler_lock();
+    if (ns != NULL && ns->has_scan) {
+        mp_objects_apply(&P->objects, &ns->scan); /* on failure, the next sample tries again */
+    }
     if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
         mp_profiler_unlock();
         count_drop();
+        release_scan(ns);
         errno = saved_errno;
         return;
     }
-    int n = 0;
-    int total = mp_pyapi_walk(&P->api, max_frames, P->pyframes, &n);
-    int failed = intern_frames(P, P->pyframes, n) < 0;
+    int n = 0, total = 0, failed = 0;
+    const uint32_t *ids = P->frame_ids;
+    if (ns != NULL && atomic_load_explicit(&P->mixed, memory_order_relaxed)) {
+        n = mixed_stack(P, max_frames, ns, &total);
+        failed = n < 0;
+        ids = P->mixed_ids;
+    } else {
+        total = mp_pyapi_walk(&P->api, max_frames, P->pyframes, &n);
+        failed = intern_frames(P, P->pyframes, n) < 0;
+    }
     if (n == 0) {
-        /* No Python frame (a thread without Python state, start-up, shutdown): tracemalloc's
+        /* No frame at all (a thread without Python state, start-up, shutdown): tracemalloc's
          * ("<unknown>", 0) with one frame in all. */
-        P->frame_ids[n++] = P->unknown_frame;
+        P->frame_ids[0] = P->unknown_frame;
+        ids = P->frame_ids;
+        n = 1;
         total = 1;
     }
-    int64_t node = failed ? -1 : mp_stacks_intern(&P->stacks, P->frame_ids, (uint32_t)n);
+    int64_t node = failed ? -1 : mp_stacks_intern(&P->stacks, ids, (uint32_t)n);
     int rc = -1;
     if (node >= 0) {
         block.node = (uint32_t)node;
@@ -220,6 +333,7 @@ mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
         rc = mp_heap_insert(&P->heap, &block);
     }
     mp_profiler_unlock();
+    release_scan(ns);
 
     if (rc < 0) {
         count_drop();
@@ -426,6 +540,10 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
     c->extent = mp_stacks_extent(&P->stacks);
     meta->tracked_domains = P->tracked_domains;
     meta->tracked_count = (unsigned)atomic_load(&P->tracked_count);
+    if (atomic_load_explicit(&P->mixed, memory_order_relaxed)) {
+        meta->objects = &P->objects;
+        meta->objects_count = P->objects.objects.len;
+    }
     meta->live_bytes = P->heap.live_bytes;
     meta->peak_bytes = P->heap.peak_bytes;
     atomic_fetch_add(&P->captures_in_flight, 1);

@@ -23,11 +23,14 @@
 #include "config.h"
 #include "heap.h"
 #include "linecache.h"
+#include "mixed.h"
+#include "objects.h"
 #include "pickle.h"
 #include "pyapi.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "stacks.h"
+#include "unwind.h"
 
 /* Bytes a thread allocates between checks while sampling is off. */
 #define MP_IDLE_RECHECK_BYTES (1 << 20)
@@ -43,6 +46,7 @@ typedef struct {
     atomic_int enabled;      /* sampling (mprofile_start/stop) */
     _Atomic uint64_t rate;   /* bytes between samples; 1 = exact */
     atomic_int max_frames;
+    atomic_int mixed;        /* MPROFILE_STACKS=mixed, with libunwind loaded */
 
     /* Under lock. */
     mp_stacks_t stacks;
@@ -50,7 +54,12 @@ typedef struct {
     mp_linecache_t lines; /* line numbers of the frames seen (off if it could not be mapped) */
     mp_pyframe_t *pyframes; /* scratch: the frames of the stack being recorded */
     int pyframes_cap;
-    uint32_t *frame_ids;    /* scratch: their frame ids */
+    uint32_t *frame_ids;    /* scratch: the frame ids of the stack being recorded */
+    mp_objects_t objects;   /* the loaded objects, for native frames */
+    uint32_t *mixed_ids;    /* scratch: a mixed stack's frame ids */
+    uintptr_t anchors[MP_UNWIND_MAX];          /* scratch: mixed.h */
+    int evals[MP_UNWIND_MAX];
+    mp_mixed_item_t items[2 * MP_UNWIND_MAX];
     uint32_t unknown_frame;
     char name_scratch[4096];
 
@@ -105,9 +114,26 @@ int mp_profiler_held_here(void);
  * everyone else waiting on. Slow path. */
 void mp_profiler_hold_requests(int delta);
 
+/* The native part of a sampled allocation's stack (mixed stacks), taken before any lock. */
+typedef struct {
+    uintptr_t pcs[MP_UNWIND_MAX]; /* return addresses, newest first */
+    int n;
+    int has_scan; /* the loaded objects changed: scan is the new list */
+    mp_objects_scan_t scan;
+} mp_native_stack_t;
+
+/* Slow path, with no lock held (the unwinder and the object list may take the loader's): the
+ * calling thread's native stack in mixed mode; nothing otherwise. */
+void mp_profiler_native_stack(mp_native_stack_t *ns);
+
 /* Slow path: records a sampled block of size bytes under key (mp_heap_key), from origin (an
  * allocator domain or MP_ORIGIN_*), with the caller's stack. */
 void mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate);
+
+/* Slow path: mp_profiler_record with the native stack taken before (NULL: Python frames only),
+ * for a caller that holds a lock of its own by now. Releases ns's scan. */
+void mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t rate,
+                             mp_native_stack_t *ns);
 
 /* Slow path: the origin of a PyTraceMalloc_Track domain, numbered on first sight; -1 once
  * MP_ORIGINS - MP_ORIGIN_TRACKED domains are numbered. */

@@ -296,6 +296,78 @@ first_complete(const mp_pyapi_t *api, const char *frame, const char **code_out)
     return NULL;
 }
 
+/* Stores a complete frame the walk reached. */
+static inline void
+store_frame(const mp_pylayout_t *L, const char *frame, const char *code, mp_pyframe_t *f)
+{
+    const char *instr = FIELD(frame, L->frame_instr, const char *);
+    f->code = code;
+    f->offset = (int32_t)(instr - (code + L->code_code_adaptive));
+    if (ascii_filename(L, code, &f->filename, &f->len) < 0) {
+        f->filename = NULL;
+    }
+}
+
+int
+mp_pyapi_walk_groups(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored,
+                     uintptr_t *anchors, int max_groups, int *ngroups)
+{
+    const mp_pylayout_t *L = api->layout;
+    const char *tstate = this_thread_state(api);
+    *stored = 0;
+    *ngroups = 0;
+    if (tstate == NULL) {
+        return 0;
+    }
+    /* 3.11: the calls' _PyCFrames, newest first, one per is_entry frame. */
+    const char *cframe = L->frame_is_entry >= 0 ? FIELD(tstate, L->tstate_cframe, const char *)
+                                                : NULL;
+    int total = 0, n = 0, group = 0;
+    for (const char *frame = newest_frame(L, tstate); frame != NULL;
+         frame = FIELD(frame, L->frame_previous, const char *)) {
+        int owner = (unsigned char)FIELD(frame, L->frame_owner, char);
+        int ends_group = 0;
+        uintptr_t anchor = 0;
+        if (L->incomplete_rule == MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE && owner >= L->owner_shim) {
+            /* 3.12+: an entry frame, on the C stack of the call whose frames came before. */
+            ends_group = 1;
+            anchor = (uintptr_t)frame;
+        } else {
+            const char *code = code_of(L, frame);
+            if (code != NULL && FIELD(code, L->object_type, const void *) == api->PyCode_Type &&
+                !is_incomplete(L, frame, code)) {
+                if (n < max) {
+                    store_frame(L, frame, code, &out[n]);
+                    out[n++].group = (uint32_t)group;
+                }
+                if (total < MAX_TOTAL_NFRAME) {
+                    total++;
+                }
+            }
+            if (L->frame_is_entry >= 0 && FIELD(frame, L->frame_is_entry, char)) {
+                ends_group = 1;
+                anchor = (uintptr_t)cframe;
+                cframe = cframe != NULL ? FIELD(cframe, L->cframe_previous, const char *) : NULL;
+            }
+        }
+        if (ends_group) {
+            if (group < max_groups) {
+                anchors[group] = anchor;
+            }
+            group++;
+        }
+    }
+    *stored = n;
+    /* The groups the stored frames span; an open last group (no entry frame below it, which
+     * the interpreter never leaves) has no anchor. */
+    int spanned = n > 0 ? (int)out[n - 1].group + 1 : 0;
+    if (spanned > group && spanned <= max_groups) {
+        anchors[spanned - 1] = 0;
+    }
+    *ngroups = spanned < max_groups ? spanned : max_groups;
+    return total;
+}
+
 int
 mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored)
 {
@@ -315,13 +387,7 @@ mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored)
              * times sizeof(_Py_CODEUNIT), from prev_instr (3.11, 3.12: the code unit before the
              * next instruction) or instr_ptr (3.13+: the instruction being executed), both
              * relative to co_code_adaptive in builds with the GIL. */
-            const char *instr = FIELD(frame, L->frame_instr, const char *);
-            mp_pyframe_t *f = &out[n++];
-            f->code = code;
-            f->offset = (int32_t)(instr - (code + L->code_code_adaptive));
-            if (ascii_filename(L, code, &f->filename, &f->len) < 0) {
-                f->filename = NULL;
-            }
+            store_frame(L, frame, code, &out[n++]);
         }
         if (total < MAX_TOTAL_NFRAME) {
             total++;

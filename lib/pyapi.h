@@ -85,6 +85,7 @@ typedef struct {
     const char *filename;
     uint32_t len;
     int32_t offset;
+    uint32_t group; /* mp_pyapi_walk_groups only: the C-level evaluation call it runs in */
 } mp_pyframe_t;
 
 /*
@@ -96,6 +97,16 @@ typedef struct {
  * (slow path, signal handler, _exit).
  */
 int mp_pyapi_walk(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored);
+
+/*
+ * mp_pyapi_walk, and the C-level evaluation calls the stored frames run in (mixed stacks): each
+ * stored frame's group is the index of its call, newest first, and anchors[g] is the address
+ * of something the call keeps on its C stack (3.11: its _PyCFrame; 3.12+: its entry frame), or
+ * 0 when unknown. Groups beyond max_groups get no anchor; *ngroups is the number of groups the
+ * stored frames span (at most max_groups). Same contexts as the walk.
+ */
+int mp_pyapi_walk_groups(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int *stored,
+                         uintptr_t *anchors, int max_groups, int *ngroups);
 
 /* The file name of a frame's code object as UTF-8: in place when ASCII, else converted into
  * scratch (cut at a character boundary when it does not fit). "<unknown>" when it is not a

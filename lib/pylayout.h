@@ -46,6 +46,12 @@ typedef struct {
     int frame_previous;    /* previous */
     int frame_instr;       /* prev_instr (3.11, 3.12) or instr_ptr (3.13+) */
     int frame_owner;       /* owner (one byte) */
+    /* Where one C-level call of the evaluation loop ends in the frame chain (mixed stacks):
+     * 3.11 marks the oldest frame of each call with is_entry, and each call keeps a _PyCFrame
+     * on its C stack, chained from the thread state; 3.12+ push an entry frame (owner >=
+     * owner_shim) on the C stack below the call's oldest frame. -1 where a field is absent. */
+    int frame_is_entry;    /* 3.11: is_entry (one byte) */
+    int cframe_previous;   /* 3.11: previous in _PyCFrame */
     int owner_generator;   /* FRAME_OWNED_BY_GENERATOR */
     int owner_shim;        /* lowest owner value of frames that are never complete, or 256 */
     mp_incomplete_rule_t incomplete_rule;

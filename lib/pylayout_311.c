@@ -13,6 +13,8 @@ const mp_pylayout_t mp_pylayout_311 = {
     .frame_previous = 48,
     .frame_instr = 56,
     .frame_owner = 69,
+    .frame_is_entry = 68,
+    .cframe_previous = 16,
     .owner_generator = 1,
     /* 3.11 frames are owned by a thread, a generator or a frame object; entry frames are not
      * on the chain (they live in _PyCFrame). */

@@ -14,6 +14,8 @@ const mp_pylayout_t mp_pylayout_312 = {
     .frame_previous = 8,
     .frame_instr = 56, /* prev_instr, as in 3.11 */
     .frame_owner = 70, /* after stacktop and the new uint16_t return_offset */
+    .frame_is_entry = -1,
+    .cframe_previous = -1,
     .owner_generator = 1,
     /* FRAME_OWNED_BY_CSTACK: the entry frame _PyEval_EvalFrameDefault pushes, running the
      * interpreter trampoline. Its prev_instr sits before the trampoline's RESUME, so the

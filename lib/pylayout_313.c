@@ -15,6 +15,8 @@ const mp_pylayout_t mp_pylayout_313 = {
     .frame_previous = 8,
     .frame_instr = 56, /* instr_ptr: the instruction being executed, not the one before */
     .frame_owner = 70,
+    .frame_is_entry = -1,
+    .cframe_previous = -1,
     .owner_generator = 1,
     /* _PyFrame_IsIncomplete returns true for FRAME_OWNED_BY_CSTACK before looking at the code
      * (f_executable is None there). */

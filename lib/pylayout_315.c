@@ -16,6 +16,8 @@ const mp_pylayout_t mp_pylayout_315 = {
     .frame_previous = 8,
     .frame_instr = 56, /* instr_ptr */
     .frame_owner = 74, /* after stackpointer and return_offset (no tlbc_index with the GIL) */
+    .frame_is_entry = -1,
+    .cframe_previous = -1,
     .owner_generator = 1,
     /* _PyFrame_IsIncomplete: owner >= FRAME_OWNED_BY_INTERPRETER, which covers
      * FRAME_OWNED_BY_INTERPRETER (3; FRAME_OWNED_BY_CSTACK is gone). */

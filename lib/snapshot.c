@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "native_names.h"
 
 #include "mprofile/mprofile.h"
 
@@ -13,6 +14,7 @@ typedef struct {
     uint32_t *frames;
     uint32_t *nodes;
     uint32_t *path; /* scratch: frame ids of one stack, newest first */
+    const mp_native_names_t *native; /* NULL with Python stacks */
 } memo_t;
 
 static void
@@ -23,6 +25,14 @@ write_frame(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t fr
         return;
     }
     const mp_frame_t *f = mp_stacks_frame_at(stacks, frame_id);
+    if (f->filename & MP_FRAME_NATIVE) {
+        const char *name = memo->native != NULL ? memo->native->names[frame_id] : NULL;
+        mp_pickle_cstr(p, name != NULL ? name : "<native> ??");
+        mp_pickle_int(p, 0);
+        mp_pickle_tuple(p, 2);
+        memo->frames[frame_id] = mp_pickle_memoize(p) + 1;
+        return;
+    }
     if (memo->strings[f->filename] != 0) {
         mp_pickle_get(p, memo->strings[f->filename] - 1);
     } else {
@@ -57,9 +67,61 @@ write_stack(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t no
     memo->nodes[node] = mp_pickle_memoize(p) + 1;
 }
 
+/* The objects of native frames, and where each native frame is in its object: what a pprof
+ * profile needs for its mappings and locations (docs/format.md). */
+static void
+write_native_metadata(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
+                      const mp_native_names_t *names, const mp_snapshot_meta_t *meta)
+{
+    mp_pickle_cstr(p, "native_objects");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
+    mp_pickle_op(p, MP_PICKLE_MARK);
+    for (uint32_t i = 0; i < meta->objects_count; i++) {
+        const mp_object_t *obj = mp_objects_at(meta->objects, i);
+        mp_pickle_op(p, MP_PICKLE_MARK);
+        mp_pickle_cstr(p, mp_strtab_get(&meta->objects->paths, obj->path)->data);
+        if (obj->build_id_len > 0) {
+            char hex[2 * MP_BUILD_ID_MAX + 1];
+            for (int k = 0; k < obj->build_id_len; k++) {
+                hex[2 * k] = "0123456789abcdef"[obj->build_id[k] >> 4];
+                hex[2 * k + 1] = "0123456789abcdef"[obj->build_id[k] & 15];
+            }
+            mp_pickle_str(p, hex, 2 * (size_t)obj->build_id_len);
+        } else {
+            mp_pickle_none(p);
+        }
+        mp_pickle_uint(p, obj->lo - obj->bias);
+        mp_pickle_uint(p, obj->hi - obj->bias);
+        mp_pickle_op(p, MP_PICKLE_TUPLE);
+    }
+    mp_pickle_op(p, MP_PICKLE_APPENDS);
+    mp_pickle_cstr(p, "native_frames");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
+    mp_pickle_op(p, MP_PICKLE_MARK);
+    for (uint32_t f = 0; f < extent.frames; f++) {
+        const mp_frame_t *fr = mp_stacks_frame_at(stacks, f);
+        if (!(fr->filename & MP_FRAME_NATIVE) || names->names[f] == NULL) {
+            continue;
+        }
+        uint32_t object = fr->filename & ~MP_FRAME_NATIVE;
+        mp_pickle_op(p, MP_PICKLE_MARK);
+        mp_pickle_cstr(p, names->names[f]);
+        if (object < meta->objects_count) {
+            mp_pickle_uint(p, object);
+        } else {
+            mp_pickle_none(p);
+        }
+        mp_pickle_uint(p, fr->lineno);
+        mp_pickle_op(p, MP_PICKLE_TUPLE);
+    }
+    mp_pickle_op(p, MP_PICKLE_APPENDS);
+}
+
 static void
 write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
 {
+    mp_pickle_cstr(p, "stacks");
+    mp_pickle_cstr(p, meta->objects != NULL ? "mixed" : "python");
     mp_pickle_cstr(p, "traceback_limit");
     mp_pickle_int(p, meta->traceback_limit);
     mp_pickle_cstr(p, "pid");
@@ -121,7 +183,7 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
         ((size_t)extent.strings + 1) * sizeof(uint32_t),
         ((size_t)extent.frames + 1) * sizeof(uint32_t),
         ((size_t)extent.nodes + 1) * sizeof(uint32_t),
-        (MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t),
+        MP_STACK_MAX_DEPTH * sizeof(uint32_t),
     };
     memo_t memo = {
         .strings = mp_alloc_scratch(sizes[0]),
@@ -129,10 +191,18 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
         .nodes = mp_alloc_scratch(sizes[2]),
         .path = mp_alloc_scratch(sizes[3]),
     };
+    mp_native_names_t names = {0};
     int rc = 0;
     if (!memo.strings || !memo.frames || !memo.nodes || !memo.path) {
         rc = -ENOMEM;
         goto out;
+    }
+    if (meta->objects != NULL) {
+        rc = mp_native_names_make(&names, stacks, extent, meta->objects, meta->objects_count);
+        if (rc < 0) {
+            goto out;
+        }
+        memo.native = &names;
     }
 
     mp_pickle_global(p, "tracemalloc", "Snapshot");
@@ -168,9 +238,13 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
     mp_pickle_op(p, MP_PICKLE_BUILD);
 
     write_metadata(p, meta);
+    if (meta->objects != NULL) {
+        write_native_metadata(p, stacks, extent, &names, meta);
+    }
     mp_pickle_op(p, MP_PICKLE_SETITEMS);
     mp_pickle_op(p, MP_PICKLE_BUILD);
 out:
+    mp_native_names_release(&names);
     mp_alloc_release_scratch(memo.strings, sizes[0]);
     mp_alloc_release_scratch(memo.frames, sizes[1]);
     mp_alloc_release_scratch(memo.nodes, sizes[2]);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "heap.h"
+#include "objects.h"
 #include "pickle.h"
 #include "stacks.h"
 
@@ -33,6 +34,10 @@ typedef struct {
      * origins are below MP_ORIGIN_TRACKED + tracked_count. */
     const unsigned *tracked_domains;
     unsigned tracked_count;
+    /* Mixed stacks: the loaded objects native frames refer to, the first objects_count of them
+     * (taken under the lock). NULL with Python stacks. */
+    const mp_objects_t *objects;
+    uint32_t objects_count;
 } mp_snapshot_meta_t;
 
 /* The tracemalloc domain a block of this origin is written in. */

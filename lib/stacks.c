@@ -68,14 +68,27 @@ mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t linen
     return id;
 }
 
+static int64_t frame_of(mp_stacks_t *s, mp_frame_t key);
+
 static int64_t
 frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno)
 {
     int64_t name = mp_strtab_intern(&s->strings, filename, len);
-    if (name < 0) {
+    if (name < 0 || (name & MP_FRAME_NATIVE)) {
         return -1;
     }
-    mp_frame_t key = {(uint32_t)name, lineno};
+    return frame_of(s, (mp_frame_t){(uint32_t)name, lineno});
+}
+
+int64_t
+mp_stacks_native_frame(mp_stacks_t *s, uint32_t object, uint32_t offset)
+{
+    return frame_of(s, (mp_frame_t){MP_FRAME_NATIVE | object, offset});
+}
+
+static int64_t
+frame_of(mp_stacks_t *s, mp_frame_t key)
+{
     uint64_t hash = mp_hash_u64(((uint64_t)key.filename << 32) | key.lineno);
     int64_t id = mp_index_find(&s->frame_index, hash, &key, frame_equals, s);
     if (id >= 0) {

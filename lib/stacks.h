@@ -16,6 +16,14 @@
 
 #define MP_STACKS_ROOT 0u
 
+/* A native frame (mixed stacks) has this bit in its filename: the other bits are an object id
+ * (objects.h), and its lineno is the offset of the return address in that object's terms. */
+#define MP_FRAME_NATIVE 0x80000000u
+
+/* The deepest stack: MPROFILE_MAX_FRAMES Python frames and MP_MAX_NATIVE_FRAMES native ones
+ * (profiler.c checks both), with room to spare. */
+#define MP_STACK_MAX_DEPTH 65792
+
 typedef struct {
     uint32_t filename; /* string id */
     uint32_t lineno;
@@ -61,6 +69,9 @@ void mp_stacks_destroy(mp_stacks_t *s);
 
 /* Id of the frame (filename of len bytes, lineno), added if new; -1 when out of memory. */
 int64_t mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno);
+
+/* Id of the native frame (object, offset), added if new; -1 when out of memory. */
+int64_t mp_stacks_native_frame(mp_stacks_t *s, uint32_t object, uint32_t offset);
 
 /* Node of the stack frames[0..n-1], newest frame first; -1 when out of memory. */
 int64_t mp_stacks_intern(mp_stacks_t *s, const uint32_t *frames, uint32_t n);

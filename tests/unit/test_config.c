@@ -68,6 +68,14 @@ test_config__good_values(void **state)
     assert_int_equal(parse(&cfg, err, "MPROFILE_AT_EXIT=0", "MPROFILE_LOG=debug"), 0);
     assert_int_equal(cfg.at_exit, 0);
     assert_int_equal(cfg.log_level, MP_LOG_DEBUG);
+    assert_int_equal(cfg.mixed, 0);
+    assert_int_equal(cfg.native_frames, MP_DEFAULT_NATIVE_FRAMES);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_STACKS=mixed", "MPROFILE_NATIVE_FRAMES=128"), 0);
+    assert_int_equal(cfg.mixed, 1);
+    assert_int_equal(cfg.native_frames, 128);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_STACKS=python", "MPROFILE_NATIVE_FRAMES=1"), 0);
+    assert_int_equal(cfg.mixed, 0);
+    assert_int_equal(cfg.native_frames, 1);
 }
 
 static void
@@ -102,6 +110,10 @@ test_config__bad_values_name_the_variable(void **state)
     expect_bad("MPROFILE_LOG=loud", "MPROFILE_LOG");
     expect_bad("MPROFILE_OUT=snap.%q", "MPROFILE_OUT");
     expect_bad("MPROFILE_OUT=", "MPROFILE_OUT");
+    expect_bad("MPROFILE_STACKS=native", "MPROFILE_STACKS");
+    expect_bad("MPROFILE_STACKS=", "MPROFILE_STACKS");
+    expect_bad("MPROFILE_NATIVE_FRAMES=0", "MPROFILE_NATIVE_FRAMES");
+    expect_bad("MPROFILE_NATIVE_FRAMES=129", "MPROFILE_NATIVE_FRAMES");
 }
 
 static void

@@ -60,7 +60,17 @@ test_pylayout__thread_state_and_frames(void **state)
     assert_int_equal(L->frame_code, offsetof(_PyInterpreterFrame, f_code));
     assert_int_equal(L->frame_instr, offsetof(_PyInterpreterFrame, prev_instr));
     assert_int_equal(L->code_tag_bits, 0);
+#if PY_VERSION_HEX < 0x030C0000
+    assert_int_equal(L->frame_is_entry, offsetof(_PyInterpreterFrame, is_entry));
+    assert_int_equal(sizeof(((_PyInterpreterFrame *)0)->is_entry), 1);
+    assert_int_equal(L->cframe_previous, offsetof(_PyCFrame, previous));
 #else
+    assert_int_equal(L->frame_is_entry, -1);
+    assert_int_equal(L->cframe_previous, -1);
+#endif
+#else
+    assert_int_equal(L->frame_is_entry, -1);
+    assert_int_equal(L->cframe_previous, -1);
     assert_int_equal(L->tstate_cframe, -1);
     assert_int_equal(L->tstate_current_frame, offsetof(PyThreadState, current_frame));
     assert_int_equal(L->frame_code, offsetof(_PyInterpreterFrame, f_executable));

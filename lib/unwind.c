@@ -1,0 +1,165 @@
+#include "unwind.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "relocs.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+/* The names libunwind's header maps its functions to (_ULx86_64_step and so on), as strings. */
+#define MP_NAME_OF(fn)  MP_NAME_OF2(fn)
+#define MP_NAME_OF2(fn) #fn
+
+static struct {
+    int (*backtrace)(void **buffer, int size);
+    void (*flush_cache)(unw_addr_space_t as, unw_word_t lo, unw_word_t hi);
+    unw_addr_space_t as;
+} unw;
+
+static atomic_int loaded;
+
+typedef struct {
+    uintptr_t lo, hi;
+} range_t;
+
+/* The profiler's own code, and the skipped functions. */
+static range_t self;
+static range_t skipped[16];
+static atomic_int nskipped;
+
+static int
+find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t here = (uintptr_t)arg;
+    range_t span = {UINTPTR_MAX, 0};
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            span.lo = start < span.lo ? start : span.lo;
+            span.hi = start + ph->p_memsz > span.hi ? start + ph->p_memsz : span.hi;
+        }
+    }
+    if (span.lo <= here && here < span.hi) {
+        self = span;
+        return 1;
+    }
+    return 0;
+}
+
+void
+mp_unwind_skip_function(const void *fn)
+{
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    int n = atomic_load(&nskipped);
+    if (fn == NULL || n == (int)(sizeof(skipped) / sizeof(skipped[0])) ||
+        dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL ||
+        sym->st_size == 0 || (uintptr_t)info.dli_saddr != (uintptr_t)fn) {
+        return;
+    }
+    skipped[n] = (range_t){(uintptr_t)fn, (uintptr_t)fn + sym->st_size};
+    atomic_store(&nskipped, n + 1);
+}
+
+/* Whether the return address pc lies in r (the call is the instruction before it). */
+static inline int
+in_range(range_t r, uintptr_t pc)
+{
+    return r.lo < pc && pc <= r.hi;
+}
+
+static int
+skipped_at(uintptr_t pc)
+{
+    int n = atomic_load_explicit(&nskipped, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        if (in_range(skipped[i], pc)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+mp_unwind_load(char *why, size_t why_size)
+{
+    if (atomic_load(&loaded)) {
+        return 0;
+    }
+    /* RTLD_NODELETE: return addresses cached per thread stay valid for the process. */
+    void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (lib == NULL) {
+        snprintf(why, why_size, "cannot load libunwind.so.8 (%s)", dlerror());
+        return -1;
+    }
+    int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t) =
+        (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(lib, MP_NAME_OF(unw_set_caching_policy));
+    unw_addr_space_t *as = dlsym(lib, MP_NAME_OF(unw_local_addr_space));
+    unw.backtrace = (int (*)(void **, int))dlsym(lib, "unw_backtrace");
+    unw.flush_cache = (void (*)(unw_addr_space_t, unw_word_t, unw_word_t))dlsym(
+        lib, MP_NAME_OF(unw_flush_cache));
+    if (set_caching_policy == NULL || as == NULL || unw.backtrace == NULL ||
+        unw.flush_cache == NULL) {
+        snprintf(why, why_size, "libunwind.so.8 lacks unw_backtrace or its cache functions");
+        return -1;
+    }
+    unw.as = *as;
+    dl_iterate_phdr(find_self, (void *)(uintptr_t)mp_unwind_capture);
+    /* Per-thread caches: the global one blocks every signal around each lookup. */
+    set_caching_policy(unw.as, UNW_CACHE_PER_THREAD);
+    atomic_store(&loaded, 1);
+    return 0;
+}
+
+int
+mp_unwind_loaded(void)
+{
+    return atomic_load_explicit(&loaded, memory_order_relaxed);
+}
+
+__attribute__((noinline)) int
+mp_unwind_capture(uintptr_t *pcs, int max)
+{
+    if (!mp_unwind_loaded() || max <= 0) {
+        return 0;
+    }
+    int n = unw.backtrace((void **)pcs, max);
+    int first = 0;
+    while (first < n && in_range(self, pcs[first])) {
+        first++;
+    }
+    while (first < n && skipped_at(pcs[first])) {
+        first++;
+    }
+    for (int i = first; i < n; i++) {
+        pcs[i - first] = pcs[i];
+    }
+    return n > first ? n - first : 0;
+}
+
+static int (*real_dlclose)(void *handle);
+
+/* Reached through the callers' GOT slots: any thread. */
+static int
+hook_dlclose(void *handle)
+{
+    int rc = real_dlclose(handle);
+    int saved_errno = errno;
+    unw.flush_cache(unw.as, 0, 0);
+    errno = saved_errno;
+    return rc;
+}
+
+int
+mp_unwind_follow_unloads(void)
+{
+    mp_reloc_hook_t hook = {"dlclose", (void *)hook_dlclose, (void **)&real_dlclose, NULL};
+    return mp_relocs_install(&hook, 1);
+}
