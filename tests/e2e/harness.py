@@ -112,7 +112,7 @@ def describe(proc):
         proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
-def build_extension(directory, source="native_ext.c"):
+def build_extension(directory, source="native_ext.c", cflags=()):
     """Compiles a test extension (tests/e2e/SOURCE) for the interpreter under test into
     directory, from that interpreter's own headers, and returns directory."""
     query = ("import sysconfig; print(sysconfig.get_paths()['include']); "
@@ -124,9 +124,9 @@ def build_extension(directory, source="native_ext.c"):
     if cc is None:
         raise RuntimeError("no C compiler to build %s (the suite installs one)" % source)
     here = os.path.dirname(os.path.abspath(__file__))
-    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-I", include, "-o",
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", *cflags, "-I", include, "-o",
                     os.path.join(directory, name + suffix), os.path.join(here, source),
-                    "-lpthread"], check=True, env=clean_env())
+                    "-lpthread", "-ldl"], check=True, env=clean_env())
     return directory
 
 

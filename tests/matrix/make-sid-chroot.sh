@@ -12,7 +12,8 @@
 set -eu
 
 DIR=${1:-${MP_SID_CHROOT:-/var/cache/mprofile/sid}}
-PACKAGES=${MP_SID_PACKAGES:-"python3.13-dev python3.14-dev python3.15-dev gcc libc6-dev python3-numpy"}
+PACKAGES=${MP_SID_PACKAGES:-"python3.13-dev python3.14-dev python3.15-dev gcc libc6-dev python3-numpy \
+    libunwind8"}
 MARK="$DIR/.mprofile-ready"
 
 log() { echo "make-sid-chroot: $*" >&2; }
