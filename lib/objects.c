@@ -2,6 +2,7 @@
 
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -20,6 +21,11 @@ mp_objects_init(mp_objects_t *o)
     if (exe_path[0] == '\0') {
         ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
         exe_path[n > 0 ? n : 0] = '\0';
+    }
+    /* Without /proc (a chroot), the name the program was started by. */
+    const char *execfn = (const char *)getauxval(AT_EXECFN);
+    if (exe_path[0] == '\0' && execfn != NULL && strlen(execfn) < sizeof(exe_path)) {
+        memcpy(exe_path, execfn, strlen(execfn) + 1);
     }
 }
 
