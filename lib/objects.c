@@ -170,7 +170,9 @@ mp_objects_apply(mp_objects_t *o, const mp_objects_scan_t *scan)
         if (by == NULL) {
             return -1;
         }
-        memcpy(by, o->by_address, o->nloaded * sizeof(uint32_t));
+        if (o->nloaded > 0) {
+            memcpy(by, o->by_address, o->nloaded * sizeof(uint32_t));
+        }
         mp_alloc_release(o->by_address, o->cap * sizeof(uint32_t));
         o->by_address = by;
         o->cap = (uint32_t)cap;

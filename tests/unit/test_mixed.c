@@ -21,12 +21,12 @@ static const uintptr_t pcs[] = {0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666};
  * and saved pcs[4] at word 13. Word 1, below the first anchor, is the leaf's saved return
  * address into the loop (pcs[1]): the search starts at the anchor and never sees it.
  */
-static uintptr_t stack_words[20];
+static uintptr_t stack_words[20 + MP_MIXED_SCAN_BYTES / sizeof(uintptr_t)];
 
 static void
 lay_out(void)
 {
-    for (int i = 0; i < 20; i++) {
+    for (size_t i = 0; i < sizeof(stack_words) / sizeof(stack_words[0]); i++) {
         stack_words[i] = 0x7000 + (uintptr_t)i;
     }
     stack_words[1] = pcs[1];
