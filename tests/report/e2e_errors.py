@@ -48,6 +48,9 @@ def main():
         "trailing": (good + b"xx", "trailing bytes"),
         "protocol0": (pickle.dumps([1], protocol=0), None),
     }
+    bad_stacks = tracemalloc.Snapshot([(0, 8, (("<native> main (python3)", 0),), 1)], 5)
+    bad_stacks.stacks = 1
+    bad["stacks_not_str"] = (pickle.dumps(bad_stacks, protocol=4), "stacks is not a string")
     for cut in (1, 2, 11, 40, len(good) // 2, len(good) - 1):
         bad["truncated_%d" % cut] = (good[:cut], None)
 
@@ -70,6 +73,13 @@ def main():
     if res.returncode != 0:
         failures += 1
         print("FAIL: good snapshot rejected: %r" % res.stderr)
+
+    # --python-only on a Python snapshot: allowed, and the same report.
+    reports = [subprocess.run([report, "-n", "0"] + flag + [os.path.join(workdir, "good.pickle")],
+                              capture_output=True).stdout for flag in ([], ["--python-only"])]
+    if reports[0] != reports[1] or not reports[0]:
+        failures += 1
+        print("FAIL: --python-only changes the report of a Python snapshot")
 
     missing = os.path.join(workdir, "missing.pickle")
     res = subprocess.run([report, missing], capture_output=True, text=True)

@@ -11,6 +11,11 @@ Then runs data/native_program.py in exact mode with MPROFILE_NATIVE=1: the
 snapshot has python and native traces; the header gives each domain's
 totals, and --domain python / native print exactly the rows of
 filter_traces([DomainFilter(True, d)]).statistics(), native rows marked.
+Last, data/alloc_program.py in exact mode with MPROFILE_STACKS=mixed (skipped
+when libmprofile falls back to Python stacks, without libunwind): default rows
+are tracemalloc's on the mixed snapshot, --python-only rows are tracemalloc's
+on its traces without native frames, and the program's own rows with
+--python-only equal those of the exact run with Python stacks.
 
 usage: e2e_libmprofile.py REPORT_BINARY LIBMPROFILE PYTHON WORKDIR
 Exits 77 (skipped) when the library or the interpreter is missing."""
@@ -42,6 +47,66 @@ for d in (0, 0x4D504E41):
     out[str(d)] = [str(st) for st in f.statistics("lineno")]
 print(json.dumps(out))
 '''
+
+
+EXPECT_MIXED = r'''
+import json, sys, tracemalloc
+s = tracemalloc.Snapshot.load(sys.argv[1])
+def python_frames(frames):
+    return tuple(f for f in frames if not f[0].startswith("<native> ")) or (("<unknown>", 0),)
+stripped = tracemalloc.Snapshot([(d, size, python_frames(f), n)
+                                 for d, size, f, n in s.traces._traces], s.traceback_limit)
+names = set(f for t in s.traces._traces for f in t[2] if f[0].startswith("<native> "))
+print(json.dumps({"stacks": getattr(s, "stacks", None), "native_frames": len(names),
+                  "mixed": {k: [str(st) for st in s.statistics(k)] for k in KEYS},
+                  "stripped": {k: [str(st) for st in stripped.statistics(k)] for k in KEYS}}))
+'''.replace("KEYS", repr(("lineno", "filename", "traceback")))
+
+
+def check_mixed(report, lib, python, workdir):
+    """MPROFILE_STACKS=mixed: the report against tracemalloc, and --python-only against the
+    exact run with Python stacks (exact.snap)."""
+    snap = os.path.join(workdir, "mixed.snap")
+    if os.path.exists(snap):
+        os.unlink(snap)
+    env = dict(os.environ, LD_PRELOAD=lib, MPROFILE_RATE="1", MPROFILE_STACKS="mixed",
+               MPROFILE_OUT=snap, PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run([python, os.path.join(HERE, "data", "alloc_program.py")], env=env,
+                   cwd=os.path.join(HERE, "data"), check=True)
+    if not os.path.exists(snap):
+        print("FAIL mixed: libmprofile wrote no snapshot")
+        return 1
+    want = json.loads(subprocess.run([python, "-c", EXPECT_MIXED, snap], capture_output=True,
+                                     text=True, check=True).stdout)
+    if want["stacks"] != "mixed":
+        print("SKIP mixed: libmprofile wrote Python stacks (no libunwind?)")
+        return 0
+    failures = 0
+    for key in ("lineno", "filename", "traceback"):
+        for flag, expect in (([], "mixed"), (["--python-only"], "stripped")):
+            out = subprocess.run([report, "-n", "0", "-g", key] + flag + [snap],
+                                 capture_output=True, text=True, check=True).stdout
+            if rows(out) != want[expect][key]:
+                print("FAIL mixed %s -g %s: rows differ from tracemalloc's on the %s snapshot"
+                      % (" ".join(flag), key, expect))
+                failures += 1
+    line = "# stacks: mixed, %d distinct native frames\n" % want["native_frames"]
+    if line not in subprocess.run([report, snap], capture_output=True, text=True,
+                                  check=True).stdout:
+        print("FAIL mixed: no '%s' in the header" % line.strip())
+        failures += 1
+    # The program's own rows: those of a recording with Python stacks.
+    for key in ("lineno", "traceback"):
+        mine, theirs = (rows(subprocess.run([report, "-n", "0", "-g", key, "--include", "*/data/*"]
+                                            + flag + [path], capture_output=True, text=True,
+                                            check=True).stdout)
+                        for flag, path in ((["--python-only"], snap),
+                                           ([], os.path.join(workdir, "exact.snap"))))
+        if mine != theirs or not mine:
+            print("FAIL mixed --python-only -g %s: the program's rows differ from a Python-stacks"
+                  " run's" % key)
+            failures += 1
+    return failures
 
 
 def check_native(report, lib, python, workdir):
@@ -141,6 +206,7 @@ def main():
                 print("FAIL %s: metadata %s missing from JSON" % (mode, field))
                 failures += 1
     failures += check_native(report, lib, python, workdir)
+    failures += check_mixed(report, lib, python, workdir)
     print("%d failures" % failures)
     return 1 if failures else 0
 

@@ -203,26 +203,50 @@ static inline void pb_trace(pb *b, int64_t size, const pb_stack *st, uint32_t *m
     pb_memoize(b);
 }
 
+/* The traces of a snapshot, each stack's frames memoized once; domains
+ * NULL puts every trace in domain 0. */
+static inline void pb_traces(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *domains,
+                             const int64_t *sizes, const size_t *stack_of, size_t ntraces)
+{
+    uint32_t *memo = malloc((nstacks + 1) * sizeof *memo);
+    for (size_t i = 0; i < nstacks; i++)
+        memo[i] = UINT32_MAX;
+    for (size_t i = 0; i < ntraces; i++)
+        pb_trace_domain(b, domains ? domains[i] : 0, sizes[i], &stacks[stack_of[i]],
+                        &memo[stack_of[i]], 1);
+    free(memo);
+}
+
 /* A whole snapshot; sample_rate 0 leaves the key out; domains NULL puts
  * every trace in domain 0. */
 static inline void pb_snapshot_domains(pb *b, const pb_stack *stacks, size_t nstacks,
                                        const int64_t *domains, const int64_t *sizes,
                                        const size_t *stack_of, size_t ntraces, int64_t sample_rate)
 {
-    uint32_t *memo = malloc((nstacks + 1) * sizeof *memo);
-    for (size_t i = 0; i < nstacks; i++)
-        memo[i] = UINT32_MAX;
     pb_snapshot_begin(b);
-    for (size_t i = 0; i < ntraces; i++)
-        pb_trace_domain(b, domains ? domains[i] : 0, sizes[i], &stacks[stack_of[i]],
-                        &memo[stack_of[i]], 1);
+    pb_traces(b, stacks, nstacks, domains, sizes, stack_of, ntraces);
     pb_snapshot_traces_done(b, 10);
     if (sample_rate) {
         pb_str(b, "sample_rate");
         pb_int(b, sample_rate);
     }
     pb_snapshot_end(b);
-    free(memo);
+}
+
+/* A snapshot of domain 0 whose metadata has stacks = value ("mixed":
+ * frames named "<native> ..." are native); NULL leaves the key out. */
+static inline void pb_snapshot_stacks(pb *b, const pb_stack *stacks, size_t nstacks,
+                                      const int64_t *sizes, const size_t *stack_of, size_t ntraces,
+                                      const char *value)
+{
+    pb_snapshot_begin(b);
+    pb_traces(b, stacks, nstacks, NULL, sizes, stack_of, ntraces);
+    pb_snapshot_traces_done(b, 10);
+    if (value) {
+        pb_str(b, "stacks");
+        pb_str(b, value);
+    }
+    pb_snapshot_end(b);
 }
 
 static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,

@@ -420,6 +420,102 @@ static void test_aggregate__diff_with_domains(void **state)
     snapshot_free(&old.s);
 }
 
+/* Mixed stacks: S0 and S1 with native frames at the top, the bottom and
+ * in the middle, and a stack of native frames only. */
+static const pb_frame N0[] = {
+    {"<native> deflate (libz.so.1)", 0}, {"b.py", 5}, {"a.py", 1}, {"<native> main (python3)", 0}};
+static const pb_frame N1[] = {
+    {"b.py", 5}, {"<native> PyObject_Call (libpython3.so)", 0}, {"c.py", 9}};
+static const pb_frame N2[] = {{"<native> worker (libx.so)", 0}};
+
+static void load_mixed(fixture *f, unsigned flags)
+{
+    pb_stack stacks[] = {{N0, 4}, {N1, 3}, {N2, 1}};
+    static const int64_t sizes[] = {100, 200, 7, 50};
+    static const size_t of[] = {0, 1, 2, 0};
+    pb b = {0};
+    pb_snapshot_stacks(&b, stacks, 3, sizes, of, 4, "mixed");
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&f->s, f->in, b.buf, b.len, flags, &err), 0);
+    free(b.buf);
+}
+
+/* Without --python-only a mixed snapshot is grouped as tracemalloc groups
+ * it: by its most recent frame, native or not. */
+static void test_aggregate__mixed_rows_keep_tracemalloc_semantics(void **state)
+{
+    (void)state;
+    fixture f = {.in = intern_new()};
+    load_mixed(&f, 0);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    frame_of(&f, o.group, &rows[0], 0, "b.py", 5);
+    assert_int_equal(rows[0].size, 200);
+    frame_of(&f, o.group, &rows[1], 0, "<native> deflate (libz.so.1)", 0);
+    assert_int_equal(rows[1].size, 150);
+    frame_of(&f, o.group, &rows[2], 0, "<native> worker (libx.so)", 0);
+    free(rows);
+    o.cumulative = 1; /* one row per distinct frame, native ones included */
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 7);
+    free(rows);
+    snapshot_free(&f.s);
+    intern_free(f.in);
+}
+
+/* --python-only: native frames are gone before grouping and filters. */
+static void test_aggregate__python_only_rows(void **state)
+{
+    (void)state;
+    fixture f = {.in = intern_new()};
+    load_mixed(&f, SNAPSHOT_PYTHON_ONLY);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    frame_of(&f, o.group, &rows[0], 0, "b.py", 5);
+    assert_int_equal(rows[0].size, 350);
+    frame_of(&f, o.group, &rows[1], 0, "<unknown>", 0);
+    assert_int_equal(rows[1].size, 7);
+    free(rows);
+    o.group = GROUP_TRACEBACK;
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(row_nframes(f.in, o.group, &rows[0]), 2);
+    frame_of(&f, o.group, &rows[0], 0, "c.py", 9);
+    frame_of(&f, o.group, &rows[0], 1, "b.py", 5);
+    free(rows);
+    /* The most recent frame of every trace is a Python one for filters. */
+    report_filter flt = {glob_compile("b.py", 4), 1};
+    o = (agg_opts){.group = GROUP_LINENO, .filters = &flt, .nfilters = 1};
+    assert_int_equal(aggregate_rows(&f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].size, 350);
+    free(rows);
+    glob_free(flt.glob);
+
+    /* --diff against a Python-only recording of the same blocks. */
+    fixture old = {.in = f.in};
+    static const int64_t sizes[] = {150, 200};
+    static const size_t of[] = {0, 1};
+    load(&old, sizes, of, 2);
+    o = (agg_opts){.group = GROUP_LINENO};
+    assert_int_equal(aggregate_diff(&old.s, &f.s, f.in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    frame_of(&f, o.group, &rows[0], 0, "<unknown>", 0);
+    assert_int_equal(rows[0].size_diff, 7);
+    frame_of(&f, o.group, &rows[1], 0, "b.py", 5);
+    assert_int_equal(rows[1].size_diff, 0);
+    free(rows);
+    snapshot_free(&old.s);
+    snapshot_free(&f.s);
+    intern_free(f.in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +529,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aggregate__domain_filters_apply_before_grouping,
                                         setup_domains, teardown),
         cmocka_unit_test_setup_teardown(test_aggregate__diff_with_domains, setup_domains, teardown),
+        cmocka_unit_test(test_aggregate__mixed_rows_keep_tracemalloc_semantics),
+        cmocka_unit_test(test_aggregate__python_only_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@ static void test_cli__defaults(void **state)
     assert_int_equal(o.top, 10);
     assert_int_equal(o.group, GROUP_LINENO);
     assert_int_equal(o.format, FORMAT_TEXT);
-    assert_false(o.diff || o.cumulative || o.all_frames);
+    assert_false(o.diff || o.cumulative || o.all_frames || o.python_only);
     assert_string_equal(o.files[0], "snap.pickle");
     cli_opts_free(&o);
 }
@@ -45,9 +45,9 @@ static void test_cli__all_options(void **state)
     char err[256];
     assert_int_equal(PARSE(&o, err, "--diff", "-n", "0", "--group-by=filename", "--cumulative",
                            "--include", "*a*", "--exclude=*b*", "--all-frames", "--format", "json",
-                           "-o", "out.json", "old", "new"),
+                           "-o", "out.json", "--python-only", "old", "new"),
                      CLI_RUN);
-    assert_true(o.diff && o.cumulative && o.all_frames);
+    assert_true(o.diff && o.cumulative && o.all_frames && o.python_only);
     assert_int_equal(o.top, 0);
     assert_int_equal(o.group, GROUP_FILENAME);
     assert_int_equal(o.format, FORMAT_JSON);

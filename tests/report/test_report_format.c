@@ -354,6 +354,124 @@ static void test_format__collapsed_with_domains(void **state)
     intern_free(in);
 }
 
+/* A mixed snapshot: native frames around and inside S0's Python frames. */
+static const pb_frame M0[] = {{"<native> deflate (libz.so.1)", 0},
+                              {"x/a.py", 12},
+                              {"main.py", 3},
+                              {"<native> main (python3)", 0}};
+
+static void load_mixed(intern *in, snapshot *s, unsigned flags)
+{
+    pb_stack stacks[] = {{M0, 4}};
+    static const int64_t sizes[] = {100};
+    static const size_t of[] = {0};
+    pb b = {0};
+    pb_snapshot_stacks(&b, stacks, 1, sizes, of, 1, "mixed");
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, flags, &err), 0);
+    free(b.buf);
+}
+
+static char *render_mixed(unsigned flags, group_by g, int (*fn)(FILE *, const report *))
+{
+    intern *in = intern_new();
+    snapshot s;
+    load_mixed(in, &s, flags);
+    agg_opts o = {.group = g};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in,
+                  .snap = &s,
+                  .opts = &o,
+                  .rows = rows,
+                  .nrows = n,
+                  .python_only = (flags & SNAPSHOT_PYTHON_ONLY) != 0};
+    char *out = render(&rep, fn);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+    return out;
+}
+
+static void test_format__text_mixed_stacks(void **state)
+{
+    (void)state;
+    char *text = render_mixed(0, GROUP_LINENO, format_text);
+    assert_string_equal(text,
+                        "# : 1 traces, traceback_limit=10, total size=100 B, count=1\n"
+                        "# stacks: mixed, 2 distinct native frames\n"
+                        "# top 1 of 1 rows, group by lineno\n"
+                        "<native> deflate (libz.so.1):0: size=100 B, count=1, average=100 B\n");
+    free(text);
+    text = render_mixed(SNAPSHOT_PYTHON_ONLY, GROUP_TRACEBACK, format_text);
+    assert_string_equal(text, "# : 1 traces, traceback_limit=10, total size=100 B, count=1\n"
+                              "# stacks: mixed, 2 distinct native frames dropped (--python-only)\n"
+                              "# top 1 of 1 rows, group by traceback\n"
+                              "main.py:3: size=100 B, count=1, average=100 B\n"
+                              "  File \"main.py\", line 3\n  File \"x/a.py\", line 12\n");
+    free(text);
+    text = render_mixed(0, GROUP_LINENO, format_collapsed);
+    assert_string_equal(text, "<native> main (python3):0;main.py:3;x/a.py:12;"
+                              "<native> deflate (libz.so.1):0 100\n");
+    free(text);
+    text = render_mixed(SNAPSHOT_PYTHON_ONLY, GROUP_LINENO, format_collapsed);
+    assert_string_equal(text, "main.py:3;x/a.py:12 100\n");
+    free(text);
+}
+
+static void test_format__json_mixed_stacks(void **state)
+{
+    (void)state;
+    char *json = render_mixed(0, GROUP_TRACEBACK, format_json);
+    assert_non_null(strstr(json, "\"cumulative\": false, \"python_only\": false,"));
+    assert_non_null(
+        strstr(json, "\"stacks\": \"mixed\", \"distinct_native_frames\": 2, \"domains\""));
+    assert_non_null(strstr(json, "\"metadata\": {\"stacks\": \"mixed\"}"));
+    assert_non_null(
+        strstr(json, "\"frames\": [{\"filename\": \"<native> main (python3)\", \"lineno\": 0, "
+                     "\"native\": true}, {\"filename\": \"main.py\", \"lineno\": 3}, "
+                     "{\"filename\": \"x/a.py\", \"lineno\": 12}, "
+                     "{\"filename\": \"<native> deflate (libz.so.1)\", \"lineno\": 0, "
+                     "\"native\": true}]"));
+    free(json);
+    json = render_mixed(SNAPSHOT_PYTHON_ONLY, GROUP_TRACEBACK, format_json);
+    assert_non_null(strstr(json, "\"python_only\": true"));
+    assert_non_null(strstr(json, "\"frames\": [{\"filename\": \"main.py\", \"lineno\": 3}, "
+                                 "{\"filename\": \"x/a.py\", \"lineno\": 12}]"));
+    assert_null(strstr(json, "\"native\": true"));
+    free(json);
+
+    /* A Python snapshot: "stacks": "python", and a "<native> " name is
+     * an ordinary file name. */
+    intern *in = intern_new();
+    snapshot s;
+    pb_stack stacks[] = {{M0, 4}};
+    static const int64_t sizes[] = {100};
+    static const size_t of[] = {0};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 1, sizes, of, 1, 0);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, SNAPSHOT_PYTHON_ONLY, &err), 0);
+    free(b.buf);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .python_only = 1};
+    json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"stacks\": \"python\", \"distinct_native_frames\": 0"));
+    assert_non_null(
+        strstr(json, "[{\"filename\": \"<native> deflate (libz.so.1)\", \"lineno\": 0}]"));
+    free(json);
+    char *text = render(&rep, format_text);
+    assert_null(strstr(text, "# stacks"));
+    free(text);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +483,8 @@ int main(void)
         cmocka_unit_test(test_format__text_domains_header_and_markers),
         cmocka_unit_test(test_format__json_domains),
         cmocka_unit_test(test_format__collapsed_with_domains),
+        cmocka_unit_test(test_format__text_mixed_stacks),
+        cmocka_unit_test(test_format__json_mixed_stacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

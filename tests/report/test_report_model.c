@@ -302,6 +302,205 @@ static void expect_model_error(pb *b, const char *needle)
     *b = (pb){0};
 }
 
+/* Mixed Python + native stacks, newest frame first: native frames at the
+ * top (M0, M3), in the middle (M1), at the bottom (M0, M1) and alone (M2).
+ * "<native>x.py" lacks the space: a Python frame. */
+static const pb_frame M0[] = {{"<native> deflate (libz.so.1)", 0},
+                              {"z.py", 4},
+                              {"main.py", 1},
+                              {"<native> main (python3.11)", 0}};
+static const pb_frame M1[] = {{"cb.py", 8},
+                              {"<native> PyObject_Call (libpython3.11.so.1.0)", 0},
+                              {"main.py", 1},
+                              {"<native> main (python3.11)", 0}};
+static const pb_frame M2[] = {{"<native> worker (libx.so)", 0}, {"<native> libc.so.6+0x94ac3", 0}};
+static const pb_frame M3[] = {{"<native> ??", 0}, {"z.py", 4}, {"main.py", 1}};
+static const pb_frame M4[] = {{"<native>x.py", 3}, {"main.py", 1}};
+#define MIXED_NATIVE_FRAMES 6 /* distinct native frames of M0 to M3 */
+/* The same stacks as a Python-only recording has them. */
+static const pb_frame P0[] = {{"z.py", 4}, {"main.py", 1}};
+static const pb_frame P1[] = {{"cb.py", 8}, {"main.py", 1}};
+static const pb_frame P2[] = {{"<unknown>", 0}};
+
+static const int64_t MIXED_SIZES[] = {100, 20, 7, 3000, 5, 1};
+static const size_t MIXED_OF[] = {0, 1, 2, 3, 4, 0};
+
+static void load_mixed(snapshot *s, intern *in, const char *stacks_value, unsigned flags)
+{
+    pb_stack stacks[] = {{M0, 4}, {M1, 4}, {M2, 2}, {M3, 3}, {M4, 2}};
+    pb b = {0};
+    pb_snapshot_stacks(&b, stacks, 5, MIXED_SIZES, MIXED_OF, 6, stacks_value);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, flags, &err), 0);
+    free(b.buf);
+}
+
+/* The stack id of the first trace of stack index k of the mixed ones:
+ * stack ids are given in order of first appearance. */
+static int32_t nth_stack(const snapshot *s, size_t k)
+{
+    size_t seen = 0;
+    for (size_t st = 0; st < s->nacc; st++)
+        if (s->acc[st].traces && seen++ == k)
+            return (int32_t)st;
+    fail();
+    return -1;
+}
+
+static void test_model__mixed_stacks_keep_native_frames(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    load_mixed(&s, in, "mixed", 0);
+    assert_true(s.mixed);
+    assert_false(s.native_dropped);
+    assert_int_equal(s.native_frames, MIXED_NATIVE_FRAMES);
+    assert_string_equal(snapshot_meta(&s, "stacks")->s, "mixed");
+    size_t n;
+    const int32_t *frames = intern_stack_frames(in, nth_stack(&s, 0), &n);
+    assert_int_equal(n, 4);
+    assert_true(snapshot_native_file(&s, in, intern_frame_file(in, frames[0])));
+    assert_false(snapshot_native_file(&s, in, intern_frame_file(in, frames[1])));
+    assert_true(snapshot_native_file(&s, in, intern_frame_file(in, frames[3])));
+    frames = intern_stack_frames(in, nth_stack(&s, 4), &n);
+    assert_false(snapshot_native_file(&s, in, intern_frame_file(in, frames[0])));
+    assert_int_equal(s.acc[nth_stack(&s, 0)].size, 101);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_model__python_only_drops_native_frames(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot mixed, python;
+    load_mixed(&mixed, in, "mixed", SNAPSHOT_PYTHON_ONLY);
+    assert_true(mixed.mixed && mixed.native_dropped);
+    assert_int_equal(mixed.native_frames, MIXED_NATIVE_FRAMES);
+    /* What a Python-only recording of the same blocks gives: M0 and M3
+     * become the same stack, M2 the stack of a block without Python
+     * frames. */
+    pb_stack stacks[] = {{P0, 2}, {P1, 2}, {P2, 1}, {M4, 2}};
+    static const size_t of[] = {0, 1, 2, 0, 3, 0};
+    pb b = {0};
+    pb_snapshot(&b, stacks, 4, MIXED_SIZES, of, 6, 0);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&python, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+    assert_int_equal(intern_nstacks(in), 4);
+    for (size_t st = 0; st < 4; st++) {
+        assert_int_equal(mixed.acc[st].size, python.acc[st].size);
+        assert_int_equal(mixed.acc[st].traces, python.acc[st].traces);
+    }
+    assert_int_equal(mixed.acc[0].size, 3101);
+    size_t n;
+    const int32_t *frames = intern_stack_frames(in, 2, &n);
+    assert_int_equal(n, 1);
+    size_t len;
+    assert_string_equal(intern_file_name(in, intern_frame_file(in, frames[0]), &len), "<unknown>");
+    assert_int_equal(intern_frame_lineno(in, frames[0]), 0);
+    /* No frame of the result is native any more. */
+    for (size_t f = 0; f < intern_nfiles(in); f++)
+        assert_false(snapshot_native_file(&mixed, in, (int32_t)f));
+    snapshot_free(&python);
+    snapshot_free(&mixed);
+    intern_free(in);
+}
+
+static void test_model__native_names_outside_mixed_snapshots_are_python(void **state)
+{
+    (void)state;
+    static const char *const values[] = {NULL, "python", "mixed-v2"};
+    for (size_t i = 0; i < 3; i++) {
+        intern *in = intern_new();
+        snapshot s;
+        load_mixed(&s, in, values[i], SNAPSHOT_PYTHON_ONLY);
+        assert_false(s.mixed || s.native_dropped);
+        assert_int_equal(s.native_frames, 0);
+        size_t n;
+        const int32_t *frames = intern_stack_frames(in, nth_stack(&s, 0), &n);
+        assert_int_equal(n, 4);
+        assert_false(snapshot_native_file(&s, in, intern_frame_file(in, frames[0])));
+        assert_int_equal(intern_nstacks(in), 5);
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
+/* Metadata of the kinds a mixed snapshot carries (native_objects: a list
+ * of tuples, native_frames: a dict of str -> tuple), nested containers and
+ * a tuple shaped like a trace: none is a scalar, all are skipped. */
+static void test_model__structured_metadata_is_skipped(void **state)
+{
+    (void)state;
+    pb_stack st = {M0, 4};
+    pb b = {0};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 40, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_str(&b, "native_objects");
+    pb_op(&b, ']');
+    pb_op(&b, '(');
+    pb_op(&b, '(');
+    pb_str(&b, "/usr/lib/libz.so.1");
+    pb_int(&b, 0x7f0000000000);
+    pb_int(&b, 4096);
+    pb_str(&b, "3a9f");
+    pb_op(&b, 't');
+    pb_op(&b, '('); /* (5, 64, frames, 4): the shape of a trace */
+    pb_int(&b, 5);
+    pb_int(&b, 64);
+    pb_get(&b, memo);
+    pb_int(&b, 4);
+    pb_op(&b, 't');
+    pb_op(&b, 'e');
+    pb_str(&b, "native_frames");
+    pb_op(&b, '}');
+    pb_op(&b, '(');
+    pb_str(&b, "<native> deflate (libz.so.1)");
+    pb_int(&b, 0);
+    pb_int(&b, 0x4b2c);
+    pb_op(&b, 0x86);
+    pb_str(&b, "<native> main (python3.11)");
+    pb_op(&b, ')');
+    pb_op(&b, 'u');
+    pb_str(&b, "pair");
+    pb_int(&b, 1);
+    pb_op(&b, 'N');
+    pb_op(&b, 0x86);
+    pb_str(&b, "nested");
+    pb_op(&b, '}');
+    pb_str(&b, "k");
+    pb_op(&b, ']');
+    pb_op(&b, 0x89);
+    pb_op(&b, 0x85);
+    pb_op(&b, 'a');
+    pb_op(&b, 's');
+    pb_str(&b, "stacks");
+    pb_str(&b, "mixed");
+    pb_str(&b, "pid");
+    pb_int(&b, 7);
+    pb_snapshot_end(&b);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    assert_true(s.mixed);
+    assert_int_equal(snapshot_meta(&s, "pid")->i, 7);
+    assert_null(snapshot_meta(&s, "native_objects"));
+    assert_null(snapshot_meta(&s, "native_frames"));
+    assert_null(snapshot_meta(&s, "pair"));
+    assert_null(snapshot_meta(&s, "nested"));
+    assert_int_equal(s.ntraces, 1);
+    assert_int_equal(s.ndomains, 1);
+    domain_sum_is(&s, 0, 0, 40, 1);
+    snapshot_free(&s);
+    intern_free(in);
+    free(b.buf);
+}
+
 static void test_model__rejects_malformed_snapshots(void **state)
 {
     (void)state;
@@ -356,6 +555,15 @@ static void test_model__rejects_malformed_snapshots(void **state)
     pb_snapshot_traces_done(&b, 5);
     pb_snapshot_end(&b);
     expect_model_error(&b, "overflow");
+
+    memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 8, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_str(&b, "stacks");
+    pb_int(&b, 1);
+    pb_snapshot_end(&b);
+    expect_model_error(&b, "stacks is not a string");
 }
 
 static void test_model__frame_tuple_reused_as_stack_is_safe(void **state)
@@ -425,6 +633,10 @@ int main(void)
         cmocka_unit_test(test_model__sums_per_domain_and_stack),
         cmocka_unit_test(test_model__sampled_sums_per_domain),
         cmocka_unit_test(test_model__many_domains_many_stacks),
+        cmocka_unit_test(test_model__mixed_stacks_keep_native_frames),
+        cmocka_unit_test(test_model__python_only_drops_native_frames),
+        cmocka_unit_test(test_model__native_names_outside_mixed_snapshots_are_python),
+        cmocka_unit_test(test_model__structured_metadata_is_skipped),
         cmocka_unit_test(test_model__rejects_malformed_snapshots),
         cmocka_unit_test(test_model__frame_tuple_reused_as_stack_is_safe),
         cmocka_unit_test(test_model__caps_metadata_keys),

@@ -25,6 +25,8 @@ void cli_usage(FILE *out)
           "      --exclude-domain SPEC  drop traces of that domain (repeatable)\n"
           "      --format FORMAT   text (default), json or collapsed\n"
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
+          "      --python-only     drop the native frames of mixed Python + native stacks\n"
+          "                        (the report of a Python-only recording)\n"
           "  -o, --output FILE     write there instead of stdout\n"
           "  -h, --help            show this help\n"
           "      --version         show the version\n"
@@ -65,7 +67,7 @@ static int add_domain(cli_opts *o, const domain_spec *spec)
 
 enum {
     OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF,
-    OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS
+    OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS, OPT_PYTHON_ONLY
 };
 
 int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t errlen)
@@ -80,6 +82,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"domain", required_argument, NULL, OPT_DOMAIN},
         {"exclude-domain", required_argument, NULL, OPT_EXCLUDE_DOMAIN},
         {"domain-roots", no_argument, NULL, OPT_DOMAIN_ROOTS},
+        {"python-only", no_argument, NULL, OPT_PYTHON_ONLY},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},
         {"diff", no_argument, NULL, OPT_DIFF},
@@ -143,6 +146,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
             break;
         }
         case OPT_DOMAIN_ROOTS: o->domain_roots = 1; break;
+        case OPT_PYTHON_ONLY: o->python_only = 1; break;
         case OPT_FORMAT:
             if (strcmp(optarg, "text") == 0)
                 o->format = FORMAT_TEXT;

@@ -28,6 +28,7 @@ typedef struct cli_opts {
     domain_spec *domains; /* --domain and --exclude-domain, in command line order */
     size_t ndomains;
     int domain_roots;
+    int python_only; /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
 } cli_opts;
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_USAGE = -1 };

@@ -18,6 +18,7 @@ typedef struct report {
     size_t nrows;
     size_t top; /* rows to print; 0 = all */
     int domain_roots; /* collapsed: the domain name as the root frame */
+    int python_only;  /* the snapshots were loaded with SNAPSHOT_PYTHON_ONLY */
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */

@@ -64,6 +64,8 @@ static void json_snapshot(FILE *out, const snapshot *s)
         json_double(out, sqrt(var) / (double)size);
     else
         fputs("null", out);
+    fprintf(out, ", \"stacks\": \"%s\", \"distinct_native_frames\": %zu",
+            s->mixed ? "mixed" : "python", s->native_frames);
     fputs(", \"domains\": [", out);
     for (size_t d = 0; d < s->ndomains; d++) {
         const domain_total *t = &s->domains[d];
@@ -98,14 +100,22 @@ static void json_snapshot(FILE *out, const snapshot *s)
     fputs("}}", out);
 }
 
+/* Only native frames carry "native": the frames of Python snapshots are
+ * written as they always were. */
+static int frame_is_native(const report *rep, int32_t file)
+{
+    return snapshot_native_file(rep->snap, rep->in, file) ||
+           (rep->old_snap && snapshot_native_file(rep->old_snap, rep->in, file));
+}
+
 int format_json(FILE *out, const report *rep)
 {
     const agg_opts *o = rep->opts;
     int sampled = snapshot_is_sampled(rep->snap) || (rep->old_snap && snapshot_is_sampled(rep->old_snap));
     fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"%s\", \"group_by\": \"%s\", "
-                 "\"cumulative\": %s, \"estimated\": %s,\n",
+                 "\"cumulative\": %s, \"python_only\": %s, \"estimated\": %s,\n",
             rep->old_snap ? "diff" : "top", group_by_name(o->group), o->cumulative ? "true" : "false",
-            sampled ? "true" : "false");
+            rep->python_only ? "true" : "false", sampled ? "true" : "false");
     if (rep->old_snap) {
         fputs(" \"old_snapshot\": ", out);
         json_snapshot(out, rep->old_snap);
@@ -165,7 +175,8 @@ int format_json(FILE *out, const report *rep)
             const char *name = intern_file_name(rep->in, file, &len);
             fputs(k ? ", {\"filename\": " : "{\"filename\": ", out);
             json_string(out, name, len);
-            fprintf(out, ", \"lineno\": %" PRId64 "}", lineno);
+            fprintf(out, ", \"lineno\": %" PRId64 "%s}", lineno,
+                    frame_is_native(rep, file) ? ", \"native\": true" : "");
         }
         fputs("], \"text\": ", out);
         /* The text line, as tracemalloc would print it. */

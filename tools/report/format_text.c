@@ -182,6 +182,11 @@ static void header_snapshot(FILE *out, const snapshot *s, const char *label)
     }
     if (any)
         fputc('\n', out);
+    if (s->mixed) {
+        /* Python snapshots print no such line: their header is unchanged. */
+        fprintf(out, "# stacks: mixed, %zu distinct native frames%s\n", s->native_frames,
+                s->native_dropped ? " dropped (--python-only)" : "");
+    }
     if (snapshot_has_domains(s)) {
         for (size_t d = 0; d < s->ndomains; d++) {
             const domain_total *t = &s->domains[d];

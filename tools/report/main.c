@@ -31,8 +31,9 @@ static int run(const cli_opts *o)
         }
     }
     int nfiles = o->diff ? 2 : 1;
+    unsigned flags = o->python_only ? SNAPSHOT_PYTHON_ONLY : 0;
     for (; loaded < nfiles; loaded++) {
-        if (snapshot_load_file(&snaps[loaded], in, o->files[loaded], msg, sizeof msg) < 0) {
+        if (snapshot_load_file(&snaps[loaded], in, o->files[loaded], flags, msg, sizeof msg) < 0) {
             fprintf(stderr, "mprofile-report: %s\n", msg);
             goto done;
         }
@@ -56,7 +57,8 @@ static int run(const cli_opts *o)
     }
     report rep = {.in = in, .snap = o->diff ? &snaps[1] : &snaps[0],
                   .old_snap = o->diff ? &snaps[0] : NULL, .opts = &ao, .rows = rows,
-                  .nrows = nrows, .top = o->top, .domain_roots = o->domain_roots};
+                  .nrows = nrows, .top = o->top, .domain_roots = o->domain_roots,
+                  .python_only = o->python_only};
     rc = o->format == FORMAT_JSON ? format_json(out, &rep)
        : o->format == FORMAT_COLLAPSED ? format_collapsed(out, &rep)
        : format_text(out, &rep);

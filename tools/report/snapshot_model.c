@@ -52,6 +52,9 @@ typedef struct loader {
     u64map sdmap;
     uint32_t *stack_last;
     size_t capstack_last;
+    /* Mixed snapshots: the native frames already counted, by frame id. */
+    uint8_t *native_seen;
+    size_t capnative;
 } loader;
 
 static int fail(loader *l, size_t offset, const char *fmt, ...)
@@ -137,11 +140,66 @@ static int32_t frame_id(loader *l, const pv *f, size_t offset, size_t trace_inde
     return id;
 }
 
-static int32_t stack_id(loader *l, struct pv_tuple *frames, size_t offset, size_t trace_index)
+/* A key of the snapshot's state besides traces and traceback_limit: the
+ * ones the report interprets are checked, and every one is metadata. */
+static int read_meta(loader *l, const pv *key, const pv *val, size_t offset)
 {
-    if (frames->cache >= 0 && (frames->cache & 1))
-        return frames->cache >> 1;
-    size_t n = frames->len;
+    snapshot *s = l->snap;
+    if (key->len == 11 && memcmp(key->u.s, "sample_rate", 11) == 0) {
+        if (val->kind != PV_INT || val->u.i < 1)
+            return fail(l, offset, "sample_rate is not a positive integer");
+        s->sample_rate = val->u.i;
+    } else if (key->len == 6 && memcmp(key->u.s, "stacks", 6) == 0) {
+        if (val->kind != PV_STR)
+            return fail(l, offset, "stacks is not a string");
+        /* "python", or a value this reader does not know: no frame is
+         * native, whatever its name. */
+        s->mixed = val->len == 5 && memcmp(val->u.s, "mixed", 5) == 0;
+    }
+    return add_meta(l, key, val, offset);
+}
+
+#define NATIVE_PREFIX "<native> "
+#define NATIVE_PREFIX_LEN 9
+
+/* A native frame's file name; only frames of mixed snapshots are native. */
+static int native_name(const char *name, size_t len)
+{
+    return len >= NATIVE_PREFIX_LEN && memcmp(name, NATIVE_PREFIX, NATIVE_PREFIX_LEN) == 0;
+}
+
+static int frame_is_native(const intern *in, int32_t frame)
+{
+    size_t len;
+    const char *name = intern_file_name(in, intern_frame_file(in, frame), &len);
+    return native_name(name, len);
+}
+
+/* Counts a native frame of the snapshot's traces, once per distinct frame. */
+static int note_native(loader *l, int32_t frame, size_t offset)
+{
+    if ((size_t)frame >= l->capnative) {
+        size_t cap = l->capnative ? 2 * l->capnative : 64;
+        while (cap <= (size_t)frame)
+            cap *= 2;
+        uint8_t *p = realloc(l->native_seen, cap);
+        if (!p)
+            return fail(l, offset, "out of memory");
+        memset(p + l->capnative, 0, cap - l->capnative);
+        l->native_seen = p;
+        l->capnative = cap;
+    }
+    l->snap->native_frames += !l->native_seen[frame];
+    l->native_seen[frame] = 1;
+    return 0;
+}
+
+/* The frame ids of a stack into l->tmp, without the native ones when they
+ * are dropped.  Returns how many, or -1. */
+static ptrdiff_t stack_frames(loader *l, const struct pv_tuple *frames, size_t offset,
+                              size_t trace_index)
+{
+    size_t n = frames->len, kept = 0;
     if (n > l->captmp) {
         int32_t *t = realloc(l->tmp, n * sizeof *t);
         if (!t)
@@ -153,9 +211,34 @@ static int32_t stack_id(loader *l, struct pv_tuple *frames, size_t offset, size_
         int32_t id = frame_id(l, &frames->items[i], offset, trace_index);
         if (id < 0)
             return -1;
-        l->tmp[i] = id;
+        if (l->snap->mixed && frame_is_native(l->in, id)) {
+            if (note_native(l, id, offset) < 0)
+                return -1;
+            if (l->snap->native_dropped)
+                continue;
+        }
+        l->tmp[kept++] = id;
     }
-    int32_t id = intern_stack(l->in, l->tmp, n);
+    if (n && !kept) {
+        /* Only native frames (a C thread, start-up): what a Python-only
+         * recording gives a block allocated without Python frames. */
+        int32_t file = intern_file(l->in, "<unknown>", 9);
+        int32_t id = file < 0 ? -1 : intern_frame(l->in, file, 0);
+        if (id < 0)
+            return fail(l, offset, "out of memory");
+        l->tmp[kept++] = id;
+    }
+    return (ptrdiff_t)kept;
+}
+
+static int32_t stack_id(loader *l, struct pv_tuple *frames, size_t offset, size_t trace_index)
+{
+    if (frames->cache >= 0 && (frames->cache & 1))
+        return frames->cache >> 1;
+    ptrdiff_t n = stack_frames(l, frames, offset, trace_index);
+    if (n < 0)
+        return -1;
+    int32_t id = intern_stack(l->in, l->tmp, (size_t)n);
     if (id < 0 || id >= (1 << 29))
         return fail(l, offset, "out of memory");
     frames->cache = CACHE_STACK(id);
@@ -451,14 +534,14 @@ static int load_traces(loader *l, const pv *list, size_t offset)
 }
 
 int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
-                         int release_consumed, snapshot_error *err)
+                         unsigned flags, snapshot_error *err)
 {
     memset(snap, 0, sizeof *snap);
     snap->sample_rate = 1;
     loader l = {.snap = snap, .in = in, .err = err};
     pickle_doc *doc;
     pickle_error perr;
-    if (pickle_read(data, len, release_consumed, &doc, &perr) < 0) {
+    if (pickle_read(data, len, (flags & SNAPSHOT_RELEASE_CONSUMED) != 0, &doc, &perr) < 0) {
         err->offset = perr.offset;
         snprintf(err->message, sizeof err->message, "%s", perr.message);
         return -1;
@@ -490,14 +573,7 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
             snap->traceback_limit = v->u.i;
             snap->has_traceback_limit = 1;
         } else {
-            if (k->len == 11 && memcmp(k->u.s, "sample_rate", 11) == 0) {
-                if (v->kind != PV_INT || v->u.i < 1) {
-                    rc = fail(&l, offset, "sample_rate is not a positive integer");
-                    break;
-                }
-                snap->sample_rate = v->u.i;
-            }
-            rc = add_meta(&l, k, v, offset);
+            rc = read_meta(&l, k, v, offset);
         }
     }
     if (rc < 0)
@@ -518,9 +594,11 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
         rc = fail(&l, traces_offset, "traces are not a list");
         goto out;
     }
+    snap->native_dropped = snap->mixed && (flags & SNAPSHOT_PYTHON_ONLY);
     rc = load_traces(&l, traces, traces_offset);
 out:
     free(l.tmp);
+    free(l.native_seen);
     free(l.dvals);
     free(l.sd);
     free(l.stack_last);
@@ -534,7 +612,8 @@ out:
     return 0;
 }
 
-int snapshot_load_file(snapshot *snap, intern *in, const char *path, char *msg, size_t msglen)
+int snapshot_load_file(snapshot *snap, intern *in, const char *path, unsigned flags, char *msg,
+                       size_t msglen)
 {
     memset(snap, 0, sizeof *snap);
     int fd = open(path, O_RDONLY);
@@ -565,7 +644,7 @@ int snapshot_load_file(snapshot *snap, intern *in, const char *path, char *msg, 
     }
     close(fd);
     snapshot_error err;
-    int rc = snapshot_from_buffer(snap, in, data, len, 1, &err);
+    int rc = snapshot_from_buffer(snap, in, data, len, flags | SNAPSHOT_RELEASE_CONSUMED, &err);
     if (map)
         munmap(map, len);
     if (rc < 0) {
@@ -603,6 +682,13 @@ const meta_entry *snapshot_meta(const snapshot *snap, const char *key)
         if (strcmp(snap->meta[i].key, key) == 0)
             return &snap->meta[i];
     return NULL;
+}
+
+int snapshot_native_file(const snapshot *snap, const intern *in, int32_t file)
+{
+    size_t len;
+    const char *name = intern_file_name(in, file, &len);
+    return snap->mixed && !snap->native_dropped && native_name(name, len);
 }
 
 int snapshot_is_sampled(const snapshot *snap)

@@ -50,6 +50,13 @@ typedef struct snapshot {
     meta_entry *meta;    /* every scalar key of the state besides traces */
     size_t nmeta;
     size_t ntraces;
+    /* stacks == "mixed": frames named "<native> ..." are native (C) frames,
+     * and native_frames counts the distinct ones of the traces. */
+    int mixed;
+    size_t native_frames;
+    /* Loaded with SNAPSHOT_PYTHON_ONLY from a mixed snapshot: its stacks
+     * have no native frame left. */
+    int native_dropped;
     stack_acc *acc; /* indexed by stack id, every domain; nacc may be < intern_nstacks */
     size_t nacc;
     domain_total *domains; /* the domains of the traces, ascending; none without traces */
@@ -66,13 +73,29 @@ typedef struct snapshot_error {
     char message[200];
 } snapshot_error;
 
+/* Flags of snapshot_from_buffer and snapshot_load_file. */
+enum {
+    /* Let the kernel drop parsed pages of data (read-only file mappings). */
+    SNAPSHOT_RELEASE_CONSUMED = 1,
+    /* --python-only: remove the native frames of a mixed snapshot from
+     * every stack as it is read; a stack left without frames becomes
+     * ("<unknown>", 0), tracemalloc's stack of a block without Python
+     * frames.  No effect on other snapshots. */
+    SNAPSHOT_PYTHON_ONLY = 2,
+};
+
 /* Build a snapshot from a pickle held in memory. Returns 0 or -1. */
 int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
-                         int release_consumed, snapshot_error *err);
+                         unsigned flags, snapshot_error *err);
 /* Load a file (mapped read-only).  On failure formats the complete
  * "FILE: offset N: message" text into msg. */
-int snapshot_load_file(snapshot *snap, intern *in, const char *path, char *msg, size_t msglen);
+int snapshot_load_file(snapshot *snap, intern *in, const char *path, unsigned flags, char *msg,
+                       size_t msglen);
 void snapshot_free(snapshot *snap);
+
+/* Whether the frames of this file are native frames of snap: snap is
+ * mixed, kept its native frames and the name starts with "<native> ". */
+int snapshot_native_file(const snapshot *snap, const intern *in, int32_t file);
 
 const meta_entry *snapshot_meta(const snapshot *snap, const char *key);
 int snapshot_is_sampled(const snapshot *snap);
