@@ -63,20 +63,21 @@ segments(const mp_elfsym_file_t *f, const Elf64_Ehdr *eh, size_t *n)
     return (const Elf64_Phdr *)(f->map + eh->e_phoff);
 }
 
-/* Whether the section's content is in the file (SHT_NOBITS sections have none: a separate
- * debug file keeps the headers of the sections it left out, .dynsym included, as NOBITS). */
+/* Whether the section's content is in the file. Callers test the type first, and so never
+ * take the sections a separate debug file left out for content: it keeps their headers, with
+ * their offsets but of type SHT_NOBITS (.dynsym among them). */
 static int
 has_content(const mp_elfsym_file_t *f, const Elf64_Shdr *s)
 {
-    return s->sh_type != SHT_NOBITS && in_map(f, s->sh_offset, s->sh_size);
+    return in_map(f, s->sh_offset, s->sh_size);
 }
 
 /* The file's build id: the first in its note sections, else in its note segments (the
  * sections first, since a separate debug file keeps its notes' sections but its segments may
  * point where the content no longer is). */
 static size_t
-file_build_id(const mp_elfsym_file_t *f, const Elf64_Ehdr *eh, const Elf64_Shdr *sh,
-              size_t nsh, uint8_t *out)
+file_build_id(const mp_elfsym_file_t *f, const Elf64_Ehdr *eh, const Elf64_Shdr *sh, size_t nsh,
+              uint8_t *out)
 {
     for (size_t i = 0; i < nsh; i++) {
         if (sh[i].sh_type == SHT_NOTE && has_content(f, &sh[i])) {
@@ -108,8 +109,7 @@ use_symbols(mp_elfsym_file_t *f, const Elf64_Shdr *sh, size_t nsh, uint32_t type
     for (size_t i = 0; i < nsh; i++) {
         const Elf64_Shdr *s = &sh[i];
         if (s->sh_type != type || s->sh_entsize != sizeof(Elf64_Sym) || s->sh_offset % 8 != 0 ||
-            !has_content(f, s) || s->sh_size / sizeof(Elf64_Sym) > UINT32_MAX ||
-            s->sh_link >= nsh)
+            !has_content(f, s) || s->sh_size / sizeof(Elf64_Sym) > UINT32_MAX || s->sh_link >= nsh)
             continue;
         const Elf64_Shdr *str = &sh[s->sh_link];
         if (str->sh_type != SHT_STRTAB || str->sh_size == 0 || !has_content(f, str) ||
@@ -153,8 +153,7 @@ mp_elfsym_parse(mp_elfsym_file_t *f, const void *map, size_t size, const uint8_t
 }
 
 int
-mp_elfsym_open(mp_elfsym_file_t *f, const char *path, const uint8_t *build_id,
-               size_t build_id_len)
+mp_elfsym_open(mp_elfsym_file_t *f, const char *path, const uint8_t *build_id, size_t build_id_len)
 {
     memset(f, 0, sizeof(*f));
     /* O_NONBLOCK: a FIFO planted at the path must not block the dump writer in open. */
@@ -346,8 +345,8 @@ mp_elfsym_lookup(const mp_elfsym_file_t *f, mp_elfsym_query_t *q, size_t n)
         const Elf64_Sym *s = &f->syms[i];
         unsigned type = ELF64_ST_TYPE(s->st_info);
         if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s->st_size == 0 ||
-            s->st_shndx == SHN_UNDEF || s->st_name >= f->strsz ||
-            f->strtab[s->st_name] == '\0' || s->st_value > UINT64_MAX - s->st_size)
+            s->st_shndx == SHN_UNDEF || s->st_name >= f->strsz || f->strtab[s->st_name] == '\0' ||
+            s->st_value > UINT64_MAX - s->st_size)
             continue;
         uint64_t end = s->st_value + s->st_size;
         for (size_t j = first_from(q, n, s->st_value); j < n && q[j].addr < end; j++) {

@@ -73,7 +73,7 @@ int mp_elfsym_parse(mp_elfsym_file_t *f, const void *map, size_t size, const uin
                     size_t build_id_len);
 
 typedef struct {
-    uint64_t addr;      /* in: the link-time address to name (the caller passes a return address - 1) */
+    uint64_t addr;      /* in: the link-time address to name (a return address - 1) */
     uint32_t tag;       /* in: the caller's, kept with its query through the sort */
     uint32_t sym_index; /* out: the naming symbol's index in the table, 0 when unnamed */
     const char *name;   /* out: NUL-terminated, inside f->map; NULL when unnamed */
@@ -82,12 +82,12 @@ typedef struct {
 
 /*
  * Names each query with an STT_FUNC or STT_GNU_IFUNC symbol, defined (st_shndx not SHN_UNDEF)
- * and named, with st_value <= addr < st_value + st_size. Symbols of size 0 name nothing: their
- * extent is unknown, and a name that might be wrong is worse than none. Among the symbols that
- * contain addr (aliases such as malloc and __libc_malloc, nested functions), the choice is
- * deterministic: the smallest st_size, then STB_GLOBAL before STB_WEAK before STB_LOCAL (before
- * any other binding), then the lowest st_value, then the name first in strcmp order, then the
- * lowest index.
+ * and named, with st_value <= addr < st_value + st_size (a corrupt symbol whose end passes
+ * UINT64_MAX names nothing). Symbols of size 0 name nothing: their extent is unknown, and a name
+ * that might be wrong is worse than none. Among the symbols that contain addr (aliases such as
+ * malloc and __libc_malloc, nested functions), the choice is deterministic: the smallest
+ * st_size, then STB_GLOBAL before STB_WEAK before STB_LOCAL (before any other binding), then the
+ * lowest st_value, then the name first in strcmp order, then the lowest index.
  *
  * Sorts q by addr in place (a heap sort: no allocation), so that each symbol finds the queries
  * it contains by binary search: O(symbols * log(n)) plus one step per (query, containing
