@@ -103,9 +103,8 @@ static void
 start_mixed_stacks(void)
 {
     char why[256];
-    if (mp_unwind_load(why, sizeof(why)) < 0 || mp_unwind_follow_unloads() < 0) {
-        mp_log(MP_LOG_WARN, "MPROFILE_STACKS=mixed: %s; stacks are Python only",
-               mp_unwind_loaded() ? "cannot follow dlclose" : why);
+    if (mp_unwind_load(why, sizeof(why)) < 0) {
+        mp_log(MP_LOG_WARN, "MPROFILE_STACKS=mixed: %s; stacks are Python only", why);
         return;
     }
     static const char *const allocators[] = {

@@ -214,16 +214,16 @@ mp_native_install(void)
         return 0;
     }
     mp_reloc_hook_t hooks[] = {
-        {"malloc", (void *)native_malloc, (void **)&real.malloc, NULL},
-        {"calloc", (void *)native_calloc, (void **)&real.calloc, NULL},
-        {"realloc", (void *)native_realloc, (void **)&real.realloc, NULL},
-        {"reallocarray", (void *)native_reallocarray, (void **)&real.reallocarray, NULL},
-        {"free", (void *)native_free, (void **)&real.free, NULL},
-        {"posix_memalign", (void *)native_posix_memalign, (void **)&real.posix_memalign, NULL},
-        {"aligned_alloc", (void *)native_aligned_alloc, (void **)&real.aligned_alloc, NULL},
-        {"memalign", (void *)native_memalign, (void **)&real.memalign, NULL},
-        {"valloc", (void *)native_valloc, (void **)&real.valloc, NULL},
-        {"pvalloc", (void *)native_pvalloc, (void **)&real.pvalloc, NULL},
+        {"malloc", (void *)native_malloc, (void **)&real.malloc, NULL, NULL},
+        {"calloc", (void *)native_calloc, (void **)&real.calloc, NULL, NULL},
+        {"realloc", (void *)native_realloc, (void **)&real.realloc, NULL, NULL},
+        {"reallocarray", (void *)native_reallocarray, (void **)&real.reallocarray, NULL, NULL},
+        {"free", (void *)native_free, (void **)&real.free, NULL, NULL},
+        {"posix_memalign", (void *)native_posix_memalign, (void **)&real.posix_memalign, NULL, NULL},
+        {"aligned_alloc", (void *)native_aligned_alloc, (void **)&real.aligned_alloc, NULL, NULL},
+        {"memalign", (void *)native_memalign, (void **)&real.memalign, NULL, NULL},
+        {"valloc", (void *)native_valloc, (void **)&real.valloc, NULL, NULL},
+        {"pvalloc", (void *)native_pvalloc, (void **)&real.pvalloc, NULL, NULL},
     };
     int n = (int)(sizeof(hooks) / sizeof(hooks[0]));
     /* Set before any slot points here: the RAW hooks raise the busy flag from now on. */

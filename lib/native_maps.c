@@ -299,10 +299,10 @@ mp_native_maps_install(const void *allocator)
         return -1;
     }
     mp_reloc_hook_t hooks[] = {
-        {"mmap", (void *)native_mmap, (void **)&real.mmap, allocator},
-        {"mmap64", (void *)native_mmap64, (void **)&real.mmap64, allocator},
-        {"mremap", (void *)native_mremap, (void **)&real.mremap, allocator},
-        {"munmap", (void *)native_munmap, (void **)&real.munmap, allocator},
+        {"mmap", (void *)native_mmap, (void **)&real.mmap, allocator, NULL},
+        {"mmap64", (void *)native_mmap64, (void **)&real.mmap64, allocator, NULL},
+        {"mremap", (void *)native_mremap, (void **)&real.mremap, allocator, NULL},
+        {"munmap", (void *)native_munmap, (void **)&real.munmap, allocator, NULL},
     };
     pthread_atfork(before_fork, after_fork, after_fork);
     return mp_relocs_install(hooks, 4);

@@ -116,10 +116,8 @@ temp_name(const char *path, char *out, size_t size)
     return mp_fmt_end(&f);
 }
 
-/* The descriptor moved out of the low numbers the program expects to reuse: a program that
- * closes or reuses 3, 4, ... while a snapshot is written never meets ours. */
-static int
-move_high(int fd)
+int
+mp_output_move_high(int fd)
 {
     struct rlimit limit;
     int floor = 256;
@@ -282,7 +280,7 @@ mp_output_write(const char *path, int flags)
         if (fd < 0) {
             rc = -errno;
         } else {
-            fd = move_high(fd);
+            fd = mp_output_move_high(fd);
             rc = write_capture(fd, &capture);
             if (rc == 0 && fsync(fd) < 0) {
                 rc = -errno;

@@ -47,4 +47,10 @@ void mp_output_abandon(void);
 /* Fork child handler: file numbers start again from 1 (the pid differs). */
 void mp_output_after_fork_child(void);
 
+/* fd moved out of the low numbers the program expects to reuse (to the lowest free one at
+ * half the descriptor limit, 1024 at most), close-on-exec, the original closed; fd itself when
+ * it cannot move. A program that closes or reuses 3, 4, ... never meets the profiler's
+ * descriptors. Any context. */
+int mp_output_move_high(int fd);
+
 #endif

@@ -21,7 +21,8 @@
 
 typedef struct {
     mp_reloc_hook_t hook;
-    uintptr_t not_in; /* load address of the object whose slots stay, or UINTPTR_MAX */
+    uintptr_t not_in;  /* load address of the object whose slots stay, or UINTPTR_MAX */
+    uintptr_t only_in; /* load address of the one object whose slots change, or UINTPTR_MAX */
 } hook_t;
 
 /*
@@ -217,7 +218,8 @@ patch_slot(const object_t *o, const char *name, int imported, void **slot, void 
     for (int h = 0; h < nhooks; h++) {
         const mp_reloc_hook_t *hook = &hooks[h].hook;
         if (name[0] == hook->name[0] && strcmp(name, hook->name) == 0) {
-            if (hooks[h].not_in != o->base) {
+            if (hooks[h].not_in != o->base &&
+                (hooks[h].only_in == UINTPTR_MAX || hooks[h].only_in == o->base)) {
                 write_slot(o, slot, hook->replacement);
             }
             break;
@@ -475,6 +477,17 @@ set_up(void)
     pthread_atfork(before_fork, after_fork, after_fork);
 }
 
+/* The load address of the object at addr, or UINTPTR_MAX. */
+static uintptr_t
+base_of(const void *addr)
+{
+    Dl_info info;
+    if (addr != NULL && dladdr(addr, &info) != 0) {
+        return (uintptr_t)info.dli_fbase;
+    }
+    return UINTPTR_MAX;
+}
+
 int
 mp_relocs_install(const mp_reloc_hook_t *add, int n)
 {
@@ -489,7 +502,8 @@ mp_relocs_install(const mp_reloc_hook_t *add, int n)
     if (real_dlopen == NULL) {
         real_dlopen = (void *(*)(const char *, int))definition(&l, "dlopen", &owner);
         if (real_dlopen != NULL) {
-            found[nfound++] = (hook_t){{"dlopen", (void *)hook_dlopen, NULL, NULL}, UINTPTR_MAX};
+            found[nfound++] = (hook_t){{"dlopen", (void *)hook_dlopen, NULL, NULL, NULL},
+                                       UINTPTR_MAX, UINTPTR_MAX};
         }
     }
     for (int i = 0; i < n && nfound < MAX_HOOKS; i++) {
@@ -497,12 +511,7 @@ mp_relocs_install(const mp_reloc_hook_t *add, int n)
         if (*add[i].original == NULL) {
             continue;
         }
-        uintptr_t not_in = UINTPTR_MAX;
-        Dl_info info;
-        if (add[i].not_in != NULL && dladdr(add[i].not_in, &info) != 0) {
-            not_in = (uintptr_t)info.dli_fbase;
-        }
-        found[nfound++] = (hook_t){add[i], not_in};
+        found[nfound++] = (hook_t){add[i], base_of(add[i].not_in), base_of(add[i].only_in)};
     }
     unlist(&l);
 

@@ -25,6 +25,7 @@ typedef struct {
     void *replacement;  /* what its slots will hold */
     void **original;    /* receives the definition callers reached before */
     const void *not_in; /* an address in an object whose slots stay as they are, or NULL */
+    const void *only_in; /* an address in the one object whose slots change, or NULL: all */
 } mp_reloc_hook_t;
 
 /*

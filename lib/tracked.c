@@ -104,8 +104,8 @@ mp_tracked_install(void)
         return 0;
     }
     mp_reloc_hook_t hooks[] = {
-        {"PyTraceMalloc_Track", (void *)hook_track, (void **)&real_track, NULL},
-        {"PyTraceMalloc_Untrack", (void *)hook_untrack, (void **)&real_untrack, NULL},
+        {"PyTraceMalloc_Track", (void *)hook_track, (void **)&real_track, NULL, NULL},
+        {"PyTraceMalloc_Untrack", (void *)hook_untrack, (void **)&real_untrack, NULL, NULL},
     };
     if (mp_relocs_install(hooks, 2) < 0 || real_track == NULL || real_untrack == NULL) {
         return -1;

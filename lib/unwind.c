@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "output.h"
 #include "relocs.h"
 
 #define UNW_LOCAL_ONLY
@@ -87,6 +88,52 @@ skipped_at(uintptr_t pc)
     return 0;
 }
 
+static int (*real_dlclose)(void *handle);
+static int (*real_pipe2)(int fds[2], int flags);
+
+/*
+ * libunwind's pipe2, reached through its own GOT slot only. When it starts, libunwind opens a
+ * pipe it keeps for the life of the process (it writes a byte from an address to learn whether
+ * the address can be read, in its "validate" mode, and it does not start without it). Created
+ * by the C library, the pipe would take the program's lowest free descriptors; it is moved to
+ * high ones instead, as the snapshot's temporary file is (mp_output_move_high), close-on-exec.
+ */
+static int
+high_pipe2(int fds[2], int flags)
+{
+    int rc = real_pipe2(fds, flags);
+    if (rc == 0) {
+        int saved_errno = errno;
+        fds[0] = mp_output_move_high(fds[0]);
+        fds[1] = mp_output_move_high(fds[1]);
+        errno = saved_errno;
+    }
+    return rc;
+}
+
+/* Reached through the callers' GOT slots: any thread. */
+static int
+hook_dlclose(void *handle)
+{
+    int rc = real_dlclose(handle);
+    int saved_errno = errno;
+    unw.flush_cache(unw.as, 0, 0);
+    errno = saved_errno;
+    return rc;
+}
+
+/* Installed before libunwind starts (its first call), which opens the pipe. */
+static int
+install_hooks(void)
+{
+    const void *in_libunwind = (const void *)unw.backtrace;
+    mp_reloc_hook_t hooks[] = {
+        {"dlclose", (void *)hook_dlclose, (void **)&real_dlclose, NULL, NULL},
+        {"pipe2", (void *)high_pipe2, (void **)&real_pipe2, NULL, in_libunwind},
+    };
+    return mp_relocs_install(hooks, 2);
+}
+
 int
 mp_unwind_load(char *why, size_t why_size)
 {
@@ -112,7 +159,12 @@ mp_unwind_load(char *why, size_t why_size)
     }
     unw.as = *as;
     dl_iterate_phdr(find_self, (void *)(uintptr_t)mp_unwind_capture);
-    /* Per-thread caches: the global one blocks every signal around each lookup. */
+    if (install_hooks() < 0) {
+        snprintf(why, why_size, "cannot follow dlclose");
+        return -1;
+    }
+    /* Per-thread caches: the global one blocks every signal around each lookup. This is
+     * libunwind's first call, which starts it. */
     set_caching_policy(unw.as, UNW_CACHE_PER_THREAD);
     atomic_store(&loaded, 1);
     return 0;
@@ -144,22 +196,4 @@ mp_unwind_capture(uintptr_t *pcs, int max)
     return n > first ? n - first : 0;
 }
 
-static int (*real_dlclose)(void *handle);
 
-/* Reached through the callers' GOT slots: any thread. */
-static int
-hook_dlclose(void *handle)
-{
-    int rc = real_dlclose(handle);
-    int saved_errno = errno;
-    unw.flush_cache(unw.as, 0, 0);
-    errno = saved_errno;
-    return rc;
-}
-
-int
-mp_unwind_follow_unloads(void)
-{
-    mp_reloc_hook_t hook = {"dlclose", (void *)hook_dlclose, (void **)&real_dlclose, NULL};
-    return mp_relocs_install(&hook, 1);
-}

@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Loads libunwind. Returns 0, or -1 with the reason in why. Constructor or API. */
+/* Loads libunwind, and follows through the GOT (relocs.h) dlclose calls, after which
+ * libunwind forgets what it cached about the code of unloaded objects, whose addresses another
+ * object may reuse, and libunwind's own pipe calls (unwind.c). Returns 0, or -1 with the
+ * reason in why. Constructor or API. */
 int mp_unwind_load(char *why, size_t why_size);
 
 /* Whether mp_unwind_load succeeded. Any context. */
@@ -38,8 +41,6 @@ void mp_unwind_skip_function(const void *fn);
  */
 int mp_unwind_capture(uintptr_t *pcs, int max);
 
-/* Follows dlclose calls (relocs.h): after one, libunwind forgets what it cached about the code
- * of unloaded objects, whose addresses another object may reuse. Constructor or API. */
-int mp_unwind_follow_unloads(void);
+
 
 #endif

@@ -197,13 +197,24 @@ class MixedStacks(harness.ProfiledTestCase):
                          [(script, LINE_CHAIN), (script, LINE_ALLOCATE_CALL)])
 
     def test_libunwind_mapped_only_when_asked(self):
-        maps = "print(any('libunwind' in l for l in open('/proc/self/maps')))"
-        script = self.write("maps.py", maps)
-        for stacks, expected in (("python", b"False\n"), ("mixed", b"True\n")):
-            proc = self.run_python(script, MPROFILE_STACKS=stacks)
+        # Mapped with mixed stacks only. libunwind keeps a pipe for the life of the process:
+        # its two descriptors are moved out of the program's low numbers (unwind.c), and the
+        # program's own descriptors are those it has without the profiler.
+        program = ("import os\nkeep = [bytes(1000) for _ in range(1000)]\n"
+                   "print(any('libunwind' in l for l in open('/proc/self/maps')))\n"
+                   "fds = {}\n"
+                   "for fd in os.listdir('/proc/self/fd'):\n"
+                   "    try: fds[int(fd)] = os.readlink('/proc/self/fd/' + fd)\n"
+                   "    except OSError: pass\n"
+                   "print(sorted(fd for fd in fds if fd < 256))\n"
+                   "print(sorted(fds[fd].split(':')[0] for fd in fds if fd >= 256))\n")
+        script = self.write("maps.py", program)
+        plain = self.run_python(script, preload=False).stdout.splitlines()
+        for stacks, mapped, high in (("python", b"False", b"[]"),
+                                     ("mixed", b"True", b"['pipe', 'pipe']")):
+            proc = self.run_python(script, MPROFILE_STACKS=stacks, MPROFILE_RATE=1)
             self.assertRanCleanly(proc)
-            self.assertEqual(proc.stdout, expected, stacks)
-
+            self.assertEqual(proc.stdout.splitlines(), [mapped, plain[1], high], stacks)
 
 if __name__ == "__main__":
     harness.main()

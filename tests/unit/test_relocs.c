@@ -31,7 +31,7 @@ install(void)
     static int done;
     if (!done) {
         mp_reloc_hook_t hooks[] = {
-            {"getppid", (void *)fake_getppid, (void **)&original_getppid, NULL},
+            {"getppid", (void *)fake_getppid, (void **)&original_getppid, NULL, NULL},
         };
         assert_int_equal(mp_relocs_install(hooks, 1), 0);
         done = 1;
