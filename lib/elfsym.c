@@ -316,6 +316,18 @@ bind_rank(unsigned char info)
     }
 }
 
+/* Leading underscores of a name: an alias with fewer is the public one (malloc, not
+ * __libc_malloc; printf, not _IO_printf). */
+static size_t
+underscores(const char *name)
+{
+    size_t n = 0;
+    while (name[n] == '_') {
+        n++;
+    }
+    return n;
+}
+
 /* Whether a names an address that both contain better than b (the order of mp_elfsym_lookup;
  * on a tie b, the lower index, stays). */
 static int
@@ -328,7 +340,11 @@ better(const mp_elfsym_file_t *f, const Elf64_Sym *a, const Elf64_Sym *b)
         return ra < rb;
     if (a->st_value != b->st_value)
         return a->st_value < b->st_value;
-    return strcmp(f->strtab + a->st_name, f->strtab + b->st_name) < 0;
+    const char *na = f->strtab + a->st_name, *nb = f->strtab + b->st_name;
+    size_t ua = underscores(na), ub = underscores(nb);
+    if (ua != ub)
+        return ua < ub;
+    return strcmp(na, nb) < 0;
 }
 
 void

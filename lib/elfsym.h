@@ -87,7 +87,8 @@ typedef struct {
  * that might be wrong is worse than none. Among the symbols that contain addr (aliases such as
  * malloc and __libc_malloc, nested functions), the choice is deterministic: the smallest
  * st_size, then STB_GLOBAL before STB_WEAK before STB_LOCAL (before any other binding), then the
- * lowest st_value, then the name first in strcmp order, then the lowest index.
+ * lowest st_value, then the name with fewer leading underscores (the public alias: malloc, not
+ * __libc_malloc), then the name first in strcmp order, then the lowest index.
  *
  * Sorts q by addr in place (a heap sort: no allocation), so that each symbol finds the queries
  * it contains by binary search: O(symbols * log(n)) plus one step per (query, containing

@@ -49,7 +49,11 @@ precedes(const mp_elfsym_file_t *f, const Elf64_Sym *a, const Elf64_Sym *b)
         return ra < rb;
     if (a->st_value != b->st_value)
         return a->st_value < b->st_value;
-    return strcmp(f->strtab + a->st_name, f->strtab + b->st_name) < 0;
+    const char *na = f->strtab + a->st_name, *nb = f->strtab + b->st_name;
+    size_t ua = strspn(na, "_"), ub = strspn(nb, "_");
+    if (ua != ub)
+        return ua < ub;
+    return strcmp(na, nb) < 0;
 }
 
 /* The lookup's contract, the slow way: the index of the symbol that names addr, every symbol

@@ -70,6 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             snapshot_free(&old);
         }
         snapshot_free(&s);
+        /* And read as --python-only does, native frames dropped as the traces are read. */
+        if (snapshot_from_buffer(&s, in, data, size, SNAPSHOT_PYTHON_ONLY, &err) == 0) {
+            run_reports(in, &s, NULL);
+            snapshot_free(&s);
+        }
     } else if (err.offset > size) {
         abort(); /* error offsets must point inside the input */
     }
