@@ -17,7 +17,7 @@ bit_of(uintptr_t w)
  * AddressSanitizer too, whose red zones are the reads' purpose to cross, not a fault. */
 __attribute__((no_sanitize("address"))) void
 mp_mixed_place(const uintptr_t *pcs, int npcs, const uintptr_t *anchors, int ngroups,
-               uintptr_t stack_end, int *eval)
+               uintptr_t stack_lo, uintptr_t stack_hi, int *eval)
 {
     uint64_t filter[FILTER_WORDS] = {0};
     for (int i = 0; i < npcs; i++) {
@@ -28,16 +28,16 @@ mp_mixed_place(const uintptr_t *pcs, int npcs, const uintptr_t *anchors, int ngr
     for (int g = 0; g < ngroups; g++) {
         eval[g] = -1;
         uintptr_t from = (anchors[g] + 7) & ~(uintptr_t)7;
-        if (anchors[g] == 0) {
-            continue;
+        if (anchors[g] < stack_lo || from >= stack_hi) {
+            continue; /* none, or not on this thread's stack: never read */
         }
         /* The next anchor is on an older frame, so the loop's own frame ends below it. */
         uintptr_t to = from + MP_MIXED_SCAN_BYTES;
         if (g + 1 < ngroups && anchors[g + 1] > from && anchors[g + 1] < to) {
             to = anchors[g + 1];
         }
-        if (stack_end > from && stack_end < to) {
-            to = stack_end;
+        if (stack_hi < to) {
+            to = stack_hi;
         }
         for (uintptr_t at = from; at + sizeof(uintptr_t) <= to && eval[g] < 0;
              at += sizeof(uintptr_t)) {

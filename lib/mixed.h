@@ -22,13 +22,13 @@
 
 /*
  * eval[g] = the index in pcs[0..npcs) (newest first) of the native frame that ran the call of
- * group g, or -1 when it was not found (no anchor, the stack was cut short). Found indexes
- * increase with g. Reads the calling thread's stack between each anchor and the next one (the
- * last one: up to MP_MIXED_SCAN_BYTES, never past stack_end when stack_end is above it).
- * Slow path; reads memory only.
+ * group g, or -1 when it was not found (no anchor, an anchor outside the calling thread's
+ * stack [stack_lo, stack_hi), the stack cut short). Found indexes increase with g. Reads the
+ * thread's stack between each anchor and the next one (the last one: up to
+ * MP_MIXED_SCAN_BYTES), never outside [stack_lo, stack_hi). Slow path; reads memory only.
  */
 void mp_mixed_place(const uintptr_t *pcs, int npcs, const uintptr_t *anchors, int ngroups,
-                    uintptr_t stack_end, int *eval);
+                    uintptr_t stack_lo, uintptr_t stack_hi, int *eval);
 
 /* One frame of a merged stack: native frame pcs[native], or every Python frame of group. */
 typedef struct {

@@ -10,9 +10,6 @@
 #include "mixed.h"
 #include "mprofile/mprofile.h"
 
-/* The initial stack pointer of the main thread (the loader's): nothing above it is a frame. */
-extern void *__libc_stack_end;
-
 _Static_assert(MPROFILE_MAX_FRAMES + MP_MAX_NATIVE_FRAMES < MP_STACK_MAX_DEPTH,
                "a mixed stack fits in MP_STACK_MAX_DEPTH");
 
@@ -207,11 +204,16 @@ mp_profiler_native_stack(mp_native_stack_t *ns)
 {
     ns->n = 0;
     ns->has_scan = 0;
-    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed)) {
+    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed) ||
+        mp_unwind_enter() < 0) {
         return;
     }
     ns->n = mp_unwind_capture(ns->pcs, MP_UNWIND_MAX);
+    if (mp_unwind_thread_stack(&ns->stack_lo, &ns->stack_hi) < 0) {
+        ns->stack_lo = ns->stack_hi = 0; /* nothing is read: the calls stay unplaced */
+    }
     ns->has_scan = mp_objects_poll(&mp_profiler.objects, &ns->scan) > 0;
+    mp_unwind_leave();
 }
 
 /* Under the lock: the native frame of a return address. */
@@ -244,7 +246,7 @@ mixed_stack(mp_profiler_t *P, int max_frames, const mp_native_stack_t *ns, int *
     if (intern_frames(P, P->pyframes, n) < 0) {
         return -1;
     }
-    mp_mixed_place(ns->pcs, ns->n, P->anchors, ngroups, (uintptr_t)__libc_stack_end, P->evals);
+    mp_mixed_place(ns->pcs, ns->n, P->anchors, ngroups, ns->stack_lo, ns->stack_hi, P->evals);
     int nitems = mp_mixed_order(ns->n, P->evals, ngroups, P->config.native_frames,
                                 py_total > n, P->items, 2 * MP_UNWIND_MAX);
     int count = 0, next_py = 0;

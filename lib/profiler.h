@@ -118,6 +118,7 @@ void mp_profiler_hold_requests(int delta);
 typedef struct {
     uintptr_t pcs[MP_UNWIND_MAX]; /* return addresses, newest first */
     int n;
+    uintptr_t stack_lo, stack_hi; /* the thread's stack: where the merge may read */
     int has_scan; /* the loaded objects changed: scan is the new list */
     mp_objects_scan_t scan;
 } mp_native_stack_t;

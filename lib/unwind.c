@@ -3,8 +3,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "output.h"
 #include "relocs.h"
@@ -23,6 +25,69 @@ static struct {
 } unw;
 
 static atomic_int loaded;
+
+/*
+ * Unwinding and fork. glibc's fork resets the loader's main lock in the child but not the lock
+ * of its object list, which dl_iterate_phdr takes (libunwind calls it for return addresses it
+ * has not seen, and objects.c to learn of loads): a thread inside dl_iterate_phdr when another
+ * forks leaves the child waiting forever at its first call. So the fork's prepare handler stops
+ * new unwinds (those samples get Python frames only), waits for the ones under way, then waits
+ * for whatever else holds the list lock by taking it once itself.
+ */
+static atomic_int in_flight;
+static atomic_int forking;
+
+int
+mp_unwind_enter(void)
+{
+    atomic_fetch_add(&in_flight, 1);
+    if (atomic_load(&forking)) {
+        atomic_fetch_sub(&in_flight, 1);
+        return -1;
+    }
+    return 0;
+}
+
+void
+mp_unwind_leave(void)
+{
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static int
+stop_at_once(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info;
+    (void)size;
+    (void)arg;
+    return 1;
+}
+
+/* Fork prepare: at most 200 ms for the unwinds under way (a signal handler that forks on a
+ * thread that was unwinding would wait for itself). */
+static void
+before_fork(void)
+{
+    atomic_store(&forking, 1);
+    for (int i = 0; i < 200 && atomic_load(&in_flight) > 0; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    dl_iterate_phdr(stop_at_once, NULL);
+}
+
+static void
+after_fork_parent(void)
+{
+    atomic_store(&forking, 0);
+}
+
+static void
+after_fork_child(void)
+{
+    atomic_store(&in_flight, 0);
+    atomic_store(&forking, 0);
+}
 
 typedef struct {
     uintptr_t lo, hi;
@@ -166,6 +231,10 @@ mp_unwind_load(char *why, size_t why_size)
     /* Per-thread caches: the global one blocks every signal around each lookup. This is
      * libunwind's first call, which starts it. */
     set_caching_policy(unw.as, UNW_CACHE_PER_THREAD);
+    /* Registered after the profiler's own fork handlers, so that this prepare handler runs
+     * before they take the profiler's lock: a thread inside dl_iterate_phdr may be waiting for
+     * that lock (its callback allocates). */
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     atomic_store(&loaded, 1);
     return 0;
 }
@@ -197,3 +266,29 @@ mp_unwind_capture(uintptr_t *pcs, int max)
 }
 
 
+
+/* The calling thread's stack bounds; hi 1 once they proved unknown. A forked child's thread
+ * runs on the stack of the thread that forked, so the values it inherits stay right. */
+static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+
+int
+mp_unwind_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+    if (stack_hi == 0) {
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        stack_hi = 1;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
+                stack_lo = (uintptr_t)addr;
+                stack_hi = (uintptr_t)addr + size;
+            }
+            pthread_attr_destroy(&attr);
+        }
+    }
+    *lo = stack_lo;
+    *hi = stack_hi;
+    return stack_hi > 1 ? 0 : -1;
+}

@@ -33,6 +33,12 @@ int mp_unwind_loaded(void);
  * not. Constructor or API, before sampling starts; at most 16. */
 void mp_unwind_skip_function(const void *fn);
 
+/* Slow path: brackets everything that may call dl_iterate_phdr (mp_unwind_capture, the object
+ * list's poll). mp_unwind_enter returns -1, and the sample keeps its Python frames only, while
+ * a fork is being prepared (unwind.c). */
+int mp_unwind_enter(void);
+void mp_unwind_leave(void);
+
 /*
  * Slow path (the thread's busy flag raised, no lock of the profiler's held: libunwind may take
  * the loader's lock): the return addresses of the calling thread, newest first, into pcs[0..max),
@@ -42,5 +48,12 @@ void mp_unwind_skip_function(const void *fn);
 int mp_unwind_capture(uintptr_t *pcs, int max);
 
 
+
+/*
+ * Slow path, no lock of the profiler's held: the calling thread's stack, [*lo, *hi), learned
+ * once per thread (pthread_getattr_np, which allocates, and reads /proc/self/maps on the main
+ * thread). Returns 0, or -1 when it is unknown.
+ */
+int mp_unwind_thread_stack(uintptr_t *lo, uintptr_t *hi);
 
 #endif

@@ -23,6 +23,9 @@ static const uintptr_t pcs[] = {0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666};
  */
 static uintptr_t stack_words[20 + MP_MIXED_SCAN_BYTES / sizeof(uintptr_t)];
 
+#define LO ((uintptr_t)&stack_words[0])
+#define HI ((uintptr_t)&stack_words[sizeof(stack_words) / sizeof(stack_words[0])])
+
 static void
 lay_out(void)
 {
@@ -41,7 +44,7 @@ test_mixed__places_each_call_from_its_anchor(void **state)
     lay_out();
     uintptr_t anchors[] = {(uintptr_t)&stack_words[3], (uintptr_t)&stack_words[10]};
     int eval[2];
-    mp_mixed_place(pcs, 6, anchors, 2, 0, eval);
+    mp_mixed_place(pcs, 6, anchors, 2, LO, HI, eval);
     assert_int_equal(eval[0], 1);
     assert_int_equal(eval[1], 3);
 }
@@ -54,17 +57,24 @@ test_mixed__unknown_or_cut_groups_are_unplaced(void **state)
     /* No anchor for the newer call; the older one is still found. */
     uintptr_t anchors[] = {0, (uintptr_t)&stack_words[10]};
     int eval[2];
-    mp_mixed_place(pcs, 6, anchors, 2, 0, eval);
+    mp_mixed_place(pcs, 6, anchors, 2, LO, HI, eval);
     assert_int_equal(eval[0], -1);
     assert_int_equal(eval[1], 3);
     /* The unwinder stopped after three frames: the older call's return address is not among
      * them. */
     anchors[0] = (uintptr_t)&stack_words[3];
-    mp_mixed_place(pcs, 3, anchors, 2, 0, eval);
+    mp_mixed_place(pcs, 3, anchors, 2, LO, HI, eval);
     assert_int_equal(eval[0], 1);
     assert_int_equal(eval[1], -1);
-    /* stack_end bounds the search. */
-    mp_mixed_place(pcs, 6, anchors, 2, (uintptr_t)&stack_words[12], eval);
+    /* The stack's end bounds the search. */
+    mp_mixed_place(pcs, 6, anchors, 2, LO, (uintptr_t)&stack_words[12], eval);
+    assert_int_equal(eval[1], -1);
+    /* An anchor off the stack is never read from. */
+    mp_mixed_place(pcs, 6, anchors, 2, (uintptr_t)&stack_words[4], HI, eval);
+    assert_int_equal(eval[0], -1);
+    assert_int_equal(eval[1], 3);
+    mp_mixed_place(pcs, 6, anchors, 2, LO, (uintptr_t)&stack_words[3], eval);
+    assert_int_equal(eval[0], -1);
     assert_int_equal(eval[1], -1);
 }
 
