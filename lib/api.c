@@ -162,6 +162,9 @@ mprofile_block_stack(const void *ptr, char *names, size_t names_size, const char
         for (uint32_t at = b->node; at != MP_STACKS_ROOT && n < max;
              at = mp_stacks_node(s, at)->parent) {
             const mp_frame_t *f = mp_stacks_frame_at(s, mp_stacks_node(s, at)->frame);
+            if (f->filename & MP_FRAME_NATIVE) {
+                continue; /* named only when a snapshot is written: the Python frames here */
+            }
             const mp_str_t *name = mp_strtab_get(&s->strings, f->filename);
             if (names_size - used < (size_t)name->len + 1) {
                 n = -ENOSPC;

@@ -131,6 +131,9 @@ install_interposers(void)
         mp_log(MP_LOG_WARN, "cannot follow the native heap (MPROFILE_NATIVE); only part of it "
                             "may be recorded");
     }
+    if (atomic_load(&mp_profiler.mixed)) {
+        mp_unwind_follow_forks();
+    }
     pthread_atfork(busy_before_fork, busy_after_fork, busy_after_fork);
     mp_log(MP_LOG_DEBUG, "%lu relocation slots rewritten", mp_relocs_patched());
 }

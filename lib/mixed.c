@@ -20,13 +20,22 @@ mp_mixed_place(const uintptr_t *pcs, int npcs, const uintptr_t *anchors, int ngr
                uintptr_t stack_lo, uintptr_t stack_hi, int *eval)
 {
     uint64_t filter[FILTER_WORDS] = {0};
+    for (int g = 0; g < ngroups; g++) {
+        eval[g] = -1;
+    }
+    if (npcs == 0) {
+        return;
+    }
+    /* A return address as saved on the stack; libunwind versions that give the call's last
+     * byte instead (the address minus one) are matched too. */
     for (int i = 0; i < npcs; i++) {
-        unsigned b = bit_of(pcs[i]);
-        filter[b >> 6] |= (uint64_t)1 << (b & 63);
+        for (uintptr_t d = 0; d < 2; d++) {
+            unsigned b = bit_of(pcs[i] + d);
+            filter[b >> 6] |= (uint64_t)1 << (b & 63);
+        }
     }
     int below = -1; /* the frame of the previous group's call: later ones are older */
     for (int g = 0; g < ngroups; g++) {
-        eval[g] = -1;
         uintptr_t from = (anchors[g] + 7) & ~(uintptr_t)7;
         if (anchors[g] < stack_lo || from >= stack_hi) {
             continue; /* none, or not on this thread's stack: never read */
@@ -49,7 +58,7 @@ mp_mixed_place(const uintptr_t *pcs, int npcs, const uintptr_t *anchors, int ngr
             /* The loop's caller: the oldest return addresses this stack holds below the
              * anchor are the loop's callees, so take the first match past them. */
             for (int j = below + 2; j < npcs; j++) {
-                if (pcs[j] == w) {
+                if (pcs[j] == w || pcs[j] + 1 == w) {
                     eval[g] = j - 1;
                     break;
                 }

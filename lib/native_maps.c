@@ -186,9 +186,6 @@ sample(mp_thread_t *t, void *p, size_t len)
             mp_profiler_record_with(MP_ORIGIN_NATIVE, lo, len, rate, &ns);
         } else {
             atomic_fetch_add(&mp_profiler.dropped, 1);
-            if (ns.has_scan) {
-                mp_objects_scan_release(&ns.scan);
-            }
         }
         unlock_maps();
     }

@@ -42,10 +42,10 @@ mp_native_names_basename(const char *path)
     return slash != NULL ? slash + 1 : path;
 }
 
-/* Stores "<native> " and the parts as frame's name. */
+/* Stores "<native> " and the parts as frame's name; a is a symbol's name when symbol is set. */
 static int
-put_name(mp_native_names_t *nn, uint32_t frame, const char *a, const char *b, const char *c,
-         const char *d)
+put_name(mp_native_names_t *nn, uint32_t frame, int symbol, const char *a, const char *b,
+         const char *c, const char *d)
 {
     const char *parts[] = {"<native> ", a, b, c, d};
     size_t lens[5], len = 1;
@@ -54,7 +54,7 @@ put_name(mp_native_names_t *nn, uint32_t frame, const char *a, const char *b, co
         len += lens[i];
     }
     /* A symbol's version ("__libc_start_main@@GLIBC_2.34" in a .symtab) is not its name. */
-    const char *at_version = strchr(a, '@');
+    const char *at_version = symbol ? strchr(a, '@') : NULL;
     if (at_version != NULL && at_version != a) {
         len -= lens[1] - (size_t)(at_version - a);
         lens[1] = (size_t)(at_version - a);
@@ -88,14 +88,17 @@ name_object(mp_native_names_t *nn, const mp_objects_t *objects, uint32_t object,
     const char *path = mp_strtab_get(&objects->paths, obj->path)->data;
     const char *base = mp_native_names_basename(path);
     mp_elfsym_file_t file;
-    int opened = mp_elfsym_open_best(&file, path, obj->build_id, obj->build_id_len) == 0;
+    /* Only absolute paths: a relative one (dlopen("./x.so")) would be looked up in whatever
+     * directory the program is in now, and the vDSO ("linux-vdso.so.1") has no file. */
+    int opened = path[0] == '/' &&
+                 mp_elfsym_open_best(&file, path, obj->build_id, obj->build_id_len) == 0;
     if (opened) {
         mp_elfsym_lookup(&file, q, n);
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (opened && q[i].name != NULL) {
-            rc = put_name(nn, q[i].tag, q[i].name, " (", base, ")");
+            rc = put_name(nn, q[i].tag, 1, q[i].name, " (", base, ")");
         } else {
             char offset[32];
             mp_fmt_t f;
@@ -108,7 +111,7 @@ name_object(mp_native_names_t *nn, const mp_objects_t *objects, uint32_t object,
             }
             mp_fmt_hex(&f, v, digits);
             mp_fmt_end(&f);
-            rc = put_name(nn, q[i].tag, base, offset, "", "");
+            rc = put_name(nn, q[i].tag, 0, base, offset, "", "");
         }
     }
     if (opened) {
@@ -167,7 +170,7 @@ mp_native_names_make(mp_native_names_t *nn, const mp_stacks_t *stacks,
             begin = starts[o];
         }
         for (uint32_t i = begin; i < total && rc == 0; i++) {
-            rc = put_name(nn, q[i].tag, "??", "", "", "");
+            rc = put_name(nn, q[i].tag, 0, "??", "", "", "");
         }
     }
     mp_alloc_release_scratch(q, q_bytes);

@@ -141,19 +141,45 @@ mp_objects_scan_release(mp_objects_scan_t *scan)
     memset(scan, 0, sizeof(*scan));
 }
 
+/* Whether obj is the object the entry lists: the same file (path and build id) at the same
+ * place. */
+static int
+same_object(const mp_objects_t *o, const mp_object_t *obj, const mp_objects_scan_t *scan,
+            const mp_objects_entry_t *e)
+{
+    const mp_str_t *path = mp_strtab_get(&o->paths, obj->path);
+    return obj->bias == e->bias && obj->lo == e->lo && obj->hi == e->hi &&
+           path->len == e->name_len &&
+           memcmp(path->data, scan->names + e->name_at, e->name_len) == 0 &&
+           obj->build_id_len == e->build_id_len &&
+           memcmp(obj->build_id, e->build_id, e->build_id_len) == 0;
+}
+
 /* The loaded object this entry is, if the table has it. */
 static int64_t
 known(const mp_objects_t *o, const mp_objects_scan_t *scan, const mp_objects_entry_t *e)
 {
     for (uint32_t i = 0; i < o->nloaded; i++) {
-        const mp_object_t *obj = mp_objects_at(o, o->by_address[i]);
-        const mp_str_t *path = mp_strtab_get(&o->paths, obj->path);
-        if (obj->bias == e->bias && obj->lo == e->lo && path->len == e->name_len &&
-            memcmp(path->data, scan->names + e->name_at, e->name_len) == 0) {
+        if (same_object(o, mp_objects_at(o, o->by_address[i]), scan, e)) {
             return o->by_address[i];
         }
     }
     return -1;
+}
+
+/* Whether a new object's code lies where an unloaded object's was, and it is not that same
+ * file reloaded at the same place (then the code at each address is what it was). */
+static int
+over_unloaded(const mp_objects_t *o, const mp_objects_scan_t *scan, const mp_objects_entry_t *e)
+{
+    for (uint32_t id = 0; id < o->objects.len; id++) {
+        const mp_object_t *obj = mp_objects_at(o, id);
+        if (!obj->loaded && obj->lo < e->hi && e->lo < obj->hi &&
+            !same_object(o, obj, scan, e)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int
@@ -183,12 +209,20 @@ mp_objects_apply(mp_objects_t *o, const mp_objects_scan_t *scan)
     if (ids == NULL) {
         return -1;
     }
+    /* Every object counts as unloaded until the scan lists it (the sort below marks those it
+     * does), so that a new object over the code of one unloaded since the last scan is seen. */
+    for (uint32_t i = 0; i < o->nloaded; i++) {
+        ((mp_object_t *)mp_vec_at(&o->objects, o->by_address[i]))->loaded = 0;
+    }
     for (size_t i = 0; i < scan->n; i++) {
         const mp_objects_entry_t *e = &scan->entries[i];
         if (e->hi == 0) {
             continue; /* no code */
         }
         int64_t id = known(o, scan, e);
+        if (id < 0 && over_unloaded(o, scan, e)) {
+            atomic_store(&o->reused, 1);
+        }
         if (id < 0) {
             int64_t path = mp_strtab_intern(&o->paths, scan->names + e->name_at, e->name_len);
             id = path < 0 ? -1 : mp_vec_push(&o->objects);
@@ -201,9 +235,6 @@ mp_objects_apply(mp_objects_t *o, const mp_objects_scan_t *scan)
             memcpy(obj->build_id, e->build_id, e->build_id_len);
         }
         ids[n++] = (uint32_t)id;
-    }
-    for (uint32_t i = 0; i < o->nloaded; i++) {
-        ((mp_object_t *)mp_vec_at(&o->objects, o->by_address[i]))->loaded = 0;
     }
     /* By lo, for the binary search (insertion sort: a few hundred objects at most). */
     for (uint32_t i = 0; i < n; i++) {

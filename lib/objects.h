@@ -41,6 +41,9 @@ typedef struct {
     uint32_t cap;
     _Atomic uint64_t adds; /* the loader's counters when the table was brought up to date */
     _Atomic uint64_t subs;
+    /* An object was loaded over the addresses of an unloaded one that was not the same file
+     * at the same place: return addresses seen before may now mean other code. */
+    atomic_int reused;
 } mp_objects_t;
 
 /* One loaded object as dl_iterate_phdr listed it. */

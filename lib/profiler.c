@@ -176,15 +176,6 @@ count_drop(void)
     }
 }
 
-static void
-release_scan(mp_native_stack_t *ns)
-{
-    if (ns != NULL && ns->has_scan) {
-        mp_objects_scan_release(&ns->scan);
-        ns->has_scan = 0;
-    }
-}
-
 /* Under the lock: room for n walked frames (MPROFILE_FRAMES can grow with mprofile.start()). */
 static int
 reserve_pyframes(mp_profiler_t *P, int n)
@@ -203,16 +194,30 @@ void
 mp_profiler_native_stack(mp_native_stack_t *ns)
 {
     ns->n = 0;
-    ns->has_scan = 0;
-    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed) ||
-        mp_unwind_enter() < 0) {
+    ns->stack_lo = ns->stack_hi = 0;
+    mp_profiler_t *P = &mp_profiler;
+    if (!atomic_load_explicit(&P->mixed, memory_order_relaxed) || mp_unwind_enter() < 0) {
         return;
     }
-    ns->n = mp_unwind_capture(ns->pcs, MP_UNWIND_MAX);
-    if (mp_unwind_thread_stack(&ns->stack_lo, &ns->stack_hi) < 0) {
-        ns->stack_lo = ns->stack_hi = 0; /* nothing is read: the calls stay unplaced */
+    mp_objects_scan_t scan;
+    if (mp_objects_poll(&P->objects, &scan) > 0) {
+        mp_profiler_lock();
+        mp_objects_apply(&P->objects, &scan); /* on failure, the next sample tries again */
+        mp_profiler_unlock();
+        mp_objects_scan_release(&scan);
     }
-    ns->has_scan = mp_objects_poll(&mp_profiler.objects, &ns->scan) > 0;
+    if (atomic_load_explicit(&P->objects.reused, memory_order_relaxed)) {
+        /* libunwind's per-thread caches cannot be flushed, and may now describe other code. */
+        if (!atomic_exchange(&P->reuse_reported, 1)) {
+            mp_log(MP_LOG_WARN, "MPROFILE_STACKS=mixed: a library was loaded where an unloaded "
+                                "one had been; native frames are no longer recorded");
+        }
+    } else {
+        ns->n = mp_unwind_capture(ns->pcs, MP_UNWIND_MAX);
+        if (mp_unwind_thread_stack(&ns->stack_lo, &ns->stack_hi) < 0) {
+            ns->stack_lo = ns->stack_hi = 0; /* nothing is read: the calls stay unplaced */
+        }
+    }
     mp_unwind_leave();
 }
 
@@ -273,16 +278,23 @@ mixed_stack(mp_profiler_t *P, int max_frames, const mp_native_stack_t *ns, int *
     return count;
 }
 
-void
-mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
+/* Out of line: the native stack's room is taken on the thread's stack only in mixed mode. */
+__attribute__((noinline)) static void
+record_mixed(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
 {
-    if (!atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed)) {
-        mp_profiler_record_with(origin, key, size, rate, NULL);
-        return;
-    }
     mp_native_stack_t ns;
     mp_profiler_native_stack(&ns);
     mp_profiler_record_with(origin, key, size, rate, &ns);
+}
+
+void
+mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate)
+{
+    if (atomic_load_explicit(&mp_profiler.mixed, memory_order_relaxed)) {
+        record_mixed(origin, key, size, rate);
+    } else {
+        mp_profiler_record_with(origin, key, size, rate, NULL);
+    }
 }
 
 void
@@ -299,13 +311,9 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
 
     int saved_errno = errno;
     mp_profiler_lock();
-    if (ns != NULL && ns->has_scan) {
-        mp_objects_apply(&P->objects, &ns->scan); /* on failure, the next sample tries again */
-    }
     if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
         mp_profiler_unlock();
         count_drop();
-        release_scan(ns);
         errno = saved_errno;
         return;
     }
@@ -335,7 +343,6 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
         rc = mp_heap_insert(&P->heap, &block);
     }
     mp_profiler_unlock();
-    release_scan(ns);
 
     if (rc < 0) {
         count_drop();

@@ -69,6 +69,7 @@ typedef struct {
     void (*deferred_fn)(void);
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
+    atomic_int reuse_reported; /* the warning of objects.h's "reused", once */
     /* The domains passed to PyTraceMalloc_Track, by origin - MP_ORIGIN_TRACKED. Append-only
      * (added under lock, read without it), so a snapshot can read it after its capture. */
     unsigned tracked_domains[MP_ORIGINS - MP_ORIGIN_TRACKED];
@@ -119,12 +120,12 @@ typedef struct {
     uintptr_t pcs[MP_UNWIND_MAX]; /* return addresses, newest first */
     int n;
     uintptr_t stack_lo, stack_hi; /* the thread's stack: where the merge may read */
-    int has_scan; /* the loaded objects changed: scan is the new list */
-    mp_objects_scan_t scan;
 } mp_native_stack_t;
 
 /* Slow path, with no lock held (the unwinder and the object list may take the loader's): the
- * calling thread's native stack in mixed mode; nothing otherwise. */
+ * calling thread's native stack in mixed mode; nothing otherwise. The object list is brought
+ * up to date first (it takes the profiler's lock then), so that return addresses are only
+ * unwound while libunwind's caches can be trusted (objects.h, "reused"). */
 void mp_profiler_native_stack(mp_native_stack_t *ns);
 
 /* Slow path: records a sampled block of size bytes under key (mp_heap_key), from origin (an
@@ -132,7 +133,7 @@ void mp_profiler_native_stack(mp_native_stack_t *ns);
 void mp_profiler_record(unsigned origin, uintptr_t key, size_t size, uint64_t rate);
 
 /* Slow path: mp_profiler_record with the native stack taken before (NULL: Python frames only),
- * for a caller that holds a lock of its own by now. Releases ns's scan. */
+ * for a caller that holds a lock of its own by now. */
 void mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t rate,
                              mp_native_stack_t *ns);
 

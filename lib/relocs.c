@@ -511,7 +511,11 @@ mp_relocs_install(const mp_reloc_hook_t *add, int n)
         if (*add[i].original == NULL) {
             continue;
         }
-        found[nfound++] = (hook_t){add[i], base_of(add[i].not_in), base_of(add[i].only_in)};
+        uintptr_t only_in = base_of(add[i].only_in);
+        if (add[i].only_in != NULL && only_in == UINTPTR_MAX) {
+            continue; /* its one object is unknown: rewriting every object's slots is wrong */
+        }
+        found[nfound++] = (hook_t){add[i], base_of(add[i].not_in), only_in};
     }
     unlist(&l);
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "output.h"
@@ -51,7 +52,11 @@ mp_unwind_enter(void)
 void
 mp_unwind_leave(void)
 {
-    atomic_fetch_sub(&in_flight, 1);
+    /* Never below zero: a fork from a signal handler that interrupted this thread's unwind
+     * zeroed the count in the child before this thread left. */
+    int n = atomic_load(&in_flight);
+    while (n > 0 && !atomic_compare_exchange_weak(&in_flight, &n, n - 1)) {
+    }
 }
 
 static int
@@ -155,6 +160,12 @@ skipped_at(uintptr_t pc)
 
 static int (*real_dlclose)(void *handle);
 static int (*real_pipe2)(int fds[2], int flags);
+static ssize_t (*real_read)(int fd, void *buf, size_t count);
+static ssize_t (*real_write)(int fd, const void *buf, size_t count);
+static int (*real_close)(int fd);
+static atomic_int pipe_read = -1, pipe_write = -1;
+static dev_t pipe_dev;
+static ino_t pipe_ino;
 
 /*
  * libunwind's pipe2, reached through its own GOT slot only. When it starts, libunwind opens a
@@ -171,9 +182,64 @@ high_pipe2(int fds[2], int flags)
         int saved_errno = errno;
         fds[0] = mp_output_move_high(fds[0]);
         fds[1] = mp_output_move_high(fds[1]);
+        struct stat st;
+        if (fstat(fds[0], &st) == 0) {
+            pipe_dev = st.st_dev;
+            pipe_ino = st.st_ino;
+        }
+        atomic_store(&pipe_read, fds[0]);
+        atomic_store(&pipe_write, fds[1]);
         errno = saved_errno;
     }
     return rc;
+}
+
+/*
+ * libunwind keeps the pipe's numbers only. A program that closes every descriptor (daemons,
+ * closerange) and opens others may get those numbers back: libunwind would then read a byte of
+ * the program's input, write one to the program's file, and close the program's descriptor
+ * when it re-creates its pipe. So its read, write and close of those numbers check first that
+ * the descriptor is still the pipe; when it is not, they fail (libunwind then re-creates its
+ * pipe, high again) and the close leaves the program's descriptor alone.
+ */
+static int
+stolen(int fd)
+{
+    if (fd < 0 || (fd != atomic_load(&pipe_read) && fd != atomic_load(&pipe_write))) {
+        return 0;
+    }
+    struct stat st;
+    return fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_dev != pipe_dev ||
+           st.st_ino != pipe_ino;
+}
+
+static ssize_t
+checked_read(int fd, void *buf, size_t count)
+{
+    if (stolen(fd)) {
+        errno = EBADF;
+        return -1;
+    }
+    return real_read(fd, buf, count);
+}
+
+static ssize_t
+checked_write(int fd, const void *buf, size_t count)
+{
+    if (stolen(fd)) {
+        errno = EBADF;
+        return -1;
+    }
+    return real_write(fd, buf, count);
+}
+
+static int
+checked_close(int fd)
+{
+    if (stolen(fd)) {
+        return 0; /* the program's now */
+    }
+    return real_close(fd);
 }
 
 /* Reached through the callers' GOT slots: any thread. */
@@ -195,8 +261,11 @@ install_hooks(void)
     mp_reloc_hook_t hooks[] = {
         {"dlclose", (void *)hook_dlclose, (void **)&real_dlclose, NULL, NULL},
         {"pipe2", (void *)high_pipe2, (void **)&real_pipe2, NULL, in_libunwind},
+        {"read", (void *)checked_read, (void **)&real_read, NULL, in_libunwind},
+        {"write", (void *)checked_write, (void **)&real_write, NULL, in_libunwind},
+        {"close", (void *)checked_close, (void **)&real_close, NULL, in_libunwind},
     };
-    return mp_relocs_install(hooks, 2);
+    return mp_relocs_install(hooks, sizeof(hooks) / sizeof(hooks[0]));
 }
 
 int
@@ -231,12 +300,18 @@ mp_unwind_load(char *why, size_t why_size)
     /* Per-thread caches: the global one blocks every signal around each lookup. This is
      * libunwind's first call, which starts it. */
     set_caching_policy(unw.as, UNW_CACHE_PER_THREAD);
-    /* Registered after the profiler's own fork handlers, so that this prepare handler runs
-     * before they take the profiler's lock: a thread inside dl_iterate_phdr may be waiting for
-     * that lock (its callback allocates). */
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    /* The loading thread's stack bounds now, where libc may be used: on the main thread,
+     * pthread_getattr_np reads /proc/self/maps with stdio, which the slow path avoids. */
+    uintptr_t lo, hi;
+    mp_unwind_thread_stack(&lo, &hi);
     atomic_store(&loaded, 1);
     return 0;
+}
+
+void
+mp_unwind_follow_forks(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 int

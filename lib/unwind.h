@@ -21,6 +21,12 @@
  * reason in why. Constructor or API. */
 int mp_unwind_load(char *why, size_t why_size);
 
+/* Registers the fork handlers that keep a child from inheriting the loader's list lock held
+ * (unwind.c). After every other fork handler of the profiler's that takes a lock, so that its
+ * prepare handler runs before they do: a thread inside dl_iterate_phdr may be waiting for one
+ * of those locks (its callback allocates or maps). Constructor or API. */
+void mp_unwind_follow_forks(void);
+
 /* Whether mp_unwind_load succeeded. Any context. */
 int mp_unwind_loaded(void);
 

@@ -196,6 +196,22 @@ class MixedStacks(harness.ProfiledTestCase):
         self.assertEqual([(f.filename, f.lineno) for f in frames if native(f) is None][:2],
                          [(script, LINE_CHAIN), (script, LINE_ALLOCATE_CALL)])
 
+    def test_object_traceback_has_the_python_frames(self):
+        # mprofile.get_object_traceback reads the live table: native frames are named only in
+        # snapshots, so it gives the Python frames, as with Python stacks.
+        program = ("import mprofile\n"
+                   "def make():\n"
+                   "    return bytearray(100000)\n"
+                   "x = make()\n"
+                   "tb = mprofile.get_object_traceback(x)\n"
+                   "print([(f.filename.rsplit('/', 1)[-1], f.lineno) for f in tb])\n")
+        script = self.write("objtb.py", program)
+        for stacks in ("python", "mixed"):
+            proc = self.run_python(script, MPROFILE_STACKS=stacks, MPROFILE_RATE=1,
+                                   PYTHONPATH=harness.PACKAGE_DIR)
+            self.assertRanCleanly(proc)
+            self.assertEqual(proc.stdout, b"[('objtb.py', 4), ('objtb.py', 3)]\n", stacks)
+
     def test_libunwind_mapped_only_when_asked(self):
         # Mapped with mixed stacks only. libunwind keeps a pipe for the life of the process:
         # its two descriptors are moved out of the program's low numbers (unwind.c), and the
