@@ -7,7 +7,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "output.h"
 #include "relocs.h"
@@ -300,10 +302,6 @@ mp_unwind_load(char *why, size_t why_size)
     /* Per-thread caches: the global one blocks every signal around each lookup. This is
      * libunwind's first call, which starts it. */
     set_caching_policy(unw.as, UNW_CACHE_PER_THREAD);
-    /* The loading thread's stack bounds now, where libc may be used: on the main thread,
-     * pthread_getattr_np reads /proc/self/maps with stdio, which the slow path avoids. */
-    uintptr_t lo, hi;
-    mp_unwind_thread_stack(&lo, &hi);
     atomic_store(&loaded, 1);
     return 0;
 }
@@ -342,28 +340,30 @@ mp_unwind_capture(uintptr_t *pcs, int max)
 
 
 
-/* The calling thread's stack bounds; hi 1 once they proved unknown. A forked child's thread
- * runs on the stack of the thread that forked, so the values it inherits stay right. */
-static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
-static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+/* The initial stack pointer of the main thread (the loader's): its frames are all below. */
+extern void *__libc_stack_end;
+
+/* 1 on the process's main thread, 2 on another, 0 until known. A forked child's thread keeps
+ * the value of the thread that forked, whose stack it runs on. */
+static __thread int thread_kind __attribute__((tls_model("initial-exec")));
 
 int
 mp_unwind_thread_stack(uintptr_t *lo, uintptr_t *hi)
 {
-    if (stack_hi == 0) {
-        pthread_attr_t attr;
-        void *addr = NULL;
-        size_t size = 0;
-        stack_hi = 1;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
-                stack_lo = (uintptr_t)addr;
-                stack_hi = (uintptr_t)addr + size;
-            }
-            pthread_attr_destroy(&attr);
-        }
+    if (thread_kind == 0) {
+        thread_kind = syscall(SYS_gettid) == getpid() ? 1 : 2;
     }
-    *lo = stack_lo;
-    *hi = stack_hi;
-    return stack_hi > 1 ? 0 : -1;
+    /* A thread's frames lie between this one and the top of its stack: on the main thread,
+     * the loader's initial stack pointer; on another, the thread's descriptor, which glibc
+     * puts at the top of the thread's stack (static TLS between the two). No libc call: a
+     * sample can come from inside pthread_getattr_np, which holds the thread's own lock. */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t top = thread_kind == 1 ? (uintptr_t)__libc_stack_end : (uintptr_t)pthread_self();
+    if (top <= here || top - here > ((uintptr_t)1 << 30)) {
+        *lo = *hi = 0; /* not a stack this rule describes (a thread glibc did not create) */
+        return -1;
+    }
+    *lo = here;
+    *hi = top;
+    return 0;
 }

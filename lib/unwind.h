@@ -56,9 +56,8 @@ int mp_unwind_capture(uintptr_t *pcs, int max);
 
 
 /*
- * Slow path, no lock of the profiler's held: the calling thread's stack, [*lo, *hi), learned
- * once per thread (pthread_getattr_np, which allocates, and reads /proc/self/maps on the main
- * thread). Returns 0, or -1 when it is unknown.
+ * Slow path: where the caller's callers' frames are, [*lo, *hi): from the calling frame up to
+ * the top of the thread's stack (unwind.c). Returns 0, or -1 when it is unknown.
  */
 int mp_unwind_thread_stack(uintptr_t *lo, uintptr_t *hi);
 
