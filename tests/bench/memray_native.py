@@ -15,6 +15,7 @@ Settings:
     memray            the same without --native (Python stacks only)
     memray-native-py  --native and --trace-python-allocators (pymalloc's blocks one by one too)
     S, S+native       mprofile setting S of run.py (128k, exact, ...), with MPROFILE_NATIVE=1
+    S+native+mixed    the same with MPROFILE_STACKS=mixed (native frames too, like memray-native)
 
 Both tools write their results: memray its capture file, mprofile its exit snapshot
 (MPROFILE_AT_EXIT=1, unlike run.py, which takes none); the last table is the size of what each
@@ -63,11 +64,13 @@ class ChrootRunner(run.Runner):
         elif setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
-            rate, native = run.mprofile_setting(setting)
+            rate, native, mixed = run.mprofile_setting(setting)
             env["LD_PRELOAD"] = os.path.join(self.inside, "lib", os.path.basename(self.lib))
             env["MPROFILE_RATE"] = rate
             if native:
                 env["MPROFILE_NATIVE"] = "1"
+            if mixed:
+                env["MPROFILE_STACKS"] = "mixed"
             env["MPROFILE_FRAMES"] = "128"
             env["MPROFILE_AT_EXIT"] = "1"
             env["MPROFILE_OUT"] = os.path.join(out, "bench.%p.%n.snap")

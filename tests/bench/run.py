@@ -19,6 +19,9 @@ Settings:
     exact     mprofile in exact mode (MPROFILE_RATE=1), 128 frames
     S+native  mprofile setting S (idle, 512k, 128k, 4k, exact) with MPROFILE_NATIVE=1: the native
               heap (malloc and its family, anonymous mmap, from any C code) sampled too
+    S+mixed   the same with MPROFILE_STACKS=mixed: native C frames unwound (libunwind) and
+              merged with the Python ones at each sample; after +native if both
+              (128k+native+mixed; 128k+native+mixed/128k+native: what unwinding adds)
     tm1, tm128       tracemalloc with 1 and 128 frames (-X tracemalloc=N)
 
 mprofile runs with MPROFILE_AT_EXIT=0: the tracemalloc rows take no snapshot either.
@@ -58,15 +61,19 @@ SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "128k+native", "4k", "e
             "exact+native", "tm1", "tm128"]
 RATES = {"512k": "524288", "128k": "131072", "4k": "4096", "exact": "1", "idle": "0"}
 NATIVE = "+native"  # suffix of a setting: the same with MPROFILE_NATIVE=1
+MIXED = "+mixed"  # suffix of a setting (after +native if both): MPROFILE_STACKS=mixed
 
 
 def mprofile_setting(setting):
-    """(MPROFILE_RATE, whether native) of an mprofile setting; exits on an unknown one."""
-    native = setting.endswith(NATIVE)
-    base = setting[:-len(NATIVE)] if native else setting
+    """(MPROFILE_RATE, whether native, whether mixed) of an mprofile setting; exits on an
+    unknown one."""
+    mixed = setting.endswith(MIXED)
+    base = setting[:-len(MIXED)] if mixed else setting
+    native = base.endswith(NATIVE)
+    base = base[:-len(NATIVE)] if native else base
     if base not in RATES:
         sys.exit("unknown setting %r" % setting)
-    return RATES[base], native
+    return RATES[base], native, mixed
 
 
 class Runner:
@@ -92,11 +99,14 @@ class Runner:
         if setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
-            rate, native = ("0", False) if setting == "bare" else mprofile_setting(setting)
+            rate, native, mixed = (("0", False, False) if setting == "bare"
+                                   else mprofile_setting(setting))
             env["LD_PRELOAD"] = self.floor if setting == "bare" else self.lib
             env["MPROFILE_RATE"] = rate
             if native:
                 env["MPROFILE_NATIVE"] = "1"
+            if mixed:
+                env["MPROFILE_STACKS"] = "mixed"
             env["MPROFILE_FRAMES"] = "128"
             env["MPROFILE_AT_EXIT"] = "0"
             env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
