@@ -64,14 +64,8 @@ class ChrootRunner(run.Runner):
         elif setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
-            rate, native, mixed = run.mprofile_setting(setting)
             env["LD_PRELOAD"] = os.path.join(self.inside, "lib", os.path.basename(self.lib))
-            env["MPROFILE_RATE"] = rate
-            if native:
-                env["MPROFILE_NATIVE"] = "1"
-            if mixed:
-                env["MPROFILE_STACKS"] = "mixed"
-            env["MPROFILE_FRAMES"] = "128"
+            env.update(run.mprofile_env(setting))
             env["MPROFILE_AT_EXIT"] = "1"
             env["MPROFILE_OUT"] = os.path.join(out, "bench.%p.%n.snap")
         env.update(extra_env or {})

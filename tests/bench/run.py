@@ -76,6 +76,18 @@ def mprofile_setting(setting):
     return RATES[base], native, mixed
 
 
+def mprofile_env(setting):
+    """The MPROFILE_* variables of an mprofile setting ("bare": idle, for the floor library),
+    with 128 frames."""
+    rate, native, mixed = ("0", False, False) if setting == "bare" else mprofile_setting(setting)
+    env = {"MPROFILE_RATE": rate, "MPROFILE_FRAMES": "128"}
+    if native:
+        env["MPROFILE_NATIVE"] = "1"
+    if mixed:
+        env["MPROFILE_STACKS"] = "mixed"
+    return env
+
+
 class Runner:
     def __init__(self, args):
         self.python = args.python
@@ -99,15 +111,8 @@ class Runner:
         if setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
-            rate, native, mixed = (("0", False, False) if setting == "bare"
-                                   else mprofile_setting(setting))
             env["LD_PRELOAD"] = self.floor if setting == "bare" else self.lib
-            env["MPROFILE_RATE"] = rate
-            if native:
-                env["MPROFILE_NATIVE"] = "1"
-            if mixed:
-                env["MPROFILE_STACKS"] = "mixed"
-            env["MPROFILE_FRAMES"] = "128"
+            env.update(mprofile_env(setting))
             env["MPROFILE_AT_EXIT"] = "0"
             env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
             env["PYTHONPATH"] = self.package
