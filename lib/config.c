@@ -214,6 +214,24 @@ parse_log_level(const char *s, mp_log_level_t *out)
     return -1;
 }
 
+/* Seconds, a decimal number: 0 (none), or at least MP_MIN_INTERVAL and at most a year. */
+static int
+parse_interval(const char *s, double *out)
+{
+    if (!isdigit((unsigned char)s[0]) && s[0] != '.') {
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || v != v || (v != 0 && v < MP_MIN_INTERVAL) ||
+        v > 366.0 * 86400) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
@@ -239,6 +257,8 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
     cfg->signal = SIGUSR2;
     cfg->at_exit = 1;
     cfg->max_memory = MP_DEFAULT_MAX_MEMORY;
+    cfg->peak = 1;
+    cfg->max_files = MP_DEFAULT_MAX_FILES;
     cfg->log_level = MP_LOG_WARN;
     snprintf(cfg->out, sizeof(cfg->out), "%s", MP_DEFAULT_OUT);
 
@@ -311,6 +331,29 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
         FAIL("MPROFILE_MAX_MEMORY=%.64s is invalid: expected bytes of at least 4m, like 256m or "
              "2g",
              v);
+    }
+    if ((v = getenv_fn("MPROFILE_PEAK")) != NULL && parse_bool(v, &cfg->peak) < 0) {
+        FAIL("MPROFILE_PEAK=%.64s is invalid: expected 1 or 0", v);
+    }
+    if ((v = getenv_fn("MPROFILE_INTERVAL")) != NULL && parse_interval(v, &cfg->interval) < 0) {
+        FAIL("MPROFILE_INTERVAL=%.64s is invalid: expected seconds between snapshots, at least "
+             "%g, like 60 or 0.5 (0 = none)",
+             v, MP_MIN_INTERVAL);
+    }
+    if ((v = getenv_fn("MPROFILE_DUMP_GROWTH")) != NULL &&
+        mp_config_parse_size(v, &cfg->dump_growth) < 0) {
+        FAIL("MPROFILE_DUMP_GROWTH=%.64s is invalid: expected bytes of growth between snapshots, "
+             "like 64m or 1g (0 = none)",
+             v);
+    }
+    if ((v = getenv_fn("MPROFILE_MAX_FILES")) != NULL) {
+        uint64_t files;
+        if (mp_config_parse_size(v, &files) < 0 || strpbrk(v, "kKmMgG") != NULL || files < 1 ||
+            files > MP_MAX_MAX_FILES) {
+            FAIL("MPROFILE_MAX_FILES=%.64s is invalid: expected an integer from 1 to %d", v,
+                 MP_MAX_MAX_FILES);
+        }
+        cfg->max_files = (int)files;
     }
     if ((v = getenv_fn("MPROFILE_SEED")) != NULL) {
         char *end;

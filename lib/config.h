@@ -21,6 +21,12 @@
  * The cap bounds the unwinder's buffers, which live on the allocating thread's stack. */
 #define MP_DEFAULT_NATIVE_FRAMES 64
 #define MP_MAX_NATIVE_FRAMES     128
+/* Interval and growth snapshots one process keeps (MPROFILE_MAX_FILES): a day of hourly
+ * snapshots, a few MiB each at the default rate. */
+#define MP_DEFAULT_MAX_FILES 24
+#define MP_MAX_MAX_FILES     100000
+/* The shortest MPROFILE_INTERVAL: a snapshot costs milliseconds to write. */
+#define MP_MIN_INTERVAL 0.1
 
 typedef struct {
     uint64_t rate;      /* 0 = idle until started through the API, 1 = exact */
@@ -33,6 +39,10 @@ typedef struct {
     int mixed;          /* MPROFILE_STACKS=mixed: native frames merged with the Python ones */
     int native_frames;  /* MPROFILE_NATIVE_FRAMES: 1..MP_MAX_NATIVE_FRAMES */
     uint64_t max_memory; /* budget of the profiler's tables, bytes */
+    int peak;            /* MPROFILE_PEAK: keep the live set at its high-water mark */
+    double interval;     /* MPROFILE_INTERVAL: seconds between periodic snapshots; 0 = none */
+    uint64_t dump_growth; /* MPROFILE_DUMP_GROWTH: bytes of growth between snapshots; 0 = none */
+    int max_files;       /* MPROFILE_MAX_FILES: interval and growth snapshots kept per process */
     int has_seed;
     uint64_t seed;
     mp_log_level_t log_level;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "native.h"
 #include "output.h"
+#include "outpath.h"
 #include "profiler.h"
 #include "relocs.h"
 #include "sigdump.h"
@@ -208,7 +209,7 @@ mprofile_load(void)
      * for an hour. */
     int check_now = late ? P->config.at_exit : P->config.rate > 0;
     if (absolute_output(&P->config, err, sizeof(err)) < 0 ||
-        (check_now && mp_output_check(P->config.out, err, sizeof(err)) < 0)) {
+        (check_now && mp_outpath_check(P->config.out, err, sizeof(err)) < 0)) {
         mp_log(MP_LOG_ERROR, "%s; profiler off", err);
         P->api.layout = NULL;
         return;

@@ -1,7 +1,7 @@
 /*
  * Snapshot files: their names and their atomic, private writes.
  *
- * Every function here except mp_output_check may run in any context, signal handlers and _exit
+ * Every function here may run in any context, signal handlers and _exit
  * included: it uses system calls, the profiler's own memory (alloc.h) and mp_fmt only, never
  * libc's allocator, stdio or a lock it would wait for (with MP_OUTPUT_NONBLOCKING).
  *
@@ -20,12 +20,6 @@
 #define MP_OUTPUT_NONBLOCKING 1 /* only try the profiler's lock (signal handlers, _exit) */
 
 
-/*
- * Constructor: whether snapshots can be written where the pattern (already absolute) says: the
- * directory exists and is writable, and the path does not name a directory. Returns 0, or -1
- * with a one-line message in err.
- */
-int mp_output_check(const char *pattern, char *err, size_t err_size);
 
 /* What mp_output_write returns when MP_OUTPUT_NONBLOCKING was given and the lock was busy:
  * nothing was written or counted, and the caller decides. Positive, so that no error of a file
