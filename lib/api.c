@@ -28,6 +28,7 @@ mprofile_start(uint64_t sample_rate, int max_frames)
     }
     atomic_store(&mp_profiler.rate, sample_rate);
     atomic_store(&mp_profiler.max_frames, max_frames);
+    mp_profiler_reset_peak(); /* the peak of this run, as tracemalloc's after start() */
     atomic_store(&mp_profiler.enabled, 1);
     /* This thread samples from its next allocation; others within MP_IDLE_RECHECK_BYTES. */
     mp_hooks_reset_thread();
@@ -86,9 +87,7 @@ mprofile_reset_peak(void)
     if (!atomic_load(&mp_profiler.active)) {
         return;
     }
-    mp_profiler_lock();
-    mp_profiler.heap.peak_bytes = mp_profiler.heap.live_bytes;
-    mp_profiler_unlock();
+    mp_profiler_reset_peak();
 }
 
 MPROFILE_API void
@@ -118,11 +117,12 @@ mprofile_dump(const char *path)
     if (!atomic_load(&mp_profiler.active)) {
         return -ENOTSUP;
     }
-    return mp_output_write(path, 0);
+    return mp_output_write(path, MP_OUTPUT_TRIGGER(MP_TRIGGER_API));
 }
 
-MPROFILE_API int
-mprofile_snapshot(void **buf, size_t *len)
+/* The live snapshot, or the peak's, serialised in memory. */
+static int
+snapshot_to_buffer(int peak, void **buf, size_t *len)
 {
     if (!atomic_load(&mp_profiler.active)) {
         return -ENOTSUP;
@@ -133,10 +133,19 @@ mprofile_snapshot(void **buf, size_t *len)
         return rc;
     }
     mp_capture_t capture;
-    rc = mp_profiler_capture(&capture, 0, 0);
-    if (rc == 0) {
-        rc = mp_snapshot_write(&p, &mp_profiler.stacks, capture.extent, capture.blocks, capture.n,
-                               &capture.meta);
+    rc = mp_profiler_capture(&capture, peak ? MP_CAPTURE_PEAK : MP_CAPTURE_LIVE);
+    if (rc == 0 && peak && capture.peak_blocks == NULL) {
+        mp_profiler_release(&capture);
+        rc = -ENODATA;
+    } else if (rc == 0) {
+        mp_snapshot_meta_t peak_meta;
+        if (peak) {
+            mp_profiler_peak_meta(&capture, &peak_meta);
+        }
+        rc = mp_snapshot_write(&p, &mp_profiler.stacks, capture.extent,
+                               peak ? capture.peak_blocks : capture.blocks,
+                               peak ? capture.peak_n : capture.n,
+                               peak ? &peak_meta : &capture.meta);
         mp_profiler_release(&capture);
     }
     if (rc < 0) {
@@ -144,6 +153,18 @@ mprofile_snapshot(void **buf, size_t *len)
         return rc;
     }
     return mp_pickle_finish(&p, buf, len);
+}
+
+MPROFILE_API int
+mprofile_snapshot(void **buf, size_t *len)
+{
+    return snapshot_to_buffer(0, buf, len);
+}
+
+MPROFILE_API int
+mprofile_peak_snapshot(void **buf, size_t *len)
+{
+    return snapshot_to_buffer(1, buf, len);
 }
 
 MPROFILE_API int

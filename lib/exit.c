@@ -69,7 +69,7 @@ mp_exit_snapshot(void)
             mp_log(MP_LOG_WARN, "the allocator hooks were replaced (PYTHONMALLOC or another "
                                 "tool) and nothing was sampled");
         }
-        mp_output_write(NULL, 0);
+        mp_output_write(NULL, MP_OUTPUT_TRIGGER(MP_TRIGGER_EXIT));
     }
     atomic_fetch_sub(&writing, 1);
 }
@@ -88,25 +88,25 @@ idle_fork_child(void)
     return now.frame == fork_point.frame && now.instr == fork_point.instr;
 }
 
-/* _exit context. Another thread holding the lock lets it go within microseconds (it never
- * waits for anything this thread holds); this thread holding it (a signal handler that
- * interrupted the profiler) never will. Up to 100 ms, then the snapshot is given up. */
-static void
-write_or_give_up(void)
+/* _exit or signal handler context. Another thread holding the lock lets it go within
+ * microseconds (it never waits for anything this thread holds); this thread holding it (a
+ * signal handler that interrupted the profiler) never will: MP_OUTPUT_LOCK_HELD at once. Up to
+ * 100 ms, then the snapshot is given up (counted) and MP_OUTPUT_LOCK_BUSY returned. */
+static int
+write_or_give_up(mp_trigger_t trigger)
 {
+    int rc = MP_OUTPUT_LOCK_BUSY;
     for (int tries = 0; tries < 100; tries++) {
-        int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
-        if (rc == MP_OUTPUT_LOCK_HELD) {
-            break;
-        }
+        rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING | MP_OUTPUT_TRIGGER(trigger));
         if (rc != MP_OUTPUT_LOCK_BUSY) {
-            return;
+            return rc;
         }
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
     atomic_fetch_add(&mp_profiler.dump_failures, 1);
     mp_log_line(MP_LOG_INFO, "the exit snapshot was given up: the profiler's lock was busy");
+    return rc;
 }
 
 /* _exit context: another thread is writing the exit snapshot and this one ends the process.
@@ -136,10 +136,35 @@ snapshot_before_exit(void)
         atomic_fetch_sub(&writing, 1);
         wait_for_other_writer();
     } else {
-        write_or_give_up();
+        if (write_or_give_up(MP_TRIGGER_EXIT) == MP_OUTPUT_LOCK_HELD) {
+            atomic_fetch_add(&mp_profiler.dump_failures, 1);
+            mp_log_line(MP_LOG_INFO, "the exit snapshot was given up: this thread holds the "
+                                     "profiler's lock");
+        }
         atomic_fetch_sub(&writing, 1);
     }
     mp_output_abandon();
+}
+
+int
+mp_exit_snapshot_terminating(void)
+{
+    if (!atomic_load(&mp_profiler.active) || owner_pid != getpid() ||
+        !mp_profiler.config.at_exit || idle_fork_child()) {
+        return 0;
+    }
+    atomic_fetch_add(&writing, 1);
+    if (atomic_exchange(&written, 1)) {
+        atomic_fetch_sub(&writing, 1);
+        wait_for_other_writer();
+        return 0;
+    }
+    int rc = write_or_give_up(MP_TRIGGER_TERMINATE);
+    if (rc == MP_OUTPUT_LOCK_HELD) {
+        atomic_store(&written, 0); /* the unlock writes it */
+    }
+    atomic_fetch_sub(&writing, 1);
+    return rc == MP_OUTPUT_LOCK_HELD ? rc : 0;
 }
 
 __attribute__((noreturn)) static void

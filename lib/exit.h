@@ -17,4 +17,11 @@ void mp_exit_after_fork_child(void);
  * (normal context). */
 void mp_exit_snapshot(void);
 
+/* Signal handler, or the deferred work of a normal unlock: the exit snapshot of a process that
+ * SIGTERM or SIGHUP is about to end, written on this thread (system calls and the profiler's
+ * memory only, see output.h), the lock tried for up to 100 ms. Returns MP_OUTPUT_LOCK_HELD when
+ * this thread holds the profiler's lock (call again once it is released), else 0 (written,
+ * given up, or not due: written already, MPROFILE_AT_EXIT=0, another process's). */
+int mp_exit_snapshot_terminating(void);
+
 #endif

@@ -22,9 +22,11 @@
 #include "native.h"
 #include "output.h"
 #include "outpath.h"
+#include "periodic.h"
 #include "profiler.h"
 #include "relocs.h"
 #include "sigdump.h"
+#include "terminate.h"
 #include "tracked.h"
 #include "unwind.h"
 
@@ -63,6 +65,17 @@ after_fork_child(void)
     atomic_store(&mp_profiler.captures_in_flight, 0);
     mp_output_after_fork_child();
     mp_exit_after_fork_child();
+    mp_periodic_after_fork_child();
+}
+
+/* The deferred work (profiler.h), run by whoever unlocks the profiler: the termination first,
+ * which ends the process. */
+static void
+serve_deferred(int nonblocking)
+{
+    mp_terminate_serve(nonblocking);
+    mp_sigdump_serve();
+    mp_periodic_serve(nonblocking);
 }
 
 /* Everything but the hooks; shared by the constructor and a late mprofile_start(). */
@@ -73,6 +86,7 @@ set_up_profiler(void)
         mp_log(MP_LOG_ERROR, "out of memory for the profiler's tables; profiler off");
         return -1;
     }
+    mp_profiler_set_deferred(serve_deferred);
     int rc = mp_sigdump_setup(mp_profiler.config.signal);
     if (rc < 0) {
         mp_log(MP_LOG_WARN, "cannot set up signal dumps (%s)", strerror(-rc));

@@ -16,6 +16,7 @@
 #include "fmt.h"
 #include "log.h"
 #include "profiler.h"
+#include "rotation.h"
 #include "snapshot.h"
 
 static atomic_ulong sequence;
@@ -55,8 +56,11 @@ static _Atomic uint64_t reported[4];
  * small thread stack uses little of it. */
 typedef struct {
     char path[PATH_MAX];
+    char peak[PATH_MAX]; /* the peak companion's */
     char tmp[PATH_MAX];
     char line[PATH_MAX + 256];
+    unsigned long seq; /* what path was expanded with, when it came from the pattern */
+    long time;
 } names_t;
 
 static int
@@ -76,12 +80,47 @@ pattern_has_number(const char *pattern)
     return 0;
 }
 
+/* "dir/name.peak.ext" for "dir/name.ext", "dir/name.peak" for "dir/name" (a dot that starts
+ * the name is not an extension). */
 static int
-next_name(char *out, size_t size)
+peak_name(const char *path, char *out, size_t size)
 {
-    unsigned long seq = atomic_fetch_add(&sequence, 1) + 1;
-    return mp_config_expand_path(mp_profiler.config.out, (long)getpid(), seq, (long)time(NULL),
-                                 out, size);
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot != NULL && dot != base ? (size_t)(dot - path) : strlen(path);
+    mp_fmt_t f;
+    mp_fmt_init(&f, out, size);
+    mp_fmt_mem(&f, path, stem);
+    mp_fmt_str(&f, ".peak");
+    mp_fmt_str(&f, path + stem);
+    return mp_fmt_end(&f);
+}
+
+int
+mp_output_name(unsigned long seq, long time, int peak, char *out, size_t size)
+{
+    char path[PATH_MAX];
+    if (mp_config_expand_path(mp_profiler.config.out, (long)getpid(), seq, time, path,
+                              sizeof(path)) < 0) {
+        return -1;
+    }
+    if (peak) {
+        return peak_name(path, out, size);
+    }
+    if (strlen(path) >= size) {
+        return -1;
+    }
+    memcpy(out, path, strlen(path) + 1);
+    return 0;
+}
+
+static int
+next_name(names_t *n)
+{
+    n->seq = atomic_fetch_add(&sequence, 1) + 1;
+    n->time = (long)time(NULL);
+    return mp_output_name(n->seq, n->time, 0, n->path, sizeof(n->path));
 }
 
 /* 64 bits nobody else can guess: getrandom, or (no entropy yet) the clock and a counter. */
@@ -164,14 +203,15 @@ publish(const char *tmp, const char *path, int no_replace)
 }
 
 static int
-write_capture(int fd, const mp_capture_t *c)
+write_capture(int fd, const mp_capture_t *c, const mp_block_t *blocks, size_t count,
+              const mp_snapshot_meta_t *meta)
 {
     mp_pickle_t p;
     int rc = mp_pickle_open(&p, fd);
     if (rc < 0) {
         return rc;
     }
-    rc = mp_snapshot_write(&p, &mp_profiler.stacks, c->extent, c->blocks, c->n, &c->meta);
+    rc = mp_snapshot_write(&p, &mp_profiler.stacks, c->extent, blocks, count, meta);
     int finish = mp_pickle_finish(&p, NULL, NULL);
     return rc < 0 ? rc : finish;
 }
@@ -232,7 +272,7 @@ place(names_t *n, int automatic)
             if (rc != -EEXIST) {
                 return rc;
             }
-            if (next_name(n->path, sizeof(n->path)) < 0) {
+            if (next_name(n) < 0) {
                 return -ENAMETOOLONG;
             }
         }
@@ -247,6 +287,93 @@ place(names_t *n, int automatic)
     return rc;
 }
 
+/* Writes blocks into a new temporary file beside path (n->tmp). 0 or -errno; on failure the
+ * temporary file is gone. */
+static int
+write_temporary(names_t *n, const char *path, const mp_capture_t *c, const mp_block_t *blocks,
+                size_t count, const mp_snapshot_meta_t *meta, int *slot)
+{
+    *slot = -1;
+    if (temp_name(path, n->tmp, sizeof(n->tmp)) < 0) {
+        return -ENAMETOOLONG;
+    }
+    *slot = track(n->tmp);
+    int fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    fd = mp_output_move_high(fd);
+    int rc = write_capture(fd, c, blocks, count, meta);
+    if (rc == 0 && fsync(fd) < 0) {
+        rc = -errno;
+    }
+    if (close(fd) < 0 && rc == 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        unlink(n->tmp);
+    }
+    return rc;
+}
+
+/* The device and inode of the file just placed at path, for the file budget. */
+static int
+identify(const char *path, unsigned long seq, long time, mp_rotation_file_t *out)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        return -1;
+    }
+    out->seq = seq;
+    out->time = time;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    return 0;
+}
+
+/* Peak time of the last peak companion of an interval or growth snapshot: an unchanged peak is
+ * not written again. */
+static double last_periodic_peak;
+
+/* Writes the peak companion of the snapshot just placed at n->path. 0 or -errno. */
+static int
+write_peak(names_t *n, const mp_capture_t *c)
+{
+    if (peak_name(n->path, n->peak, sizeof(n->peak)) < 0) {
+        return -ENAMETOOLONG;
+    }
+    mp_snapshot_meta_t meta;
+    mp_profiler_peak_meta(c, &meta);
+    int slot;
+    int rc = write_temporary(n, n->peak, c, c->peak_blocks, c->peak_n, &meta, &slot);
+    if (rc == 0) {
+        /* The name belongs to the snapshot just written: a file left there (by an earlier
+         * process with this pid, or a pattern without %n) describes another snapshot. */
+        rc = publish(n->tmp, n->peak, 0);
+        if (rc != 0) {
+            unlink(n->tmp);
+        }
+    }
+    if (untrack(slot) && rc != 0) {
+        rc = -ECANCELED;
+    }
+    return rc;
+}
+
+static void
+log_written(names_t *n, const char *path)
+{
+    if (!mp_log_enabled(MP_LOG_INFO)) {
+        return;
+    }
+    mp_fmt_t f;
+    mp_fmt_init(&f, n->line, sizeof(n->line));
+    mp_fmt_str(&f, "wrote ");
+    mp_fmt_str(&f, path);
+    mp_fmt_end(&f);
+    mp_log_line(MP_LOG_INFO, n->line);
+}
+
 int
 mp_output_write(const char *path, int flags)
 {
@@ -256,41 +383,33 @@ mp_output_write(const char *path, int flags)
         return -ENOMEM;
     }
     int automatic = path == NULL;
+    mp_trigger_t trigger = (mp_trigger_t)((flags >> MP_OUTPUT_TRIGGER_SHIFT) & 15);
+    int periodic = trigger == MP_TRIGGER_INTERVAL || trigger == MP_TRIGGER_GROWTH;
     /* The copy first: a busy lock must not use up a file number. */
     mp_capture_t capture;
-    int rc = mp_profiler_capture(&capture, flags & MP_OUTPUT_NONBLOCKING, automatic);
+    int rc = mp_profiler_capture(&capture,
+                                 MP_CAPTURE_LIVE | MP_CAPTURE_PEAK |
+                                     (flags & MP_OUTPUT_NONBLOCKING ? MP_CAPTURE_NONBLOCKING : 0) |
+                                     (automatic ? MP_CAPTURE_SERVES_REQUESTS : 0));
     if (rc == -EBUSY || rc == -EDEADLK) {
         mp_alloc_release_scratch(n, sizeof(names_t));
         return rc == -EBUSY ? MP_OUTPUT_LOCK_BUSY : MP_OUTPUT_LOCK_HELD;
     }
     int captured = rc == 0;
+    capture.meta.trigger = trigger;
     if (rc == 0 && automatic) {
-        rc = next_name(n->path, sizeof(n->path)) < 0 ? -ENAMETOOLONG : 0;
+        rc = next_name(n) < 0 ? -ENAMETOOLONG : 0;
     } else if (rc == 0 && strlen(path) >= sizeof(n->path)) {
         rc = -ENAMETOOLONG;
     } else if (rc == 0) {
         memcpy(n->path, path, strlen(path) + 1);
     }
-    if (rc == 0 && temp_name(n->path, n->tmp, sizeof(n->tmp)) < 0) {
-        rc = -ENAMETOOLONG;
-    }
+    int slot = -1;
     if (rc == 0) {
-        int slot = track(n->tmp);
-        int fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            rc = -errno;
-        } else {
-            fd = mp_output_move_high(fd);
-            rc = write_capture(fd, &capture);
-            if (rc == 0 && fsync(fd) < 0) {
-                rc = -errno;
-            }
-            if (close(fd) < 0 && rc == 0) {
-                rc = -errno;
-            }
-            if (rc == 0) {
-                rc = place(n, automatic);
-            }
+        rc = write_temporary(n, n->path, &capture, capture.blocks, capture.n, &capture.meta,
+                             &slot);
+        if (rc == 0) {
+            rc = place(n, automatic);
             if (rc != 0) {
                 unlink(n->tmp);
             }
@@ -299,22 +418,33 @@ mp_output_write(const char *path, int flags)
             rc = -ECANCELED; /* the process is ending: nothing to report */
         }
     }
-    if (captured) {
-        mp_profiler_release(&capture);
-    }
-
+    mp_rotation_file_t snapshot_file, peak_file;
+    int peak_rc = 1; /* no companion */
     if (rc == 0) {
         atomic_fetch_add(&mp_profiler.dumps, 1);
-        if (mp_log_enabled(MP_LOG_INFO)) {
-            mp_fmt_t f;
-            mp_fmt_init(&f, n->line, sizeof(n->line));
-            mp_fmt_str(&f, "wrote ");
-            mp_fmt_str(&f, n->path);
-            mp_fmt_end(&f);
-            mp_log_line(MP_LOG_INFO, n->line);
+        log_written(n, n->path);
+        int peak_changed = capture.meta.peak_time != last_periodic_peak;
+        if (capture.peak_blocks != NULL && (!periodic || peak_changed)) {
+            peak_rc = write_peak(n, &capture);
+            if (peak_rc == 0) {
+                log_written(n, n->peak);
+                if (periodic) {
+                    last_periodic_peak = capture.meta.peak_time;
+                }
+            } else if (peak_rc != -ECANCELED) {
+                report_failure(n, n->peak, -peak_rc);
+            }
+        }
+        if (periodic && automatic && identify(n->path, n->seq, n->time, &snapshot_file) == 0) {
+            int has_peak = peak_rc == 0 && identify(n->peak, n->seq, n->time, &peak_file) == 0;
+            mp_rotation_add(&snapshot_file, has_peak ? &peak_file : NULL,
+                            mp_profiler.config.max_files);
         }
     } else if (rc != -ECANCELED) {
         report_failure(n, n->path[0] != '\0' ? n->path : mp_profiler.config.out, -rc);
+    }
+    if (captured) {
+        mp_profiler_release(&capture);
     }
     mp_alloc_release_scratch(n, sizeof(names_t));
     return rc;
@@ -336,6 +466,8 @@ void
 mp_output_after_fork_child(void)
 {
     atomic_store(&sequence, 0);
+    last_periodic_peak = 0;
+    mp_rotation_after_fork_child();
     atomic_store(&wrote_fixed_name, 0);
     /* The parent's writers are not ours to clean up after. */
     for (int i = 0; i < WRITERS; i++) {

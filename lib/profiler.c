@@ -1,6 +1,8 @@
 #include "profiler.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,9 @@ mp_profiler_init(void)
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
     P->mixed_ids = mp_alloc_zeroed(MP_STACK_MAX_DEPTH * sizeof(uint32_t));
     mp_objects_init(&P->objects);
+    mp_peak_init(&P->peak);
+    mp_timeline_init(&P->timeline);
+    P->growth_next = P->config.dump_growth;
     if (P->frame_ids == NULL || P->mixed_ids == NULL || intern_unknown_frame(P) < 0) {
         return -1;
     }
@@ -53,6 +58,9 @@ mp_profiler_init(void)
 static __thread int lock_depth __attribute__((tls_model("initial-exec")));
 /* Holds minus unholds of the calling thread (mp_profiler_hold_requests). */
 static __thread int requests_held __attribute__((tls_model("initial-exec")));
+/* The calling thread holds the lock through mp_profiler_trylock: a context that must not wait
+ * (signal handler, _exit), which the deferred work is told about. */
+static __thread int tried_hold __attribute__((tls_model("initial-exec")));
 
 void
 mp_profiler_lock(void)
@@ -80,12 +88,15 @@ mp_profiler_unlock_in_child(void)
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
     pthread_mutex_unlock(&mp_profiler.lock);
     lock_depth = 0;
+    tried_hold = 0;
 }
 
 void
 mp_profiler_unlock(void)
 {
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
+    int nonblocking = tried_hold;
+    tried_hold = 0;
     pthread_mutex_unlock(&mp_profiler.lock);
     lock_depth--;
     /* Pairs with the store in mp_profiler_defer(), made before that context tried the lock:
@@ -98,11 +109,12 @@ mp_profiler_unlock(void)
     atomic_thread_fence(memory_order_seq_cst);
 #endif
     if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
-        mp_profiler.deferred_fn != NULL && requests_held == 0) {
+        mp_profiler.deferred_fn != NULL && requests_held == 0 &&
+        atomic_exchange(&mp_profiler.deferred, 0)) {
         /* The program's errno survives the snapshot written here (files, renames): the thread
          * came here from an allocation or a free, which must not change it. */
         int saved_errno = errno;
-        mp_profiler.deferred_fn();
+        mp_profiler.deferred_fn(nonblocking);
         errno = saved_errno;
     }
 }
@@ -121,11 +133,12 @@ mp_profiler_trylock(void)
         return -EBUSY;
     }
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
+    tried_hold = 1;
     return 0;
 }
 
 void
-mp_profiler_set_deferred(void (*fn)(void))
+mp_profiler_set_deferred(void (*fn)(int nonblocking))
 {
     mp_profiler.deferred_fn = fn;
 }
@@ -161,6 +174,99 @@ intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
         P->frame_ids[i] = (uint32_t)id;
     }
     return 0;
+}
+
+static double
+unix_time(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static uint64_t
+coarse_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/*
+ * Under the lock, after a sampled block went into the table: a new peak copy, a growth
+ * snapshot asked for, and whether the timeline wants a point (taken once the lock is released:
+ * it reads a file). Costs one comparison per feature on most samples.
+ */
+static int
+after_insert(mp_profiler_t *P)
+{
+    uint64_t live = P->heap.live_bytes;
+    if (P->config.peak && mp_peak_due(&P->peak, live)) {
+        mp_peak_take(&P->peak, &P->heap, unix_time());
+    }
+    if (P->config.dump_growth != 0 && live >= P->growth_next) {
+        P->growth_next = live + P->config.dump_growth;
+        atomic_store(&P->growth_requested, 1);
+        mp_profiler_defer(); /* written by this thread as it unlocks */
+    }
+    uint64_t now = coarse_ns();
+    if (!mp_timeline_due(&P->timeline, now)) {
+        return 0;
+    }
+    P->timeline.last_ns = now; /* claimed: other threads wait for the next spacing */
+    return 1;
+}
+
+/* The resident set size, from /proc/self/statm; 0 when it cannot be read. Any context (system
+ * calls only). The descriptor lives for three system calls. */
+static uint64_t
+rss_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    /* "size resident shared ...", in pages */
+    const char *at = buf;
+    while (*at != ' ' && *at != '\0') {
+        at++;
+    }
+    uint64_t pages = 0;
+    for (at++; *at >= '0' && *at <= '9'; at++) {
+        pages = pages * 10 + (uint64_t)(*at - '0');
+    }
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void
+mp_profiler_timeline_point(void)
+{
+    mp_profiler_t *P = &mp_profiler;
+    mp_timeline_point_t point = {.time = unix_time(), .rss_bytes = rss_bytes()};
+    mp_profiler_lock();
+    point.live_bytes = P->heap.live_bytes;
+    point.peak_bytes = P->heap.peak_bytes;
+    mp_timeline_add(&P->timeline, coarse_ns(), &point);
+    mp_profiler_unlock();
+}
+
+void
+mp_profiler_reset_peak(void)
+{
+    mp_profiler_t *P = &mp_profiler;
+    mp_profiler_lock();
+    P->heap.peak_bytes = P->heap.live_bytes;
+    if (P->config.peak) {
+        mp_peak_reset(&P->peak, &P->heap, unix_time());
+    }
+    mp_profiler_unlock();
 }
 
 static void
@@ -336,11 +442,14 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
         total = 1;
     }
     int64_t node = failed ? -1 : mp_stacks_intern(&P->stacks, ids, (uint32_t)n);
-    int rc = -1;
+    int rc = -1, timeline = 0;
     if (node >= 0) {
         block.node = (uint32_t)node;
         block.total_nframe = (uint16_t)total;
         rc = mp_heap_insert(&P->heap, &block);
+        if (rc == 0) {
+            timeline = after_insert(P);
+        }
     }
     mp_profiler_unlock();
 
@@ -348,6 +457,9 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
         count_drop();
     } else {
         atomic_fetch_add_explicit(&P->samples, 1, memory_order_relaxed);
+    }
+    if (timeline) {
+        mp_profiler_timeline_point();
     }
     errno = saved_errno;
 }
@@ -471,6 +583,8 @@ mp_profiler_clear(void)
     }
     mp_profiler_lock();
     mp_heap_clear(&P->heap);
+    mp_peak_reset(&P->peak, &P->heap, unix_time());
+    P->growth_next = P->config.dump_growth;
     if (atomic_load(&P->captures_in_flight) == 0) {
         reset_stacks(P);
     }
@@ -496,55 +610,97 @@ take_lock(int nonblocking)
     return 0;
 }
 
+static void
+release_scratch(mp_capture_t *c)
+{
+    mp_alloc_release_scratch(c->blocks, c->bytes);
+    mp_alloc_release_scratch(c->peak_blocks, c->peak_room);
+    c->blocks = c->peak_blocks = NULL;
+    c->bytes = c->peak_room = 0;
+}
+
+/* Scratch room for live and peak entries (the peak only when peak_count is not 0). */
+static int
+map_scratch(mp_capture_t *c, size_t live_count, size_t peak_count)
+{
+    c->bytes = (live_count + live_count / 8 + 64) * sizeof(mp_block_t);
+    c->blocks = mp_alloc_scratch(c->bytes);
+    if (peak_count > 0) {
+        c->peak_room = peak_count * sizeof(mp_block_t);
+        c->peak_blocks = mp_alloc_scratch(c->peak_room);
+    }
+    if (c->blocks == NULL || (peak_count > 0 && c->peak_blocks == NULL)) {
+        release_scratch(c);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int
-mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
+mp_profiler_capture(mp_capture_t *c, int flags)
 {
     mp_profiler_t *P = &mp_profiler;
+    int nonblocking = (flags & MP_CAPTURE_NONBLOCKING) != 0;
     memset(c, 0, sizeof(*c));
     mp_snapshot_meta_t *meta = &c->meta;
     meta->sample_rate = atomic_load(&P->rate);
     meta->traceback_limit = atomic_load(&P->max_frames);
     meta->pid = getpid();
     meta->python_version = P->python_version[0] ? P->python_version : NULL;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    meta->time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    meta->time = unix_time();
+    c->timeline = mp_alloc_scratch(sizeof(P->timeline.points));
+    if (c->timeline == NULL) {
+        return -ENOMEM;
+    }
 
     /* Map the copy's memory before taking the lock, so that the lock is held for the copy
-     * alone; if the table grew past the room in the meantime, try again with more. */
+     * alone; if the tables grew past the room in the meantime, try again with more. The peak
+     * copy only changes under the lock, and its size is known exactly. */
     int rc = take_lock(nonblocking);
     if (rc < 0) {
+        mp_alloc_release_scratch(c->timeline, sizeof(P->timeline.points));
         return rc;
     }
-    size_t count = P->heap.count;
+    int want_peak = (flags & MP_CAPTURE_PEAK) && P->config.peak && P->peak.time > 0;
+    size_t count = (flags & MP_CAPTURE_LIVE) ? P->heap.count : 0;
+    size_t peak_count = want_peak ? P->peak.n + 1 : 0;
     mp_profiler_unlock();
     for (int attempt = 0;; attempt++) {
-        size_t capacity = count + count / 8 + 64;
-        c->bytes = capacity * sizeof(mp_block_t);
-        c->blocks = mp_alloc_scratch(c->bytes);
-        if (c->blocks == NULL) {
-            if (serves_requests) {
-                atomic_store(&P->deferred, 0); /* not retried at every unlock */
+        if (map_scratch(c, count, peak_count) < 0) {
+            if (flags & MP_CAPTURE_SERVES_REQUESTS) {
+                atomic_store(&P->dump_requested, 0); /* not retried at every unlock */
             }
+            mp_alloc_release_scratch(c->timeline, sizeof(P->timeline.points));
             return -ENOMEM;
         }
         rc = take_lock(nonblocking);
         if (rc < 0) {
-            mp_alloc_release_scratch(c->blocks, c->bytes);
-            c->blocks = NULL;
+            release_scratch(c);
+            mp_alloc_release_scratch(c->timeline, sizeof(P->timeline.points));
             return rc;
         }
-        if (P->heap.count <= capacity || attempt == 3) {
+        size_t live_needed = (flags & MP_CAPTURE_LIVE) ? P->heap.count : 0;
+        size_t peak_needed = want_peak ? P->peak.n + 1 : 0;
+        if ((live_needed * sizeof(mp_block_t) <= c->bytes && peak_needed <= peak_count) ||
+            attempt == 3) {
             break;
         }
-        count = P->heap.count;
+        count = live_needed;
+        peak_count = peak_needed;
         mp_profiler_unlock();
-        mp_alloc_release_scratch(c->blocks, c->bytes);
+        release_scratch(c);
     }
-    c->n = mp_heap_copy(&P->heap, c->blocks, c->bytes / sizeof(mp_block_t));
-    if (serves_requests) {
-        /* This snapshot serves every request deferred until now. */
-        atomic_store(&P->deferred, 0);
+    if (flags & MP_CAPTURE_LIVE) {
+        c->n = mp_heap_copy(&P->heap, c->blocks, c->bytes / sizeof(mp_block_t));
+    }
+    if (c->peak_blocks != NULL) {
+        c->peak_n = P->peak.n < peak_count ? P->peak.n : peak_count;
+        memcpy(c->peak_blocks, P->peak.blocks, c->peak_n * sizeof(mp_block_t));
+        meta->peak_bytes_at_copy = P->peak.bytes;
+    }
+    if (flags & MP_CAPTURE_SERVES_REQUESTS) {
+        /* This snapshot serves every signal request made until now. */
+        atomic_store(&P->dump_requested, 0);
     }
     c->extent = mp_stacks_extent(&P->stacks);
     meta->tracked_domains = P->tracked_domains;
@@ -555,6 +711,10 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
     }
     meta->live_bytes = P->heap.live_bytes;
     meta->peak_bytes = P->heap.peak_bytes;
+    meta->peak_time = P->config.peak ? P->peak.time : 0;
+    memcpy(c->timeline, P->timeline.points, (size_t)P->timeline.n * sizeof(mp_timeline_point_t));
+    meta->timeline = c->timeline;
+    meta->timeline_count = P->timeline.n;
     atomic_fetch_add(&P->captures_in_flight, 1);
     mp_profiler_unlock();
 
@@ -569,10 +729,19 @@ mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests)
 }
 
 void
+mp_profiler_peak_meta(const mp_capture_t *c, mp_snapshot_meta_t *out)
+{
+    *out = c->meta;
+    out->is_peak = 1;
+    out->live_bytes = c->meta.peak_bytes_at_copy;
+}
+
+void
 mp_profiler_release(mp_capture_t *c)
 {
-    mp_alloc_release_scratch(c->blocks, c->bytes);
-    c->blocks = NULL;
+    release_scratch(c);
+    mp_alloc_release_scratch(c->timeline, sizeof(mp_profiler.timeline.points));
+    c->timeline = NULL;
     atomic_fetch_sub(&mp_profiler.captures_in_flight, 1);
 }
 

@@ -25,11 +25,13 @@
 #include "linecache.h"
 #include "mixed.h"
 #include "objects.h"
+#include "peak.h"
 #include "pickle.h"
 #include "pyapi.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "stacks.h"
+#include "timeline.h"
 #include "unwind.h"
 
 /* Bytes a thread allocates between checks while sampling is off. */
@@ -62,11 +64,18 @@ typedef struct {
     mp_mixed_item_t items[2 * MP_UNWIND_MAX];
     uint32_t unknown_frame;
     char name_scratch[4096];
+    mp_peak_t peak;         /* MPROFILE_PEAK: the live set at its high-water mark (peak.h) */
+    mp_timeline_t timeline; /* memory over time (timeline.h) */
+    uint64_t growth_next;   /* MPROFILE_DUMP_GROWTH: the live estimate that asks for a snapshot */
 
     /* Captures being written without the lock: the stacks they read must not be reset. */
     atomic_int captures_in_flight;
-    atomic_int deferred; /* set by a context that could not take the lock */
-    void (*deferred_fn)(void);
+    atomic_int deferred; /* work for the next unlock (mp_profiler_defer) */
+    void (*deferred_fn)(int nonblocking);
+    /* A signal snapshot is asked for (sigdump.c): cleared under the lock by the snapshot that
+     * serves it, so that requests made until then are served by it. */
+    atomic_int dump_requested;
+    atomic_int growth_requested; /* MPROFILE_DUMP_GROWTH passed: a snapshot is due */
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
     atomic_int reuse_reported; /* the warning of objects.h's "reused", once */
@@ -100,8 +109,12 @@ void mp_profiler_unlock_in_child(void);
  * thread holds it already (a signal handler that interrupted the profiler). */
 int mp_profiler_trylock(void);
 
-/* Registers the work to run at the next unlock once mp_profiler.deferred is set. Constructor. */
-void mp_profiler_set_deferred(void (*fn)(void));
+/* Registers the work to run at the next unlock once mp_profiler.deferred is set. Constructor.
+ * The flag is cleared before fn runs: fn finds what to do in its own flags, and whatever it
+ * cannot do now it asks for again with mp_profiler_defer(). fn runs in the unlocking thread's
+ * context: with nonblocking, the lock had been taken by mp_profiler_trylock (a signal handler,
+ * _exit), and fn must only try it; otherwise a normal context (slow path, API, fork parent). */
+void mp_profiler_set_deferred(void (*fn)(int nonblocking));
 
 /* Any context: asks for the deferred work. */
 void mp_profiler_defer(void);
@@ -166,25 +179,45 @@ void mp_profiler_restore(const mp_forgotten_t *saved);
  * frames and stacks too, unless a snapshot is being written from them right now). */
 void mp_profiler_clear(void);
 
-/* The live blocks and metadata of one snapshot, copied under the lock. */
+/* The live blocks and metadata of one snapshot, copied under the lock, and the peak's. */
 typedef struct {
     mp_block_t *blocks; /* scratch memory */
     size_t n;
     size_t bytes;
+    mp_block_t *peak_blocks; /* scratch memory; NULL when the peak was not asked for */
+    size_t peak_n;
+    size_t peak_room; /* bytes of peak_blocks */
+    mp_timeline_point_t *timeline; /* scratch memory, meta.timeline_count points */
     mp_stacks_extent_t extent;
     mp_snapshot_meta_t meta;
 } mp_capture_t;
 
+/* What mp_profiler_capture copies. */
+#define MP_CAPTURE_LIVE 1
+#define MP_CAPTURE_PEAK 2 /* only with MPROFILE_PEAK on and a peak copied */
+#define MP_CAPTURE_NONBLOCKING 4 /* only try the lock (signal handlers, _exit) */
+/* A snapshot under MPROFILE_OUT's names: the signal requests are cleared under the lock, since
+ * this snapshot serves them. */
+#define MP_CAPTURE_SERVES_REQUESTS 8
+
 /*
- * Dump writer: copies the live blocks' entries (address, weight, stack id) and the metadata.
- * The lock is held for the copy only; the scratch memory is mapped before it is taken. With
- * nonblocking (signal handlers, _exit) the lock is only tried. With serves_requests (a snapshot
- * under MPROFILE_OUT's names) the deferred signal requests are cleared under the lock: this
- * snapshot serves them. Returns 0 (release the capture with mp_profiler_release once written),
- * -EBUSY / -EDEADLK (see mp_profiler_trylock) or -ENOMEM.
+ * Dump writer: copies the live blocks' entries (address, weight, stack id), those of the peak
+ * and the metadata, as flags (MP_CAPTURE_*) ask. The lock is held for the copy only; the
+ * scratch memory is mapped before it is taken. Returns 0 (release the capture with
+ * mp_profiler_release once written), -EBUSY / -EDEADLK (see mp_profiler_trylock) or -ENOMEM.
  */
-int mp_profiler_capture(mp_capture_t *c, int nonblocking, int serves_requests);
+int mp_profiler_capture(mp_capture_t *c, int flags);
+
+/* The metadata of the peak snapshot of a capture made with MP_CAPTURE_PEAK. */
+void mp_profiler_peak_meta(const mp_capture_t *c, mp_snapshot_meta_t *out);
 void mp_profiler_release(mp_capture_t *c);
+
+/* API: the peak starts over from the current live set. */
+void mp_profiler_reset_peak(void);
+
+/* Slow path, API or interval thread: adds a point to the timeline now (RSS read first, without
+ * the lock). */
+void mp_profiler_timeline_point(void);
 
 /* Memory held by the profiler (tables, scratch, the free-path bitmap). Any context. */
 uint64_t mp_profiler_memory(void);

@@ -16,28 +16,29 @@ static __thread int dumping __attribute__((tls_model("initial-exec")));
 
 /*
  * Signal handler or deferred work (any context): writes a snapshot on this thread, or leaves
- * the request to the lock's holder. The request is made (mp_profiler.deferred set) before the
- * lock is tried, and the capture clears it under the lock, so a holder that unlocks after the
- * try failed always sees it, and a snapshot that fails to write (a full disk) is not retried
- * at every unlock. Requests made meanwhile are served by the snapshot being captured.
+ * the request to the lock's holder. The request is made (mp_profiler.dump_requested and the
+ * deferred work set) before the lock is tried, and the capture clears it under the lock, so a
+ * holder that unlocks after the try failed always sees it, and a snapshot that fails to write
+ * (a full disk) is not retried at every unlock. Requests made meanwhile are served by the
+ * snapshot being captured.
  */
 static void
 dump_here(void)
 {
+    atomic_store(&mp_profiler.dump_requested, 1);
     mp_profiler_defer();
     if (dumping) {
         return; /* this thread is writing one: its unlock, or the next one, serves the request */
     }
     dumping = 1;
-    mp_output_write(NULL, MP_OUTPUT_NONBLOCKING);
+    mp_output_write(NULL, MP_OUTPUT_NONBLOCKING | MP_OUTPUT_TRIGGER(MP_TRIGGER_SIGNAL));
     dumping = 0;
 }
 
-/* Deferred work, run by whoever unlocks the profiler (slow path, API, fork parent handler). */
-static void
-serve_deferred(void)
+void
+mp_sigdump_serve(void)
 {
-    if (!dumping) {
+    if (!dumping && atomic_load(&mp_profiler.dump_requested)) {
         dump_here();
     }
 }
@@ -93,7 +94,6 @@ mp_sigdump_setup(int sig)
     if (sig == 0) {
         return 0;
     }
-    mp_profiler_set_deferred(serve_deferred);
     struct sigaction current;
     if (sigaction(sig, NULL, &current) < 0) {
         return -errno;

@@ -16,4 +16,8 @@
  * handler that was there. Returns 0 or -errno. */
 int mp_sigdump_setup(int sig);
 
+/* Deferred work (any context, run by whoever unlocks the profiler): writes the snapshot a signal
+ * asked for while the lock was busy. */
+void mp_sigdump_serve(void);
+
 #endif

@@ -117,9 +117,50 @@ write_native_metadata(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_exten
     mp_pickle_op(p, MP_PICKLE_APPENDS);
 }
 
+const char *
+mp_snapshot_trigger_name(mp_trigger_t trigger)
+{
+    static const char *const names[MP_TRIGGERS] = {"api",       "exit",     "signal",
+                                                   "terminate", "interval", "growth"};
+    return trigger < MP_TRIGGERS ? names[trigger] : "api";
+}
+
+/* [(time, live_bytes, peak_bytes, rss_bytes), ...], oldest first. */
+static void
+write_timeline(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
+{
+    mp_pickle_cstr(p, "timeline");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
+    if (meta->timeline_count == 0) {
+        return;
+    }
+    mp_pickle_op(p, MP_PICKLE_MARK);
+    for (int i = 0; i < meta->timeline_count; i++) {
+        const mp_timeline_point_t *pt = &meta->timeline[i];
+        mp_pickle_op(p, MP_PICKLE_MARK);
+        mp_pickle_float(p, pt->time);
+        mp_pickle_uint(p, pt->live_bytes);
+        mp_pickle_uint(p, pt->peak_bytes);
+        mp_pickle_uint(p, pt->rss_bytes);
+        mp_pickle_op(p, MP_PICKLE_TUPLE);
+    }
+    mp_pickle_op(p, MP_PICKLE_APPENDS);
+}
+
 static void
 write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
 {
+    mp_pickle_cstr(p, "trigger");
+    mp_pickle_cstr(p, mp_snapshot_trigger_name(meta->trigger));
+    mp_pickle_cstr(p, "is_peak");
+    mp_pickle_bool(p, meta->is_peak);
+    mp_pickle_cstr(p, "peak_time");
+    if (meta->peak_time > 0) {
+        mp_pickle_float(p, meta->peak_time);
+    } else {
+        mp_pickle_none(p);
+    }
+    write_timeline(p, meta);
     mp_pickle_cstr(p, "stacks");
     mp_pickle_cstr(p, meta->objects != NULL ? "mixed" : "python");
     mp_pickle_cstr(p, "traceback_limit");

@@ -15,6 +15,21 @@
 #include "objects.h"
 #include "pickle.h"
 #include "stacks.h"
+#include "timeline.h"
+
+/* What asked for a snapshot (its "trigger" metadata). */
+typedef enum {
+    MP_TRIGGER_API = 0,   /* mprofile_dump(), mprofile.dump(), take_snapshot() */
+    MP_TRIGGER_EXIT,      /* the process exits */
+    MP_TRIGGER_SIGNAL,    /* MPROFILE_SIGNAL */
+    MP_TRIGGER_TERMINATE, /* SIGTERM or SIGHUP would end the process */
+    MP_TRIGGER_INTERVAL,  /* MPROFILE_INTERVAL */
+    MP_TRIGGER_GROWTH,    /* MPROFILE_DUMP_GROWTH */
+    MP_TRIGGERS
+} mp_trigger_t;
+
+/* "api", "exit", ...: the metadata's spelling. */
+const char *mp_snapshot_trigger_name(mp_trigger_t trigger);
 
 typedef struct {
     uint64_t sample_rate;
@@ -38,6 +53,12 @@ typedef struct {
      * (taken under the lock). NULL with Python stacks. */
     const mp_objects_t *objects;
     uint32_t objects_count;
+    mp_trigger_t trigger;
+    int is_peak;      /* the blocks are the peak's copy (peak.h), live_bytes the peak's */
+    double peak_time; /* Unix time the peak was copied; 0: no copy (MPROFILE_PEAK=0) */
+    uint64_t peak_bytes_at_copy; /* the live estimate when the peak was copied */
+    const mp_timeline_point_t *timeline;
+    int timeline_count;
 } mp_snapshot_meta_t;
 
 /* The tracemalloc domain a block of this origin is written in. */

@@ -67,7 +67,8 @@ MPROFILE_API void mprofile_clear_traces(void);
 MPROFILE_API uint64_t mprofile_get_sample_rate(void);
 MPROFILE_API int mprofile_get_traceback_limit(void);
 
-/* Estimated live and peak bytes of the recorded blocks; resets the peak to the current size. */
+/* Estimated live and peak bytes of the recorded blocks; mprofile_reset_peak() sets the peak to
+ * the current size, and the peak snapshot to the current live blocks. */
 MPROFILE_API void mprofile_get_traced_memory(uint64_t *current, uint64_t *peak);
 MPROFILE_API void mprofile_reset_peak(void);
 
@@ -84,6 +85,14 @@ MPROFILE_API int mprofile_dump(const char *path);
  * Returns 0 or a negative errno.
  */
 MPROFILE_API int mprofile_snapshot(void **buf, size_t *len);
+
+/*
+ * mprofile_snapshot() of the peak: the blocks that were live when the estimated live bytes were
+ * at their highest (within 1/16 of it, see docs/format.md) since the start, the last
+ * mprofile_reset_peak() or mprofile_clear_traces(). -ENODATA when peak tracking is off
+ * (MPROFILE_PEAK=0) or nothing was sampled yet.
+ */
+MPROFILE_API int mprofile_peak_snapshot(void **buf, size_t *len);
 
 /*
  * The stack of the sampled block at address ptr, newest frame first. Writes at most max

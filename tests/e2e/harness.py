@@ -72,8 +72,11 @@ class ProfiledTestCase(unittest.TestCase):
     def assertFinished(self, proc):
         self.assertFalse(proc.timed_out, "the program hung\n" + describe(proc))
 
-    def snapshots(self, pattern="*.snap"):
-        return sorted(glob.glob(os.path.join(self.dir, pattern)))
+    def snapshots(self, pattern="*.snap", peaks=False):
+        """The files matching pattern in the test's directory; without peaks, not the peak
+        companions (NAME.peak.snap) written beside every snapshot."""
+        found = sorted(glob.glob(os.path.join(self.dir, pattern)))
+        return found if peaks else [p for p in found if not is_peak_companion(p)]
 
     def assertRanCleanly(self, proc):
         self.assertEqual(proc.returncode, 0,
@@ -81,6 +84,11 @@ class ProfiledTestCase(unittest.TestCase):
                              proc.returncode, proc.stdout.decode(errors="replace"),
                              proc.stderr.decode(errors="replace")))
         self.assertEqual(proc.stderr, b"", proc.stderr.decode(errors="replace"))
+
+
+def is_peak_companion(path):
+    name = os.path.basename(path)
+    return ".peak." in name or name.endswith(".peak")
 
 
 def run_bounded(cmd, timeout=60, input=None, **kwargs):

@@ -32,7 +32,8 @@ def dump(count):
     if plain:
         return
     deadline = time.monotonic() + 20
-    while len(glob.glob(os.path.join(outdir, "%d.*.snap" % os.getpid()))) < count:
+    while len([f for f in glob.glob(os.path.join(outdir, "%d.*.snap" % os.getpid()))
+               if ".peak." not in f]) < count:
         if time.monotonic() > deadline:
             print("no snapshot", count, flush=True)
             return
@@ -75,7 +76,7 @@ made = 0
 for i in range(3):
     os.kill(os.getpid(), signal.SIGUSR2)
     deadline = time.monotonic() + 10
-    while len(glob.glob(os.path.join(outdir, "*.snap"))) < i + 1:
+    while len([f for f in glob.glob(os.path.join(outdir, "*.snap")) if ".peak." not in f]) < i + 1:
         if time.monotonic() > deadline:
             break
         time.sleep(0.01)

@@ -106,7 +106,7 @@ class SignalNames(harness.ProfiledTestCase):
         script = self.write("waits.py", WAITS)
         for name, number in ACCEPTED.items():
             with self.subTest(MPROFILE_SIGNAL=name):
-                for path in self.snapshots():
+                for path in self.snapshots(peaks=True):
                     os.unlink(path)
                 proc = self.start(script, MPROFILE_SIGNAL=name, MPROFILE_AT_EXIT=0,
                                   MPROFILE_RATE=4096,

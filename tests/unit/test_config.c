@@ -89,6 +89,37 @@ expect_bad(const char *setting, const char *variable)
 }
 
 static void
+test_config__peak_and_periodic_snapshots(void **state)
+{
+    mp_config_t cfg;
+    char err[256];
+    assert_int_equal(parse(&cfg, err, NULL, NULL), 0);
+    assert_int_equal(cfg.peak, 1);
+    assert_true(cfg.interval == 0);
+    assert_int_equal(cfg.dump_growth, 0);
+    assert_int_equal(cfg.max_files, MP_DEFAULT_MAX_FILES);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_PEAK=0", "MPROFILE_INTERVAL=0.5"), 0);
+    assert_int_equal(cfg.peak, 0);
+    assert_true(cfg.interval == 0.5);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_INTERVAL=60", "MPROFILE_DUMP_GROWTH=64m"), 0);
+    assert_true(cfg.interval == 60);
+    assert_int_equal(cfg.dump_growth, 64u << 20);
+    assert_int_equal(parse(&cfg, err, "MPROFILE_INTERVAL=0", "MPROFILE_MAX_FILES=3"), 0);
+    assert_true(cfg.interval == 0);
+    assert_int_equal(cfg.max_files, 3);
+    expect_bad("MPROFILE_PEAK=sometimes", "MPROFILE_PEAK");
+    expect_bad("MPROFILE_INTERVAL=0.05", "MPROFILE_INTERVAL");
+    expect_bad("MPROFILE_INTERVAL=-1", "MPROFILE_INTERVAL");
+    expect_bad("MPROFILE_INTERVAL=10s", "MPROFILE_INTERVAL");
+    expect_bad("MPROFILE_INTERVAL=nan", "MPROFILE_INTERVAL");
+    expect_bad("MPROFILE_INTERVAL=", "MPROFILE_INTERVAL");
+    expect_bad("MPROFILE_DUMP_GROWTH=lots", "MPROFILE_DUMP_GROWTH");
+    expect_bad("MPROFILE_MAX_FILES=0", "MPROFILE_MAX_FILES");
+    expect_bad("MPROFILE_MAX_FILES=100001", "MPROFILE_MAX_FILES");
+    expect_bad("MPROFILE_MAX_FILES=1k", "MPROFILE_MAX_FILES");
+}
+
+static void
 test_config__bad_values_name_the_variable(void **state)
 {
     expect_bad("MPROFILE_RATE=abc", "MPROFILE_RATE");
@@ -237,6 +268,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config__defaults),
         cmocka_unit_test(test_config__good_values),
+        cmocka_unit_test(test_config__peak_and_periodic_snapshots),
         cmocka_unit_test(test_config__bad_values_name_the_variable),
         cmocka_unit_test(test_config__expand_path),
         cmocka_unit_test(test_config__only_signals_safe_to_take_over),

@@ -18,6 +18,7 @@ unbiased estimates of the true bytes. sample_rate 0 or 1 is exact mode: every al
 exact size, like tracemalloc.
 """
 
+import errno
 import io
 import operator
 import os
@@ -159,7 +160,8 @@ def get_traced_memory():
 
 
 def reset_peak():
-    """Sets the peak returned by get_traced_memory() to the current size."""
+    """Sets the peak returned by get_traced_memory() to the current size, and the peak
+    snapshot (take_snapshot(peak=True)) to the blocks alive now."""
     _lib.reset_peak()
 
 
@@ -179,18 +181,32 @@ class _SnapshotUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def take_snapshot():
+def take_snapshot(peak=False):
     """A tracemalloc.Snapshot of the sampled blocks that are still alive.
+
+    With peak=True, of the blocks that were alive when the estimated live memory was at its
+    highest since the start, reset_peak() or clear_traces() (within 1/16 of the highest
+    estimate: see docs/format.md); its is_peak attribute is True and peak_time says when.
+    Raises RuntimeError when peak tracking is off (MPROFILE_PEAK=0) or nothing was sampled.
 
     Besides traces and traceback_limit it carries the library's metadata as attributes:
     sample_rate (1 in exact mode), pid, time, python_version, mprofile_version, live_bytes,
-    peak_bytes, dropped_samples, profiler_memory, samples. Raises RuntimeError when not sampling.
+    peak_bytes, dropped_samples, profiler_memory, samples, trigger, is_peak, peak_time,
+    timeline (docs/format.md). Raises RuntimeError when not sampling.
     """
     if not _lib.is_tracing():
         raise RuntimeError(
             "the mprofile module must be tracing memory allocations to take a snapshot"
         )
-    data = _lib.snapshot_bytes()
+    try:
+        data = _lib.snapshot_bytes(peak=peak)
+    except OSError as exc:
+        if peak and exc.errno == errno.ENODATA:
+            raise RuntimeError(
+                "no peak snapshot: peak tracking is off (MPROFILE_PEAK=0) or nothing was "
+                "sampled yet"
+            )
+        raise
     return _SnapshotUnpickler(io.BytesIO(data)).load()
 
 

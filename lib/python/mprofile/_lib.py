@@ -148,6 +148,10 @@ def _bind(lib, path):
             ctypes.c_int,
             [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)],
         ),
+        "mprofile_peak_snapshot": (
+            ctypes.c_int,
+            [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)],
+        ),
         "mprofile_block_stack": (
             ctypes.c_int,
             [
@@ -225,13 +229,15 @@ def dump(path):
     return lib.mprofile_dump(path)
 
 
-def snapshot_bytes():
-    """The pickled snapshot as bytes, or raises OSError with the library's errno."""
+def snapshot_bytes(peak=False):
+    """The pickled snapshot (of the peak with peak) as bytes, or raises OSError with the
+    library's errno."""
     buf = ctypes.c_void_p()
     size = ctypes.c_size_t()
-    rc = lib.mprofile_snapshot(ctypes.byref(buf), ctypes.byref(size))
+    fn = lib.mprofile_peak_snapshot if peak else lib.mprofile_snapshot
+    rc = fn(ctypes.byref(buf), ctypes.byref(size))
     if rc < 0:
-        raise OSError(-rc, "mprofile_snapshot: %s" % os.strerror(-rc))
+        raise OSError(-rc, "%s: %s" % (fn.__name__, os.strerror(-rc)))
     try:
         return ctypes.string_at(buf.value, size.value)
     finally:
