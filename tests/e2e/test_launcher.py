@@ -245,6 +245,22 @@ class Launcher(harness.ProfiledTestCase):
         self.assertEqual(self.lines(err), b"")
         self.assertNothingLeft()
 
+    def test_sigint_and_sigquit_as_the_launcher_got_them(self):
+        """The program gets SIGINT and SIGQUIT with their default action, or ignored when the
+        launcher was started with them ignored (nohup, a background job of a script), as it
+        would without the launcher (sh starts background commands with both ignored)."""
+        program = ("import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, "
+                   "signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN)")
+        for action, expected in ((signal.SIG_DFL, b"False False\n"),
+                                 (signal.SIG_IGN, b"True True\n")):
+            with self.subTest(action=action):
+                def dispositions():
+                    signal.signal(signal.SIGINT, action)
+                    signal.signal(signal.SIGQUIT, action)
+
+                proc = self.launch("run", harness.PYTHON, "-c", program, preexec_fn=dispositions)
+                self.assertEqual((proc.returncode, proc.stdout), (0, expected), proc.stderr)
+
     def test_ctrl_c_reaches_the_program_once(self):
         """Ctrl-C at a terminal: the program (in the terminal's foreground group with the
         launcher) gets one SIGINT, not a second one from the launcher; Python's default
@@ -271,6 +287,9 @@ class Launcher(harness.ProfiledTestCase):
                 def controlling_terminal():
                     os.setsid()
                     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+                    # As an interactive shell starts a command (ctest may run with SIGINT
+                    # ignored, which the program would inherit, as it should).
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
                 proc = subprocess.Popen(
                     [LAUNCHER, "run", harness.PYTHON, script, mode],
