@@ -370,7 +370,7 @@ def remote_exec(target, session, kind, library, settings, version, verbose):
         last = (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
         if "Remote debugging is not enabled" in last:
             raise Failure("remote debugging is disabled in process %d (PYTHON_DISABLE_REMOTE_DEBUG, "
-                          "-X disable_remote_debug, or an interpreter built without it)"
+                          "-X disable-remote-debug, or an interpreter built without it)"
                           % target.pid)
         if "PermissionError" in last or "Operation not permitted" in last:
             raise Failure(target.permission_message())
@@ -765,6 +765,7 @@ def cmd_attach(args):
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
     finally:
         signal.signal(signal.SIGINT, previous)
+    target = find_target(args.pid)  # its mappings now hold the library
     text = request(target, "detach", "", args)
     say("detached from process %d: %s" % (target.pid, text))
     report_new(target, pattern, before)
