@@ -574,14 +574,15 @@ def gdb_request(target, session, kind, library, settings, timeout, verbose):
         elif verbose:
             say("gdb: " + line)
     times = {e["event"]: e["t"] for e in events}
-    if verbose and "attaching" in times:
-        stopped = times.get("running", times.get("detached", 0)) - times["attaching"]
-        if "safe_point" in times:
-            stopped += times.get("detached", 0) - times["safe_point"]
-        say("gdb: started %.0f ms, target stopped %.1f ms in all, safe point after %.1f ms"
-            % ((times["attaching"] - started) * 1000, stopped * 1000,
-               (times.get("safe_point", times.get("detached", 0)) - times.get("running", 0))
-               * 1000))
+    if verbose and "attaching" in times and "running" in times:
+        first = times["running"] - times["attaching"]
+        second = times.get("detached", times["running"]) - times.get("safe_point",
+                                                                      times["running"])
+        say("gdb: started in %.0f ms; target stopped %.1f ms in all (%.1f ms from the attach "
+            "to the breakpoints, %.1f ms at the safe point), which came after %.1f ms"
+            % ((times["attaching"] - started) * 1000, (first + second) * 1000, first * 1000,
+               second * 1000,
+               (times.get("safe_point", times["running"]) - times["running"]) * 1000))
     for e in events:
         if e["event"] == "error":
             if e["stage"] == "attach":
