@@ -11,11 +11,13 @@ ldconfig
 
 out=$(mktemp -d)
 echo "== profiling examples/leak_and_peak.py at one sample per 64 KiB"
-LD_PRELOAD=/usr/local/lib/libmprofile.so MPROFILE_RATE=64k MPROFILE_SEED=1 \
-    MPROFILE_OUT="$out/leak.%p.snap" /usr/bin/python3.11 examples/leak_and_peak.py
-snap=$(ls "$out"/leak.*.snap)
-echo "== mprofile-report $snap"
+mprofile run -r 64k --seed 1 -o "$out/leak.%p.snap" /usr/bin/python3.11 examples/leak_and_peak.py
+snap=$(ls "$out"/leak.*.snap | grep -v '\.peak\.snap$')
+peak=$(ls "$out"/leak.*.peak.snap)
+echo "== mprofile-report $snap: what the program still held at exit (the leak)"
 mprofile-report -n 5 "$snap"
+echo "== mprofile-report $peak: what it held at its peak (the report's rows, and the leak so far)"
+mprofile-report -n 5 "$peak"
 echo "== the same snapshot in Python: tracemalloc.Snapshot.load(...).statistics('lineno')"
 /usr/bin/python3.11 -c "
 import sys, tracemalloc
