@@ -43,6 +43,21 @@ static void json_double(FILE *out, double v)
         fputs("null", out);
 }
 
+/* "timeline": [[time, live_bytes, peak_bytes, rss_bytes], ...], the
+ * tuples of the metadata as JSON arrays. */
+static void json_timeline(FILE *out, const snapshot *s, int comma)
+{
+    fputs(comma ? ", \"timeline\": [" : "\"timeline\": [", out);
+    for (size_t i = 0; i < s->ntimeline; i++) {
+        const timeline_point *p = &s->timeline[i];
+        fputs(i ? ", [" : "[", out);
+        json_double(out, p->time);
+        fprintf(out, ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", p->live_bytes, p->peak_bytes,
+                p->rss_bytes);
+    }
+    fputc(']', out);
+}
+
 static void json_snapshot(FILE *out, const snapshot *s)
 {
     int64_t size;
@@ -83,9 +98,13 @@ static void json_snapshot(FILE *out, const snapshot *s)
         fputc('}', out);
     }
     fputs("], \"metadata\": {", out);
-    for (size_t i = 0; i < s->nmeta; i++) {
+    for (size_t i = 0; i <= s->nmeta; i++) {
+        if (s->has_timeline && s->timeline_meta_pos == i)
+            json_timeline(out, s, i > 0);
+        if (i == s->nmeta)
+            break;
         const meta_entry *m = &s->meta[i];
-        if (i)
+        if (i || (s->has_timeline && s->timeline_meta_pos == 0))
             fputs(", ", out);
         json_cstr(out, m->key);
         fputs(": ", out);

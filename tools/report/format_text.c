@@ -122,6 +122,78 @@ void format_row_text(char *buf, size_t buflen, const report *rep, const row *r)
         snprintf(buf + n, buflen - n, ", rse=%.1f%%", 100.0 * report_rse(r));
 }
 
+/* A Unix time of the metadata (float or int) as "YYYY-MM-DD HH:MM:SS
+ * UTC", or "?" when out of range.  0 when m is not a number. */
+static int meta_time(const meta_entry *m, char *buf, size_t buflen)
+{
+    if (m->kind != META_FLOAT && m->kind != META_INT)
+        return 0;
+    double t = m->kind == META_FLOAT ? m->f : (double)m->i;
+    snprintf(buf, buflen, "?");
+    if (isfinite(t) && fabs(t) < 1e15) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        if (gmtime_r(&tt, &tm))
+            strftime(buf, buflen, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    }
+    return 1;
+}
+
+/* A metadata string inside a header line: control characters would break
+ * the one-line-per-header form, they are written as '?'. */
+static void header_string(FILE *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+    }
+}
+
+/* A duration in seconds: two decimals below 10 s, one below 1000 s. */
+static void format_seconds(char *buf, size_t buflen, double sec)
+{
+    double a = fabs(sec);
+    snprintf(buf, buflen, a < 10 ? "%.2f s" : a < 1000 ? "%.1f s" : "%.0f s", sec);
+}
+
+/* A peak snapshot (is_peak = True): its traces are the live set when the
+ * estimated live bytes were at their highest. */
+static void header_peak(FILE *out, const snapshot *s)
+{
+    const meta_entry *m;
+    char tb[64], sz[32];
+    fputs("# peak snapshot: the live set at the peak", out);
+    if ((m = snapshot_meta(s, "peak_time")) && meta_time(m, tb, sizeof tb))
+        fprintf(out, ", %s", tb);
+    if ((m = snapshot_meta(s, "peak_bytes")) && m->kind == META_INT) {
+        format_size(sz, sizeof sz, (double)m->i, 0);
+        fprintf(out, " (peak_bytes=%s)", sz);
+    }
+    fputc('\n', out);
+}
+
+/* One line summing up the timeline (at least one point). */
+static void header_timeline(FILE *out, const snapshot *s)
+{
+    const timeline_point *p = s->timeline;
+    size_t n = s->ntimeline, hi = 0;
+    char a[32], b[32], h[32], d[32], t[32];
+    format_size(a, sizeof a, (double)p[0].live_bytes, 0);
+    if (n == 1) {
+        fprintf(out, "# timeline: 1 point, live %s\n", a);
+        return;
+    }
+    for (size_t i = 1; i < n; i++)
+        if (p[i].live_bytes > p[hi].live_bytes)
+            hi = i;
+    format_size(b, sizeof b, (double)p[n - 1].live_bytes, 0);
+    format_size(h, sizeof h, (double)p[hi].live_bytes, 0);
+    format_seconds(d, sizeof d, p[n - 1].time - p[0].time);
+    format_seconds(t, sizeof t, p[hi].time - p[0].time);
+    fprintf(out, "# timeline: %zu points over %s, live from %s to %s, highest %s at +%s\n", n, d,
+            a, b, h, t);
+}
+
 static void header_snapshot(FILE *out, const snapshot *s, const char *label)
 {
     int64_t size;
@@ -139,27 +211,24 @@ static void header_snapshot(FILE *out, const snapshot *s, const char *label)
         fprintf(out, "# pid=%" PRId64, m->i);
         any = 1;
     }
-    if ((m = snapshot_meta(s, "time")) && (m->kind == META_FLOAT || m->kind == META_INT)) {
-        double t = m->kind == META_FLOAT ? m->f : (double)m->i;
-        char tb[64] = "?";
-        if (isfinite(t) && fabs(t) < 1e15) {
-            time_t tt = (time_t)t;
-            struct tm tm;
-            if (gmtime_r(&tt, &tm))
-                strftime(tb, sizeof tb, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        }
+    char tb[64];
+    if ((m = snapshot_meta(s, "time")) && meta_time(m, tb, sizeof tb)) {
         fprintf(out, "%stime=%s", any ? ", " : "# ", tb);
         any = 1;
     }
-    static const char *const strs[] = {"python_version", "mprofile_version"};
-    for (int i = 0; i < 2; i++) {
+    /* trigger: only libmprofile's newer snapshots have it. */
+    static const char *const strs[] = {"trigger", "python_version", "mprofile_version"};
+    for (int i = 0; i < 3; i++) {
         if ((m = snapshot_meta(s, strs[i])) && m->kind == META_STR) {
-            fprintf(out, "%s%s=%s", any ? ", " : "# ", strs[i], m->s);
+            fprintf(out, "%s%s=", any ? ", " : "# ", strs[i]);
+            header_string(out, m->s, m->slen);
             any = 1;
         }
     }
     if (any)
         fputc('\n', out);
+    if ((m = snapshot_meta(s, "is_peak")) && m->kind == META_BOOL && m->i)
+        header_peak(out, s);
     if (snapshot_is_sampled(s)) {
         fprintf(out, "# sampled: sample_rate=%" PRId64 " bytes; sizes and counts are estimates, "
                      "rse = relative standard error\n", s->sample_rate);
@@ -182,6 +251,8 @@ static void header_snapshot(FILE *out, const snapshot *s, const char *label)
     }
     if (any)
         fputc('\n', out);
+    if (s->has_timeline && s->ntimeline)
+        header_timeline(out, s);
     if (s->mixed) {
         /* Python snapshots print no such line: their header is unchanged. */
         fprintf(out, "# stacks: mixed, %zu distinct native frames%s\n", s->native_frames,

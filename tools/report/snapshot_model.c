@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,11 +141,66 @@ static int32_t frame_id(loader *l, const pv *f, size_t offset, size_t trace_inde
     return id;
 }
 
+/* A point of the timeline: (time, live_bytes, peak_bytes, rss_bytes). */
+static int timeline_point_of(const pv *item, timeline_point *pt)
+{
+    if (item->kind != PV_TUPLE || item->u.t->len != 4)
+        return 0;
+    const pv *f = item->u.t->items;
+    if (f[0].kind == PV_FLOAT)
+        pt->time = f[0].u.f;
+    else if (f[0].kind == PV_INT)
+        pt->time = (double)f[0].u.i;
+    else
+        return 0;
+    if (!isfinite(pt->time))
+        return 0;
+    for (int i = 1; i < 4; i++)
+        if (f[i].kind != PV_INT || f[i].u.i < 0)
+            return 0;
+    pt->live_bytes = f[1].u.i;
+    pt->peak_bytes = f[2].u.i;
+    pt->rss_bytes = f[3].u.i;
+    return 1;
+}
+
+/* Metadata "timeline": kept when well formed (see snapshot.timeline),
+ * else ignored; a later key replaces an earlier one either way. */
+static int read_timeline(loader *l, const pv *val, size_t offset)
+{
+    snapshot *s = l->snap;
+    free(s->timeline);
+    s->timeline = NULL;
+    s->ntimeline = 0;
+    s->has_timeline = 0;
+    size_t n = pv_seq_len(val);
+    if (val->kind != PV_LIST || n > SNAPSHOT_MAX_TIMELINE)
+        return 0;
+    timeline_point *pts = n ? malloc(n * sizeof *pts) : NULL;
+    if (n && !pts)
+        return fail(l, offset, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        pv item = pv_seq_get(val, i);
+        if (!timeline_point_of(&item, &pts[i])) {
+            free(pts);
+            return 0;
+        }
+    }
+    s->timeline = pts;
+    s->ntimeline = n;
+    s->has_timeline = 1;
+    s->timeline_meta_pos = s->nmeta;
+    return 0;
+}
+
 /* A key of the snapshot's state besides traces and traceback_limit: the
- * ones the report interprets are checked, and every one is metadata. */
+ * ones the report interprets are checked, and every other one is
+ * metadata. */
 static int read_meta(loader *l, const pv *key, const pv *val, size_t offset)
 {
     snapshot *s = l->snap;
+    if (key->len == 8 && memcmp(key->u.s, "timeline", 8) == 0)
+        return read_timeline(l, val, offset);
     if (key->len == 11 && memcmp(key->u.s, "sample_rate", 11) == 0) {
         if (val->kind != PV_INT || val->u.i < 1)
             return fail(l, offset, "sample_rate is not a positive integer");
@@ -667,6 +723,7 @@ void snapshot_free(snapshot *snap)
         free(snap->meta[i].s);
     }
     free(snap->meta);
+    free(snap->timeline);
     free(snap->acc);
     free(snap->domains);
     free(snap->sd);

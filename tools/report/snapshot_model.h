@@ -42,6 +42,17 @@ typedef struct meta_entry {
     size_t slen;
 } meta_entry;
 
+/* One point of the memory timeline (metadata "timeline"): the estimated
+ * live bytes, their highest value so far and the process's RSS at a Unix
+ * time. */
+typedef struct timeline_point {
+    double time;
+    int64_t live_bytes, peak_bytes, rss_bytes;
+} timeline_point;
+
+/* Longest timeline kept: libmprofile writes at most 512 points. */
+#define SNAPSHOT_MAX_TIMELINE 65536
+
 typedef struct snapshot {
     char *path;
     int64_t traceback_limit;
@@ -49,6 +60,16 @@ typedef struct snapshot {
     int64_t sample_rate; /* 1 when absent */
     meta_entry *meta;    /* every scalar key of the state besides traces */
     size_t nmeta;
+    /* Metadata "timeline" when it is a list of at most SNAPSHOT_MAX_TIMELINE
+     * (time, live_bytes, peak_bytes, rss_bytes) tuples (time a finite
+     * number, the sizes non-negative integers): has_timeline is set and
+     * timeline holds ntimeline points, possibly none.  A timeline of any
+     * other shape is ignored, as if absent.  timeline_meta_pos: the number
+     * of meta entries before it, to list the metadata in file order. */
+    int has_timeline;
+    timeline_point *timeline;
+    size_t ntimeline;
+    size_t timeline_meta_pos;
     size_t ntraces;
     /* stacks == "mixed": frames named "<native> ..." are native (C) frames,
      * and native_frames counts the distinct ones of the traces. */
