@@ -90,6 +90,20 @@ static inline void pb_long1_min(pb *b, int64_t v)
     pb_bytes(b, bytes, n);
 }
 
+/* BINFLOAT: 8 bytes, big endian. */
+static inline void pb_float(pb *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    pb_op(b, 'G');
+    for (int i = 7; i >= 0; i--)
+        pb_op(b, (uint8_t)(u >> (8 * i)));
+}
+
+static inline void pb_bool(pb *b, int v) { pb_op(b, v ? 0x88 : 0x89); }
+
+static inline void pb_none(pb *b) { pb_op(b, 'N'); }
+
 static inline uint32_t pb_memoize(pb *b)
 {
     pb_op(b, 0x94);
@@ -247,6 +261,51 @@ static inline void pb_snapshot_stacks(pb *b, const pb_stack *stacks, size_t nsta
         pb_str(b, value);
     }
     pb_snapshot_end(b);
+}
+
+/* A point of libmprofile's timeline metadata. */
+typedef struct pb_point {
+    double time;
+    int64_t live, peak, rss;
+} pb_point;
+
+/* The value of the "timeline" key as lib/snapshot.c writes it: EMPTY_LIST,
+ * then MARK, one MARK float int int int TUPLE per point, APPENDS. */
+static inline void pb_timeline(pb *b, const pb_point *pts, size_t n)
+{
+    pb_op(b, ']');
+    if (!n)
+        return;
+    pb_op(b, '(');
+    for (size_t i = 0; i < n; i++) {
+        pb_op(b, '(');
+        pb_float(b, pts[i].time);
+        pb_int(b, pts[i].live);
+        pb_int(b, pts[i].peak);
+        pb_int(b, pts[i].rss);
+        pb_op(b, 't');
+    }
+    pb_op(b, 'e');
+}
+
+/* State keys of libmprofile's peak and timeline metadata, in its order:
+ * trigger (NULL: left out), is_peak, peak_time (<= 0: None), timeline. */
+static inline void pb_peak_metadata(pb *b, const char *trigger, int is_peak, double peak_time,
+                                    const pb_point *pts, size_t n)
+{
+    if (trigger) {
+        pb_str(b, "trigger");
+        pb_str(b, trigger);
+    }
+    pb_str(b, "is_peak");
+    pb_bool(b, is_peak);
+    pb_str(b, "peak_time");
+    if (peak_time > 0)
+        pb_float(b, peak_time);
+    else
+        pb_none(b);
+    pb_str(b, "timeline");
+    pb_timeline(b, pts, n);
 }
 
 static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,

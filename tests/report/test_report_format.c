@@ -472,6 +472,249 @@ static void test_format__json_mixed_stacks(void **state)
     intern_free(in);
 }
 
+/* Snapshots with libmprofile's metadata: PEAK_KEYS adds trigger, is_peak,
+ * peak_time and timeline (the keys of newer versions), IS_PEAK makes it a
+ * peak snapshot. */
+enum { PEAK_KEYS = 1, IS_PEAK = 2, EMPTY_TIMELINE = 4 };
+
+static const pb_point TL[] = {
+    {1796018928.5, 94878, 94878, 5156864},
+    {1796018929.0, 56000000, 56141679, 60000000},
+    {1796018929.25, 38649019, 56141679, 54243328},
+};
+
+static void load_mprofile(intern *in, snapshot *s, unsigned how, const char *trigger)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}};
+    static const int64_t sizes[] = {1000, 24, 3000000};
+    static const size_t of[] = {0, 0, 1};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 2, NULL, sizes, of, 3);
+    pb_snapshot_traces_done(&b, 10);
+    if (how & PEAK_KEYS)
+        pb_peak_metadata(&b, trigger, (how & IS_PEAK) != 0, 1796018929.0, TL,
+                         how & EMPTY_TIMELINE ? 0 : 3);
+    pb_str(&b, "stacks");
+    pb_str(&b, "python");
+    pb_str(&b, "pid");
+    pb_int(&b, 4242);
+    pb_str(&b, "time");
+    pb_float(&b, 1796018929.75);
+    pb_str(&b, "python_version");
+    pb_str(&b, "3.11.2");
+    pb_str(&b, "mprofile_version");
+    pb_str(&b, "0.1.0");
+    static const char *const keys[] = {"live_bytes", "peak_bytes", "dropped_samples",
+                                       "profiler_memory", "samples", "dump_failures"};
+    const int64_t vals[] = {how & IS_PEAK ? 56000000 : 3001024, 56141679, 0, 65536, 3, 0};
+    for (int i = 0; i < 6; i++) {
+        pb_str(&b, keys[i]);
+        pb_int(&b, vals[i]);
+    }
+    pb_str(&b, "memory_budget_reached");
+    pb_none(&b);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+static char *render_mprofile(unsigned how, const char *trigger, unsigned old_how,
+                             int (*fn)(FILE *, const report *))
+{
+    intern *in = intern_new();
+    snapshot s, old;
+    load_mprofile(in, &s, how, trigger);
+    if (old_how != UINT32_MAX)
+        load_mprofile(in, &old, old_how, "api");
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    if (old_how != UINT32_MAX)
+        assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+    else
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .old_snap = old_how != UINT32_MAX ? &old : NULL,
+                  .opts = &o, .rows = rows, .nrows = n};
+    char *out = render(&rep, fn);
+    free(rows);
+    if (old_how != UINT32_MAX)
+        snapshot_free(&old);
+    snapshot_free(&s);
+    intern_free(in);
+    return out;
+}
+
+static const char ROWS[] = "# top 2 of 2 rows, group by lineno\n"
+                           "b;c.py:7: size=2930 KiB, count=1, average=2930 KiB\n"
+                           "x/a.py:12: size=1024 B, count=2, average=512 B\n";
+
+static void test_format__text_peak_snapshot(void **state)
+{
+    (void)state;
+    char *text = render_mprofile(PEAK_KEYS | IS_PEAK, "exit", UINT32_MAX, format_text);
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s",
+             "# : 3 traces, traceback_limit=10, total size=2931 KiB, count=3\n"
+             "# pid=4242, time=2026-11-30 06:08:49 UTC, trigger=exit, python_version=3.11.2, "
+             "mprofile_version=0.1.0\n"
+             "# peak snapshot: the live set at the peak, 2026-11-30 06:08:49 UTC "
+             "(peak_bytes=53.5 MiB)\n"
+             "# live_bytes=53.4 MiB, peak_bytes=53.5 MiB, profiler_memory=64.0 KiB, samples=3, "
+             "dropped_samples=0\n"
+             "# timeline: 3 points over 0.75 s, live from 92.7 KiB to 36.9 MiB, highest 53.4 MiB "
+             "at +0.50 s\n",
+             ROWS);
+    assert_string_equal(text, want);
+    free(text);
+}
+
+static void test_format__text_snapshot_with_trigger_and_timeline(void **state)
+{
+    (void)state;
+    char *text = render_mprofile(PEAK_KEYS, "signal", UINT32_MAX, format_text);
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s",
+             "# : 3 traces, traceback_limit=10, total size=2931 KiB, count=3\n"
+             "# pid=4242, time=2026-11-30 06:08:49 UTC, trigger=signal, python_version=3.11.2, "
+             "mprofile_version=0.1.0\n"
+             "# live_bytes=2931 KiB, peak_bytes=53.5 MiB, profiler_memory=64.0 KiB, samples=3, "
+             "dropped_samples=0\n"
+             "# timeline: 3 points over 0.75 s, live from 92.7 KiB to 36.9 MiB, highest 53.4 MiB "
+             "at +0.50 s\n",
+             ROWS);
+    assert_string_equal(text, want);
+    free(text);
+
+    /* An empty timeline (the first snapshot of a run) prints no line; a
+     * trigger with control characters stays on its line. */
+    text = render_mprofile(PEAK_KEYS | EMPTY_TIMELINE, "a\nb\x7f", UINT32_MAX, format_text);
+    assert_non_null(strstr(text, ", trigger=a?b?, python_version="));
+    assert_null(strstr(text, "# timeline"));
+    assert_null(strstr(text, "# peak snapshot"));
+    free(text);
+
+    /* --diff: each header has its own lines. */
+    text = render_mprofile(PEAK_KEYS | IS_PEAK, "exit", PEAK_KEYS | EMPTY_TIMELINE, format_text);
+    const char *old = strstr(text, "# old : 3 traces");
+    const char *new = strstr(text, "# new : 3 traces");
+    assert_non_null(old);
+    assert_non_null(new);
+    assert_true(old < new);
+    const char *peak = strstr(text, "# peak snapshot: the live set at the peak");
+    assert_true(peak > new);
+    assert_true(strstr(text, ", trigger=api, ") < new);
+    assert_true(strstr(text, ", trigger=exit, ") > new);
+    assert_true(strstr(text, "# timeline: 3 points") > new);
+    free(text);
+}
+
+/* Snapshots of older libmprofile versions: exactly the header they always
+ * had. */
+static void test_format__text_snapshot_without_peak_keys(void **state)
+{
+    (void)state;
+    char *text = render_mprofile(0, NULL, UINT32_MAX, format_text);
+    char want[2048];
+    snprintf(want, sizeof want, "%s%s",
+             "# : 3 traces, traceback_limit=10, total size=2931 KiB, count=3\n"
+             "# pid=4242, time=2026-11-30 06:08:49 UTC, python_version=3.11.2, "
+             "mprofile_version=0.1.0\n"
+             "# live_bytes=2931 KiB, peak_bytes=53.5 MiB, profiler_memory=64.0 KiB, samples=3, "
+             "dropped_samples=0\n",
+             ROWS);
+    assert_string_equal(text, want);
+    free(text);
+    /* The keys without trigger: no trigger= either. */
+    text = render_mprofile(PEAK_KEYS, NULL, UINT32_MAX, format_text);
+    assert_non_null(strstr(text, "UTC, python_version=3.11.2, mprofile_version=0.1.0\n"));
+    free(text);
+}
+
+static void test_format__json_peak_and_timeline(void **state)
+{
+    (void)state;
+    char *json = render_mprofile(PEAK_KEYS | IS_PEAK, "growth", UINT32_MAX, format_json);
+    assert_non_null(strstr(
+        json, "\"metadata\": {\"trigger\": \"growth\", \"is_peak\": true, \"peak_time\": 1796018929, "
+              "\"timeline\": [[1796018928.5, 94878, 94878, 5156864], "
+              "[1796018929, 56000000, 56141679, 60000000], "
+              "[1796018929.25, 38649019, 56141679, 54243328]], \"stacks\": \"python\", "
+              "\"pid\": 4242, \"time\": 1796018929.75, "));
+    assert_non_null(strstr(json, "\"memory_budget_reached\": null}}"));
+    free(json);
+    json = render_mprofile(PEAK_KEYS | EMPTY_TIMELINE, "terminate", UINT32_MAX, format_json);
+    assert_non_null(strstr(json, "{\"trigger\": \"terminate\", \"is_peak\": false, "
+                                 "\"peak_time\": 1796018929, \"timeline\": [], \"stacks\": "));
+    free(json);
+    json = render_mprofile(0, NULL, UINT32_MAX, format_json);
+    assert_non_null(strstr(json, "\"metadata\": {\"stacks\": \"python\", \"pid\": 4242, "));
+    assert_null(strstr(json, "timeline"));
+    assert_null(strstr(json, "is_peak"));
+    free(json);
+    json = render_mprofile(PEAK_KEYS | IS_PEAK, "exit", PEAK_KEYS, format_json);
+    const char *old = strstr(json, "\"old_snapshot\": ");
+    const char *new = strstr(json, "\"snapshot\": ");
+    assert_non_null(old);
+    assert_true(new > old);
+    assert_true(strstr(json, "\"is_peak\": false") < new);
+    assert_true(strstr(json, "\"is_peak\": true") > new);
+    free(json);
+}
+
+/* The timeline first, alone or last among the metadata: one comma between
+ * members, none around. */
+static void test_format__json_timeline_position(void **state)
+{
+    (void)state;
+    static const char *const want[] = {
+        "\"metadata\": {\"timeline\": [[1796018928.5, 94878, 94878, 5156864]]}}",
+        "\"metadata\": {\"timeline\": [[1796018928.5, 94878, 94878, 5156864]], \"pid\": 7}}",
+        "\"metadata\": {\"pid\": 7, \"timeline\": [[1796018928.5, 94878, 94878, 5156864]]}}",
+    };
+    for (int v = 0; v < 3; v++) {
+        pb_stack stacks[] = {{S0, 2}};
+        static const int64_t sizes[] = {10};
+        static const size_t of[] = {0};
+        pb b = {0};
+        pb_snapshot_begin(&b);
+        pb_traces(&b, stacks, 1, NULL, sizes, of, 1);
+        pb_snapshot_traces_done(&b, 10);
+        if (v == 2) {
+            pb_str(&b, "pid");
+            pb_int(&b, 7);
+        }
+        pb_str(&b, "timeline");
+        pb_timeline(&b, TL, 1);
+        if (v == 1) {
+            pb_str(&b, "pid");
+            pb_int(&b, 7);
+        }
+        pb_snapshot_end(&b);
+        intern *in = intern_new();
+        snapshot s;
+        snapshot_error err;
+        assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+        free(b.buf);
+        agg_opts o = {.group = GROUP_LINENO};
+        row *rows;
+        size_t n;
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+        report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+        char *json = render(&rep, format_json);
+        if (!strstr(json, want[v]))
+            fail_msg("variant %d: %s", v, json);
+        free(json);
+        char *text = render(&rep, format_text);
+        assert_non_null(strstr(text, "# timeline: 1 point, live 92.7 KiB\n"));
+        free(text);
+        free(rows);
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +728,11 @@ int main(void)
         cmocka_unit_test(test_format__collapsed_with_domains),
         cmocka_unit_test(test_format__text_mixed_stacks),
         cmocka_unit_test(test_format__json_mixed_stacks),
+        cmocka_unit_test(test_format__text_peak_snapshot),
+        cmocka_unit_test(test_format__text_snapshot_with_trigger_and_timeline),
+        cmocka_unit_test(test_format__text_snapshot_without_peak_keys),
+        cmocka_unit_test(test_format__json_peak_and_timeline),
+        cmocka_unit_test(test_format__json_timeline_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

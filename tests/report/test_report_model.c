@@ -623,6 +623,264 @@ static void test_model__caps_metadata_keys(void **state)
     free(b.buf);
 }
 
+static const pb_point TIMELINE[] = {
+    {1796018928.5, 94878, 94878, 5156864},
+    {1796018929.0, 56000000, 56141679, 60000000},
+    {1796018929.25, 38649019, 56141679, 54243328},
+};
+
+/* A snapshot of one trace whose state has the given bytes after
+ * traceback_limit, then pid = 7. */
+static void load_with_state(snapshot *s, intern *in, const pb *state)
+{
+    pb_stack st = {F1, 2};
+    pb b = {0};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&b);
+    pb_trace(&b, 40, &st, &memo, 1);
+    pb_snapshot_traces_done(&b, 5);
+    pb_bytes(&b, state->buf, state->len);
+    pb_str(&b, "pid");
+    pb_int(&b, 7);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    if (snapshot_from_buffer(s, in, b.buf, b.len, 0, &err) != 0)
+        fail_msg("offset %zu: %s", err.offset, err.message);
+    free(b.buf);
+    assert_int_equal(snapshot_meta(s, "pid")->i, 7);
+    assert_int_equal(s->ntraces, 1);
+}
+
+static void test_model__reads_peak_and_timeline_metadata(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    pb m = {0};
+    pb_peak_metadata(&m, "interval", 1, 1796018929.0, TIMELINE, 3);
+    load_with_state(&s, in, &m);
+    free(m.buf);
+    assert_string_equal(snapshot_meta(&s, "trigger")->s, "interval");
+    assert_int_equal(snapshot_meta(&s, "is_peak")->kind, META_BOOL);
+    assert_int_equal(snapshot_meta(&s, "is_peak")->i, 1);
+    assert_int_equal(snapshot_meta(&s, "peak_time")->kind, META_FLOAT);
+    assert_true(snapshot_meta(&s, "peak_time")->f == 1796018929.0);
+    assert_null(snapshot_meta(&s, "timeline")); /* not a scalar entry */
+    assert_true(s.has_timeline);
+    assert_int_equal(s.ntimeline, 3);
+    assert_int_equal(s.timeline_meta_pos, 3); /* after trigger, is_peak, peak_time */
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(s.timeline[i].time == TIMELINE[i].time);
+        assert_int_equal(s.timeline[i].live_bytes, TIMELINE[i].live);
+        assert_int_equal(s.timeline[i].peak_bytes, TIMELINE[i].peak);
+        assert_int_equal(s.timeline[i].rss_bytes, TIMELINE[i].rss);
+    }
+    snapshot_free(&s);
+
+    /* A first snapshot: no peak yet (peak_time None), an empty timeline. */
+    m = (pb){0};
+    pb_peak_metadata(&m, "api", 0, 0, NULL, 0);
+    load_with_state(&s, in, &m);
+    free(m.buf);
+    assert_int_equal(snapshot_meta(&s, "is_peak")->i, 0);
+    assert_int_equal(snapshot_meta(&s, "peak_time")->kind, META_NONE);
+    assert_true(s.has_timeline);
+    assert_int_equal(s.ntimeline, 0);
+    snapshot_free(&s);
+
+    /* An integer time is a time. */
+    m = (pb){0};
+    pb_str(&m, "timeline");
+    pb_op(&m, ']');
+    pb_op(&m, '(');
+    pb_int(&m, 1700000000);
+    pb_int(&m, 1);
+    pb_int(&m, 2);
+    pb_int(&m, 3);
+    pb_op(&m, 't');
+    pb_op(&m, 'a');
+    load_with_state(&s, in, &m);
+    free(m.buf);
+    assert_true(s.has_timeline);
+    assert_int_equal(s.ntimeline, 1);
+    assert_true(s.timeline[0].time == 1700000000.0);
+    assert_int_equal(s.timeline[0].rss_bytes, 3);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+/* Snapshots written before the timeline existed: nothing of it. */
+static void test_model__no_timeline_without_the_key(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    pb m = {0};
+    pb_str(&m, "sample_rate");
+    pb_int(&m, 4096);
+    load_with_state(&s, in, &m);
+    free(m.buf);
+    assert_false(s.has_timeline);
+    assert_int_equal(s.ntimeline, 0);
+    assert_null(s.timeline);
+    assert_null(snapshot_meta(&s, "is_peak"));
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+/* One point tuple of 4 items, each written by the caller through kinds:
+ * 'f' float, 'i' int, 'n' negative int, 's' str, 'N' None, 'T' True,
+ * 'x' NaN, 'e' empty tuple, 'l' empty list. */
+static void pb_point_of(pb *b, const char *kinds)
+{
+    pb_op(b, '(');
+    for (const char *k = kinds; *k; k++) {
+        switch (*k) {
+        case 'f': pb_float(b, 1796018929.5); break;
+        case 'i': pb_int(b, 4096); break;
+        case 'n': pb_int(b, -1); break;
+        case 's': pb_str(b, "1796018929"); break;
+        case 'N': pb_none(b); break;
+        case 'T': pb_bool(b, 1); break;
+        case 'x': pb_float(b, NAN); break;
+        case 'e': pb_op(b, ')'); break;
+        case 'l': pb_op(b, ']'); break;
+        }
+    }
+    pb_op(b, 't');
+}
+
+static void expect_timeline_ignored(const pb *m)
+{
+    intern *in = intern_new();
+    snapshot s;
+    load_with_state(&s, in, m);
+    assert_false(s.has_timeline);
+    assert_int_equal(s.ntimeline, 0);
+    assert_null(s.timeline);
+    assert_null(snapshot_meta(&s, "timeline"));
+    assert_int_equal(snapshot_meta(&s, "is_peak")->kind, META_BOOL);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+/* Timelines of another shape are ignored, the snapshot is read. */
+static void test_model__malformed_timelines_are_ignored(void **state)
+{
+    (void)state;
+    /* Lists of one bad point, then of a good point and a bad one. */
+    static const char *const bad_points[] = {
+        "fii", "fiiii", "", "siii", "Niii", "ffii", "fini", "fiin", "xiii", "fiTi",
+        "iiei", /* (int, int, tuple, int): read as a trace tuple */
+        "fiil", "Tiii",
+    };
+    for (size_t i = 0; i < sizeof bad_points / sizeof *bad_points; i++) {
+        for (int good_first = 0; good_first < 2; good_first++) {
+            pb m = {0};
+            pb_str(&m, "is_peak");
+            pb_bool(&m, 0);
+            pb_str(&m, "timeline");
+            pb_op(&m, ']');
+            pb_op(&m, '(');
+            if (good_first)
+                pb_point_of(&m, "fiii");
+            pb_point_of(&m, bad_points[i]);
+            pb_op(&m, 'e');
+            expect_timeline_ignored(&m);
+            free(m.buf);
+        }
+    }
+    /* Values that are not a list: int, str, None, bool, float, a tuple of
+     * points, a dict, a list as a point, a list of lists. */
+    for (int v = 0; v < 9; v++) {
+        pb m = {0};
+        pb_str(&m, "is_peak");
+        pb_bool(&m, 1);
+        pb_str(&m, "timeline");
+        switch (v) {
+        case 0: pb_int(&m, 512); break;
+        case 1: pb_str(&m, "timeline"); break;
+        case 2: pb_none(&m); break;
+        case 3: pb_bool(&m, 1); break;
+        case 4: pb_float(&m, 1.5); break;
+        case 5: pb_op(&m, '('); pb_point_of(&m, "fiii"); pb_point_of(&m, "fiii"); pb_op(&m, 't'); break;
+        case 6: pb_op(&m, '}'); pb_str(&m, "time"); pb_float(&m, 1.5); pb_op(&m, 's'); break;
+        case 7:
+            pb_op(&m, ']');
+            pb_op(&m, ']');
+            pb_op(&m, '(');
+            pb_float(&m, 1.5);
+            pb_int(&m, 1);
+            pb_int(&m, 2);
+            pb_int(&m, 3);
+            pb_op(&m, 'e');
+            pb_op(&m, 'a');
+            break;
+        case 8: pb_op(&m, ']'); pb_op(&m, ']'); pb_op(&m, 'a'); break;
+        }
+        expect_timeline_ignored(&m);
+        free(m.buf);
+    }
+    /* A later key replaces an earlier one, good or bad. */
+    pb m = {0};
+    pb_str(&m, "is_peak");
+    pb_bool(&m, 1);
+    pb_str(&m, "timeline");
+    pb_timeline(&m, TIMELINE, 3);
+    pb_str(&m, "timeline");
+    pb_int(&m, 3);
+    expect_timeline_ignored(&m);
+    free(m.buf);
+    m = (pb){0};
+    pb_str(&m, "timeline");
+    pb_str(&m, "none yet");
+    pb_str(&m, "timeline");
+    pb_timeline(&m, TIMELINE, 2);
+    intern *in = intern_new();
+    snapshot s;
+    load_with_state(&s, in, &m);
+    free(m.buf);
+    assert_true(s.has_timeline);
+    assert_int_equal(s.ntimeline, 2);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+/* The longest timeline kept is SNAPSHOT_MAX_TIMELINE points; a longer one
+ * (one memoized point repeated) is ignored. */
+static void test_model__huge_timelines_are_ignored(void **state)
+{
+    (void)state;
+    for (size_t n = SNAPSHOT_MAX_TIMELINE; n <= SNAPSHOT_MAX_TIMELINE + 1; n++) {
+        pb m = {0};
+        pb_str(&m, "is_peak");
+        pb_bool(&m, 0);
+        pb_str(&m, "timeline");
+        pb_op(&m, ']');
+        pb_op(&m, '(');
+        pb_point_of(&m, "fiii");
+        pb_op(&m, 'q'); /* BINPUT 200, above the snapshot's own memo */
+        pb_op(&m, 200);
+        for (size_t i = 1; i < n; i++)
+            pb_get(&m, 200);
+        pb_op(&m, 'e');
+        intern *in = intern_new();
+        snapshot s;
+        load_with_state(&s, in, &m);
+        free(m.buf);
+        if (n == SNAPSHOT_MAX_TIMELINE) {
+            assert_true(s.has_timeline);
+            assert_int_equal(s.ntimeline, n);
+            assert_int_equal(s.timeline[n - 1].live_bytes, 4096);
+        } else {
+            assert_false(s.has_timeline);
+            assert_null(s.timeline);
+        }
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +898,10 @@ int main(void)
         cmocka_unit_test(test_model__rejects_malformed_snapshots),
         cmocka_unit_test(test_model__frame_tuple_reused_as_stack_is_safe),
         cmocka_unit_test(test_model__caps_metadata_keys),
+        cmocka_unit_test(test_model__reads_peak_and_timeline_metadata),
+        cmocka_unit_test(test_model__no_timeline_without_the_key),
+        cmocka_unit_test(test_model__malformed_timelines_are_ignored),
+        cmocka_unit_test(test_model__huge_timelines_are_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

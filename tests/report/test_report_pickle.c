@@ -231,6 +231,60 @@ static void test_pickle__list_dict_and_pop_opcodes(void **state)
     pickle_doc_free(doc);
 }
 
+/* libmprofile's timeline: a list of (float, int, int, int) tuples, with
+ * bools, None and floats directly in lists too. */
+static void test_pickle__floats_bools_none_in_tuples_in_lists(void **state)
+{
+    (void)state;
+    pb b = {0};
+    pb_op(&b, 0x80);
+    pb_op(&b, 4);
+    pb_op(&b, '}');
+    pb_str(&b, "timeline");
+    static const pb_point pts[] = {{1796018928.25, 94878, 94878, 5156864},
+                                   {1796018929.5, 3LL << 40, 3LL << 40, 1}};
+    pb_timeline(&b, pts, 2);
+    pb_op(&b, 's');
+    pb_str(&b, "flags");
+    pb_op(&b, ']');
+    pb_op(&b, '(');
+    pb_bool(&b, 1);
+    pb_bool(&b, 0);
+    pb_none(&b);
+    pb_float(&b, -0.5);
+    pb_op(&b, 'e');
+    pb_op(&b, 's');
+    pb_op(&b, '.');
+    pickle_doc *doc;
+    pickle_error err;
+    assert_int_equal(parse(b.buf, b.len, &doc, &err), 0);
+    const pv *root = pickle_doc_root(doc);
+    pv tl, flags;
+    assert_true(pv_dict_get(root, "timeline", &tl));
+    assert_int_equal(tl.kind, PV_LIST);
+    assert_int_equal(pv_seq_len(&tl), 2);
+    for (size_t i = 0; i < 2; i++) {
+        pv pt = pv_seq_get(&tl, i);
+        assert_int_equal(pt.kind, PV_TUPLE);
+        assert_int_equal(pv_seq_len(&pt), 4);
+        pv t = pv_seq_get(&pt, 0), live = pv_seq_get(&pt, 1), rss = pv_seq_get(&pt, 3);
+        assert_true(t.kind == PV_FLOAT && t.u.f == pts[i].time);
+        assert_true(live.kind == PV_INT && live.u.i == pts[i].live);
+        assert_true(rss.kind == PV_INT && rss.u.i == pts[i].rss);
+    }
+    assert_true(pv_dict_get(root, "flags", &flags));
+    assert_int_equal(pv_seq_len(&flags), 4);
+    pv f[4];
+    for (size_t i = 0; i < 4; i++)
+        f[i] = pv_seq_get(&flags, i);
+    assert_true(f[0].kind == PV_BOOL && f[0].u.i == 1);
+    assert_true(f[1].kind == PV_BOOL && f[1].u.i == 0);
+    assert_int_equal(f[2].kind, PV_NONE);
+    assert_true(f[3].kind == PV_FLOAT && f[3].u.f == -0.5);
+    pickle_doc_free(doc);
+    free(b.buf);
+}
+
 static void test_pickle__rejects_empty_and_truncated(void **state)
 {
     (void)state;
@@ -310,6 +364,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pickle__reads_scalars_in_a_tuple),
+        cmocka_unit_test(test_pickle__floats_bools_none_in_tuples_in_lists),
         cmocka_unit_test(test_pickle__memoized_tuples_are_shared),
         cmocka_unit_test(test_pickle__keeps_every_domain_as_pickled),
         cmocka_unit_test(test_pickle__more_domains_than_the_compact_table),
