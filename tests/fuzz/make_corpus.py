@@ -1,8 +1,8 @@
 """Regenerate the seed part of the fuzz regression corpus (corpus/seed-*).
 
 Small real snapshots (tracemalloc dumps in pickle protocols 2 to 5, a
-sampled snapshot with libmprofile's metadata keys, traces in many
-tracemalloc domains) and the malformed inputs
+sampled snapshot with libmprofile's metadata keys, peak snapshots with
+their timeline and hostile timelines, traces in many tracemalloc domains) and the malformed inputs
 the reader must reject.  Inputs found by fuzzing are kept next to them as
 corpus/crash-* or corpus/regress-* and are never regenerated.
 usage: python3 make_corpus.py [CORPUS_DIR]"""
@@ -52,6 +52,43 @@ def main():
     sampled.future = [1, 2]
     seeds["seed-sampled-p4"] = pickle.dumps(sampled, protocol=4)
     seeds["seed-sampled-p2"] = pickle.dumps(sampled, protocol=2)
+    # libmprofile's peak snapshot metadata (lib/snapshot.c write_metadata):
+    # trigger, is_peak, peak_time and the timeline, a list of
+    # (time, live_bytes, peak_bytes, rss_bytes) tuples; then hostile
+    # variants of them, which the report ignores (or, for integers beyond
+    # 64 bits, rejects).
+    def with_peak_keys(is_peak=True, **keys):
+        snap = tracemalloc.Snapshot(sampled.traces._traces, 10)
+        snap.__dict__.update(sampled.__dict__)
+        del snap.future
+        snap.trigger = "exit"
+        snap.is_peak = is_peak
+        snap.peak_time = 1796018929.25
+        snap.timeline = [(1796018928.5 + i / 8, 1000 * i * i, 1000 * i * i, 5000000 + 4096 * i)
+                         for i in range(40)]
+        snap.__dict__.update(keys)
+        return snap
+
+    seeds["seed-peak-p4"] = pickle.dumps(with_peak_keys(), protocol=4)
+    seeds["seed-peak-p2"] = pickle.dumps(with_peak_keys(), protocol=2)
+    seeds["seed-timeline-empty-p4"] = pickle.dumps(
+        with_peak_keys(False, trigger="api", peak_time=None, timeline=[]), protocol=4)
+    point = (1796018929.5, 4096, 8192, 1 << 20)
+    hostile = {
+        "not-a-list": {"timeline": {"time": 1.5}, "is_peak": 1, "trigger": 5,
+                       "peak_time": "soon"},
+        "tuple-of-points": {"timeline": (point, point)},
+        "arity": {"timeline": [point, point[:3], point + (0,), ()]},
+        "types": {"timeline": [point, ("1.5", 1, 2, 3), (1.5, 1.0, 2, 3), (1.5, -1, 2, 3),
+                               (float("nan"), 1, 2, 3), (float("inf"), 1, 2, 3),
+                               (True, 1, 2, 3), (None, 1, 2, 3), (1.5, 1, 2, None)]},
+        "trace-shaped": {"timeline": [(1, 2, (("a.py", 1),), 1), [1.5, 1, 2, 3],
+                                      [[point]]]},
+        "long": {"timeline": [point] * 4000},
+        "bigint": {"timeline": [(1.5, 2**64, 0, 0)]},
+    }
+    for name, keys in hostile.items():
+        seeds["seed-timeline-%s-p4" % name] = pickle.dumps(with_peak_keys(**keys), protocol=4)
     # Domains: python, numpy's, libmprofile's native one, two that pickle
     # as LONG1, and more distinct ones than the reader's compact codes.
     frames = [(("a.py", 3), ("main.py", 1)), (("b.py", 7), ("main.py", 2)), ()]
