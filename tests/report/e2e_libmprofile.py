@@ -7,6 +7,10 @@ tracemalloc loading the same files:
   - sampled mode: the same keys with the same sizes (counts differ on
     purpose: tracemalloc counts samples, mprofile-report estimates
     allocations), each with an rse, and the header says "sampled".
+Each run also writes a peak snapshot (NAME.peak.EXT): both files print the
+trigger, the peak snapshot its "# peak snapshot" line, both the "# timeline"
+line, and JSON carries trigger, is_peak, peak_time and the timeline as
+pickle loads them; in exact mode the peak snapshot's rows are tracemalloc's.
 Then runs data/native_program.py in exact mode with MPROFILE_NATIVE=1: the
 snapshot has python and native traces; the header gives each domain's
 totals, and --domain python / native print exactly the rows of
@@ -109,6 +113,63 @@ def check_mixed(report, lib, python, workdir):
     return failures
 
 
+EXPECT_PEAK = r'''
+import json, sys, tracemalloc
+s = tracemalloc.Snapshot.load(sys.argv[1])
+print(json.dumps({k: getattr(s, k, None) for k in ("trigger", "is_peak", "peak_time",
+                                                   "timeline")}))
+'''
+
+
+def check_peak(report, python, snap, mode):
+    """The peak snapshot written beside SNAP (NAME.peak.EXT) and SNAP itself: the header
+    lines of the trigger, the peak and the timeline, and the same keys in JSON as
+    tracemalloc's pickle loads them.  In exact mode the peak rows are tracemalloc's too."""
+    base, ext = os.path.splitext(snap)
+    peak = base + ".peak" + ext
+    if not os.path.exists(peak):
+        print("FAIL %s: no peak snapshot %s" % (mode, peak))
+        return 1
+    failures = 0
+    for path, is_peak in ((snap, False), (peak, True)):
+        want = json.loads(subprocess.run([python, "-c", EXPECT_PEAK, path], capture_output=True,
+                                         text=True, check=True).stdout)
+        header = [line for line in subprocess.run([report, path], capture_output=True,
+                                                  text=True, check=True).stdout.splitlines()
+                  if line.startswith("# ")]
+        name = "%s %s" % (mode, os.path.basename(path))
+        if want["is_peak"] is not is_peak or want["trigger"] != "exit" or not want["timeline"]:
+            print("FAIL %s: metadata %s" % (name, {k: want[k] for k in ("trigger", "is_peak")}))
+            failures += 1
+            continue
+        checks = [
+            ("trigger", any(line.startswith("# pid=") and ", trigger=exit, " in line
+                            for line in header)),
+            ("peak line", is_peak == any(line.startswith("# peak snapshot: the live set at the "
+                                                         "peak, ") for line in header)),
+            ("timeline line", any(line.startswith("# timeline: %d points over "
+                                                  % len(want["timeline"])) for line in header)),
+        ]
+        meta = json.loads(subprocess.run([report, "--format", "json", path], capture_output=True,
+                                         text=True, check=True).stdout)["snapshot"]["metadata"]
+        checks.append(("JSON", all(meta.get(k) == want[k] for k in ("trigger", "is_peak",
+                                                                    "peak_time"))
+                       and meta.get("timeline") == [list(p) for p in want["timeline"]]))
+        for what, ok in checks:
+            if not ok:
+                print("FAIL %s: %s" % (name, what))
+                failures += 1
+    if mode == "exact":
+        want = json.loads(subprocess.run([python, "-c", EXPECT, peak], capture_output=True,
+                                         text=True, check=True).stdout)
+        got = subprocess.run([report, "-n", "0", peak], capture_output=True, text=True,
+                             check=True).stdout
+        if rows(got) != [w[3] for w in want["lineno"]]:
+            print("FAIL exact peak snapshot: rows differ from tracemalloc's")
+            failures += 1
+    return failures
+
+
 def check_native(report, lib, python, workdir):
     """Native heap blocks: the domains of a libmprofile snapshot."""
     snap = os.path.join(workdir, "native.snap")
@@ -205,6 +266,7 @@ def main():
             if field not in meta:
                 print("FAIL %s: metadata %s missing from JSON" % (mode, field))
                 failures += 1
+        failures += check_peak(report, python, snap, mode)
     failures += check_native(report, lib, python, workdir)
     failures += check_mixed(report, lib, python, workdir)
     print("%d failures" % failures)
