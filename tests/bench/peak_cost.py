@@ -53,9 +53,15 @@ VARIANTS = [("none", None, {}), ("before", "before", {"MPROFILE_PEAK": "1"}),
             ("peak=1", "after", {"MPROFILE_PEAK": "1"}), ("peak=0", "after", {"MPROFILE_PEAK": "0"})]
 
 
+RUNNERS = {}
+
+
 def runner(args, lib, scale):
-    ns = argparse.Namespace(python=args.python, lib=lib, floor_lib=None, scale=scale)
-    return run.Runner(ns)
+    """One run.Runner (and its two temporary directories) per library and scale."""
+    if (lib, scale) not in RUNNERS:
+        ns = argparse.Namespace(python=args.python, lib=lib, floor_lib=None, scale=scale)
+        RUNNERS[lib, scale] = run.Runner(ns)
+    return RUNNERS[lib, scale]
 
 
 def argv_env(args, libs, variant, setting, workload, scale):
@@ -259,6 +265,9 @@ def main():
         {"instructions": instructions, "cpu": cpu}[part](args, libs, emit)
     run.finish_markdown(md, args.markdown)
     shutil.rmtree(libdir)
+    for r in RUNNERS.values():
+        shutil.rmtree(r.out_dir, ignore_errors=True)
+        shutil.rmtree(r.tmp_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
