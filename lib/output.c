@@ -332,8 +332,8 @@ identify(const char *path, unsigned long seq, long time, mp_rotation_file_t *out
 }
 
 /* Peak time of the last peak companion of an interval or growth snapshot: an unchanged peak is
- * not written again. */
-static double last_periodic_peak;
+ * not written again. Atomic: the timer thread and a growing thread may both write. */
+static _Atomic double last_periodic_peak;
 
 /* Writes the peak companion of the snapshot just placed at n->path. 0 or -errno. */
 static int
@@ -423,13 +423,13 @@ mp_output_write(const char *path, int flags)
     if (rc == 0) {
         atomic_fetch_add(&mp_profiler.dumps, 1);
         log_written(n, n->path);
-        int peak_changed = capture.meta.peak_time != last_periodic_peak;
+        int peak_changed = capture.meta.peak_time != atomic_load(&last_periodic_peak);
         if (capture.peak_blocks != NULL && (!periodic || peak_changed)) {
             peak_rc = write_peak(n, &capture);
             if (peak_rc == 0) {
                 log_written(n, n->peak);
                 if (periodic) {
-                    last_periodic_peak = capture.meta.peak_time;
+                    atomic_store(&last_periodic_peak, capture.meta.peak_time);
                 }
             } else if (peak_rc != -ECANCELED) {
                 report_failure(n, n->peak, -peak_rc);
@@ -466,7 +466,7 @@ void
 mp_output_after_fork_child(void)
 {
     atomic_store(&sequence, 0);
-    last_periodic_peak = 0;
+    atomic_store(&last_periodic_peak, 0.0);
     mp_rotation_after_fork_child();
     atomic_store(&wrote_fixed_name, 0);
     /* The parent's writers are not ours to clean up after. */

@@ -55,7 +55,8 @@ dump.restype = ctypes.c_int
 path = sys.argv[1].encode()
 keep = [bytearray(100) for _ in range(5000)]
 def dumper():
-    for _ in range(100):
+    # 50 dumps, each with its peak companion (written the same way, beside the path).
+    for _ in range(50):
         dump(path)
 dumpers = [threading.Thread(target=dumper) for _ in range(2)]
 for t in dumpers:
