@@ -235,7 +235,7 @@ class ApiTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "one.snap")
             mprofile.dump(path)
-            self.assertEqual(os.listdir(tmp), ["one.snap"])
+            self.assertEqual(sorted(os.listdir(tmp)), ["one.peak.snap", "one.snap"])
             snap = tracemalloc.Snapshot.load(path)
             with self.assertRaises(OSError):
                 mprofile.dump(os.path.join(tmp, "missing", "two.snap"))
