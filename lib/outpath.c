@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fmt.h"
 
 int
 mp_outpath_check(const char *pattern, char *err, size_t err_size)
@@ -35,5 +36,39 @@ mp_outpath_check(const char *pattern, char *err, size_t err_size)
                  pattern, dir, strerror(errno != 0 ? errno : ENOTDIR));
         return -1;
     }
+    return 0;
+}
+
+int
+mp_outpath_peak(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot != NULL && dot != base ? (size_t)(dot - path) : strlen(path);
+    mp_fmt_t f;
+    mp_fmt_init(&f, out, size);
+    mp_fmt_mem(&f, path, stem);
+    mp_fmt_str(&f, ".peak");
+    mp_fmt_str(&f, path + stem);
+    return mp_fmt_end(&f);
+}
+
+int
+mp_outpath_name(const char *pattern, long pid, unsigned long seq, long time, int peak, char *out,
+                size_t size)
+{
+    char path[PATH_MAX];
+    if (mp_config_expand_path(pattern, pid, seq, time, path, sizeof(path)) < 0) {
+        return -1;
+    }
+    if (peak) {
+        return mp_outpath_peak(path, out, size);
+    }
+    size_t len = strlen(path);
+    if (len >= size) {
+        return -1;
+    }
+    memcpy(out, path, len + 1);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "fmt.h"
 #include "log.h"
+#include "outpath.h"
 #include "profiler.h"
 #include "rotation.h"
 #include "snapshot.h"
@@ -80,47 +81,13 @@ pattern_has_number(const char *pattern)
     return 0;
 }
 
-/* "dir/name.peak.ext" for "dir/name.ext", "dir/name.peak" for "dir/name" (a dot that starts
- * the name is not an extension). */
-static int
-peak_name(const char *path, char *out, size_t size)
-{
-    const char *base = strrchr(path, '/');
-    base = base != NULL ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    size_t stem = dot != NULL && dot != base ? (size_t)(dot - path) : strlen(path);
-    mp_fmt_t f;
-    mp_fmt_init(&f, out, size);
-    mp_fmt_mem(&f, path, stem);
-    mp_fmt_str(&f, ".peak");
-    mp_fmt_str(&f, path + stem);
-    return mp_fmt_end(&f);
-}
-
-int
-mp_output_name(unsigned long seq, long time, int peak, char *out, size_t size)
-{
-    char path[PATH_MAX];
-    if (mp_config_expand_path(mp_profiler.config.out, (long)getpid(), seq, time, path,
-                              sizeof(path)) < 0) {
-        return -1;
-    }
-    if (peak) {
-        return peak_name(path, out, size);
-    }
-    if (strlen(path) >= size) {
-        return -1;
-    }
-    memcpy(out, path, strlen(path) + 1);
-    return 0;
-}
-
 static int
 next_name(names_t *n)
 {
     n->seq = atomic_fetch_add(&sequence, 1) + 1;
     n->time = (long)time(NULL);
-    return mp_output_name(n->seq, n->time, 0, n->path, sizeof(n->path));
+    return mp_outpath_name(mp_profiler.config.out, (long)getpid(), n->seq, n->time, 0, n->path,
+                           sizeof(n->path));
 }
 
 /* 64 bits nobody else can guess: getrandom, or (no entropy yet) the clock and a counter. */
@@ -339,7 +306,7 @@ static _Atomic double last_periodic_peak;
 static int
 write_peak(names_t *n, const mp_capture_t *c)
 {
-    if (peak_name(n->path, n->peak, sizeof(n->peak)) < 0) {
+    if (mp_outpath_peak(n->path, n->peak, sizeof(n->peak)) < 0) {
         return -ENAMETOOLONG;
     }
     mp_snapshot_meta_t meta;
@@ -437,8 +404,8 @@ mp_output_write(const char *path, int flags)
         }
         if (periodic && automatic && identify(n->path, n->seq, n->time, &snapshot_file) == 0) {
             int has_peak = peak_rc == 0 && identify(n->peak, n->seq, n->time, &peak_file) == 0;
-            mp_rotation_add(&snapshot_file, has_peak ? &peak_file : NULL,
-                            mp_profiler.config.max_files);
+            mp_rotation_add(mp_profiler.config.out, &snapshot_file,
+                            has_peak ? &peak_file : NULL, mp_profiler.config.max_files);
         }
     } else if (rc != -ECANCELED) {
         report_failure(n, n->path[0] != '\0' ? n->path : mp_profiler.config.out, -rc);

@@ -32,7 +32,7 @@
 
 /*
  * Writes a snapshot to path, or to the next name of MPROFILE_OUT when path is NULL, and with
- * MPROFILE_PEAK its peak companion beside it (mp_output_name). Interval and growth snapshots
+ * MPROFILE_PEAK its peak companion beside it (mp_outpath_peak). Interval and growth snapshots
  * (the trigger in flags) get a companion only when the peak moved since the last one, and count
  * towards MPROFILE_MAX_FILES (rotation.h). Returns 0 (the snapshot was written, whatever
  * became of its companion),
@@ -40,11 +40,6 @@
  * failure of each kind is reported on stderr).
  */
 int mp_output_write(const char *path, int flags);
-
-/* The name of snapshot number seq of this process, made at Unix time time, from MPROFILE_OUT;
- * with peak, of its peak companion: ".peak" before the extension ("x.snap": "x.peak.snap"), or
- * at the end when the name has none. 0, or -1 when it does not fit. */
-int mp_output_name(unsigned long seq, long time, int peak, char *out, size_t size);
 
 /* The process ends now (_exit, the destructor): the temporary files of snapshots still being
  * written by other threads are removed rather than left behind. Any context. */

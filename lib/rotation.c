@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "output.h"
+#include "outpath.h"
 
 typedef struct {
     mp_rotation_file_t snapshot;
@@ -21,12 +21,16 @@ static int capacity, first, count;
 static mp_rotation_file_t newest_peak;
 static int has_newest_peak, newest_peak_orphaned;
 
+/* The output pattern the names are made from (MPROFILE_OUT: it never changes). */
+static const char *pattern;
+
 /* Removes path if it is still the file f. */
 static void
 remove_if_ours(const mp_rotation_file_t *f, int peak)
 {
     char path[PATH_MAX];
-    if (mp_output_name(f->seq, f->time, peak, path, sizeof(path)) < 0) {
+    if (mp_outpath_name(pattern, (long)getpid(), f->seq, f->time, peak, path, sizeof(path)) <
+        0) {
         return;
     }
     struct stat st;
@@ -58,10 +62,11 @@ drop_oldest(void)
 }
 
 void
-mp_rotation_add(const mp_rotation_file_t *snapshot, const mp_rotation_file_t *peak,
-                int max_files)
+mp_rotation_add(const char *out_pattern, const mp_rotation_file_t *snapshot,
+                const mp_rotation_file_t *peak, int max_files)
 {
     pthread_mutex_lock(&lock);
+    pattern = out_pattern;
     if (ring == NULL) {
         ring = mp_alloc_zeroed((size_t)max_files * sizeof(entry_t));
         if (ring == NULL) {

@@ -28,10 +28,10 @@ typedef struct {
     ino_t ino;
 } mp_rotation_file_t;
 
-/* Notes a periodic snapshot and, if peak is not NULL, the peak companion written beside it;
- * then removes the oldest snapshots past max_files. */
-void mp_rotation_add(const mp_rotation_file_t *snapshot, const mp_rotation_file_t *peak,
-                     int max_files);
+/* Notes a periodic snapshot named from out_pattern (outpath.h) and, if peak is not NULL, the
+ * peak companion written beside it; then removes the oldest snapshots past max_files. */
+void mp_rotation_add(const char *out_pattern, const mp_rotation_file_t *snapshot,
+                     const mp_rotation_file_t *peak, int max_files);
 
 /* Fork child handler: the parent's files are not the child's to remove. */
 void mp_rotation_after_fork_child(void);
