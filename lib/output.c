@@ -372,6 +372,9 @@ mp_output_write(const char *path, int flags)
         memcpy(n->path, path, strlen(path) + 1);
     }
     int slot = -1;
+    if (rc == 0 && periodic && automatic) {
+        mp_rotation_make_room(mp_profiler.config.out);
+    }
     if (rc == 0) {
         rc = write_temporary(n, n->path, &capture, capture.blocks, capture.n, &capture.meta,
                              &slot);

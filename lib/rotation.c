@@ -62,6 +62,17 @@ drop_oldest(void)
 }
 
 void
+mp_rotation_make_room(const char *out_pattern)
+{
+    pthread_mutex_lock(&lock);
+    pattern = out_pattern;
+    if (ring != NULL && count == capacity) {
+        drop_oldest();
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void
 mp_rotation_add(const char *out_pattern, const mp_rotation_file_t *snapshot,
                 const mp_rotation_file_t *peak, int max_files)
 {

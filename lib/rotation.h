@@ -28,8 +28,14 @@ typedef struct {
     ino_t ino;
 } mp_rotation_file_t;
 
+/* Before a periodic snapshot is written: removes the oldest one if the budget is used up, so
+ * that the new one never makes a file more than the budget, even when the process ends before
+ * mp_rotation_add (a snapshot that then fails to write leaves one file fewer). */
+void mp_rotation_make_room(const char *out_pattern);
+
 /* Notes a periodic snapshot named from out_pattern (outpath.h) and, if peak is not NULL, the
- * peak companion written beside it; then removes the oldest snapshots past max_files. */
+ * peak companion written beside it; removes the oldest snapshot if it is one too many (two
+ * periodic snapshots written at once). */
 void mp_rotation_add(const char *out_pattern, const mp_rotation_file_t *snapshot,
                      const mp_rotation_file_t *peak, int max_files);
 
