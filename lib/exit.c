@@ -147,6 +147,12 @@ snapshot_before_exit(void)
 }
 
 int
+mp_exit_started(void)
+{
+    return atomic_load(&written);
+}
+
+int
 mp_exit_snapshot_terminating(void)
 {
     if (!atomic_load(&mp_profiler.active) || owner_pid != getpid() ||

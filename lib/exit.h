@@ -17,6 +17,9 @@ void mp_exit_after_fork_child(void);
  * (normal context). */
 void mp_exit_snapshot(void);
 
+/* Any context: whether this process's exit snapshot was claimed (the process is ending). */
+int mp_exit_started(void);
+
 /* Signal handler, or the deferred work of a normal unlock: the exit snapshot of a process that
  * SIGTERM or SIGHUP is about to end, written on this thread (system calls and the profiler's
  * memory only, see output.h), the lock tried for up to 100 ms. Returns MP_OUTPUT_LOCK_HELD when

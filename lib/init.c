@@ -59,7 +59,11 @@ after_fork_parent(void)
 static void
 after_fork_child(void)
 {
+    /* Requests made to the parent (a signal that came during the fork) are not the child's. */
     atomic_store(&mp_profiler.deferred, 0);
+    atomic_store(&mp_profiler.dump_requested, 0);
+    atomic_store(&mp_profiler.growth_requested, 0);
+    mp_terminate_after_fork_child();
     mp_profiler_unlock_in_child();
     /* Snapshots being written by other threads of the parent never finish here. */
     atomic_store(&mp_profiler.captures_in_flight, 0);

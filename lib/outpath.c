@@ -39,13 +39,21 @@ mp_outpath_check(const char *pattern, char *err, size_t err_size)
     return 0;
 }
 
-int
-mp_outpath_peak(const char *path, char *out, size_t size)
+/* Where ".peak" goes in path: before the extension of its last component (a dot that starts
+ * the name is not one), or at the end. */
+static size_t
+peak_position(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base != NULL ? base + 1 : path;
     const char *dot = strrchr(base, '.');
-    size_t stem = dot != NULL && dot != base ? (size_t)(dot - path) : strlen(path);
+    return dot != NULL && dot != base ? (size_t)(dot - path) : strlen(path);
+}
+
+int
+mp_outpath_peak(const char *path, char *out, size_t size)
+{
+    size_t stem = peak_position(path);
     mp_fmt_t f;
     mp_fmt_init(&f, out, size);
     mp_fmt_mem(&f, path, stem);
@@ -58,17 +66,19 @@ int
 mp_outpath_name(const char *pattern, long pid, unsigned long seq, long time, int peak, char *out,
                 size_t size)
 {
-    char path[PATH_MAX];
-    if (mp_config_expand_path(pattern, pid, seq, time, path, sizeof(path)) < 0) {
+    /* Expanded in place, with no path-sized buffer of its own: this runs on signal handlers'
+     * stacks. */
+    if (mp_config_expand_path(pattern, pid, seq, time, out, size) < 0) {
         return -1;
     }
-    if (peak) {
-        return mp_outpath_peak(path, out, size);
+    if (!peak) {
+        return 0;
     }
-    size_t len = strlen(path);
-    if (len >= size) {
+    size_t len = strlen(out), stem = peak_position(out);
+    if (len + 5 >= size) {
         return -1;
     }
-    memcpy(out, path, len + 1);
+    memmove(out + stem + 5, out + stem, len - stem + 1);
+    memcpy(out + stem, ".peak", 5);
     return 0;
 }

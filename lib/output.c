@@ -254,11 +254,12 @@ place(names_t *n, int automatic)
     return rc;
 }
 
-/* Writes blocks into a new temporary file beside path (n->tmp). 0 or -errno; on failure the
- * temporary file is gone. */
+/* Dump writer: writes blocks into a new temporary file beside path (n->tmp), whose identity
+ * goes to *id (for the file budget: a rename keeps it). 0 or -errno; on failure the temporary
+ * file is gone. */
 static int
 write_temporary(names_t *n, const char *path, const mp_capture_t *c, const mp_block_t *blocks,
-                size_t count, const mp_snapshot_meta_t *meta, int *slot)
+                size_t count, const mp_snapshot_meta_t *meta, int *slot, mp_rotation_file_t *id)
 {
     *slot = -1;
     if (temp_name(path, n->tmp, sizeof(n->tmp)) < 0) {
@@ -274,6 +275,13 @@ write_temporary(names_t *n, const char *path, const mp_capture_t *c, const mp_bl
     if (rc == 0 && fsync(fd) < 0) {
         rc = -errno;
     }
+    struct stat st;
+    if (rc == 0 && fstat(fd, &st) == 0) {
+        id->seq = n->seq;
+        id->time = n->time;
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+    }
     if (close(fd) < 0 && rc == 0) {
         rc = -errno;
     }
@@ -283,28 +291,16 @@ write_temporary(names_t *n, const char *path, const mp_capture_t *c, const mp_bl
     return rc;
 }
 
-/* The device and inode of the file just placed at path, for the file budget. */
-static int
-identify(const char *path, unsigned long seq, long time, mp_rotation_file_t *out)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0) {
-        return -1;
-    }
-    out->seq = seq;
-    out->time = time;
-    out->dev = st.st_dev;
-    out->ino = st.st_ino;
-    return 0;
-}
-
 /* Peak time of the last peak companion of an interval or growth snapshot: an unchanged peak is
  * not written again. Atomic: the timer thread and a growing thread may both write. */
 static _Atomic double last_periodic_peak;
 
-/* Writes the peak companion of the snapshot just placed at n->path. 0 or -errno. */
+/* Dump writer: writes the peak companion of the snapshot just placed at n->path. A name made
+ * from the pattern never replaces a file (one there belongs to another process or run: the
+ * companion is not written, and the failure is counted); a name the caller gave replaces it, as
+ * the snapshot's own does. 0 or -errno. */
 static int
-write_peak(names_t *n, const mp_capture_t *c)
+write_peak(names_t *n, const mp_capture_t *c, int automatic, mp_rotation_file_t *id)
 {
     if (mp_outpath_peak(n->path, n->peak, sizeof(n->peak)) < 0) {
         return -ENAMETOOLONG;
@@ -312,11 +308,9 @@ write_peak(names_t *n, const mp_capture_t *c)
     mp_snapshot_meta_t meta;
     mp_profiler_peak_meta(c, &meta);
     int slot;
-    int rc = write_temporary(n, n->peak, c, c->peak_blocks, c->peak_n, &meta, &slot);
+    int rc = write_temporary(n, n->peak, c, c->peak_blocks, c->peak_n, &meta, &slot, id);
     if (rc == 0) {
-        /* The name belongs to the snapshot just written: a file left there (by an earlier
-         * process with this pid, or a pattern without %n) describes another snapshot. */
-        rc = publish(n->tmp, n->peak, 0);
+        rc = publish(n->tmp, n->peak, automatic && pattern_has_number(mp_profiler.config.out));
         if (rc != 0) {
             unlink(n->tmp);
         }
@@ -357,7 +351,7 @@ mp_output_write(const char *path, int flags)
     int rc = mp_profiler_capture(&capture,
                                  MP_CAPTURE_LIVE | MP_CAPTURE_PEAK |
                                      (flags & MP_OUTPUT_NONBLOCKING ? MP_CAPTURE_NONBLOCKING : 0) |
-                                     (automatic ? MP_CAPTURE_SERVES_REQUESTS : 0));
+                                     (automatic && !periodic ? MP_CAPTURE_SERVES_REQUESTS : 0));
     if (rc == -EBUSY || rc == -EDEADLK) {
         mp_alloc_release_scratch(n, sizeof(names_t));
         return rc == -EBUSY ? MP_OUTPUT_LOCK_BUSY : MP_OUTPUT_LOCK_HELD;
@@ -372,12 +366,15 @@ mp_output_write(const char *path, int flags)
         memcpy(n->path, path, strlen(path) + 1);
     }
     int slot = -1;
-    if (rc == 0 && periodic && automatic) {
+    /* Only numbered names accumulate: other patterns replace their own files. */
+    int rotated = periodic && automatic && pattern_has_number(mp_profiler.config.out);
+    if (rc == 0 && rotated) {
         mp_rotation_make_room(mp_profiler.config.out);
     }
+    mp_rotation_file_t snapshot_file = {0}, peak_file = {0};
     if (rc == 0) {
         rc = write_temporary(n, n->path, &capture, capture.blocks, capture.n, &capture.meta,
-                             &slot);
+                             &slot, &snapshot_file);
         if (rc == 0) {
             rc = place(n, automatic);
             if (rc != 0) {
@@ -388,14 +385,13 @@ mp_output_write(const char *path, int flags)
             rc = -ECANCELED; /* the process is ending: nothing to report */
         }
     }
-    mp_rotation_file_t snapshot_file, peak_file;
     int peak_rc = 1; /* no companion */
     if (rc == 0) {
         atomic_fetch_add(&mp_profiler.dumps, 1);
         log_written(n, n->path);
         int peak_changed = capture.meta.peak_time != atomic_load(&last_periodic_peak);
         if (capture.peak_blocks != NULL && (!periodic || peak_changed)) {
-            peak_rc = write_peak(n, &capture);
+            peak_rc = write_peak(n, &capture, automatic, &peak_file);
             if (peak_rc == 0) {
                 log_written(n, n->peak);
                 if (periodic) {
@@ -405,10 +401,12 @@ mp_output_write(const char *path, int flags)
                 report_failure(n, n->peak, -peak_rc);
             }
         }
-        if (periodic && automatic && identify(n->path, n->seq, n->time, &snapshot_file) == 0) {
-            int has_peak = peak_rc == 0 && identify(n->peak, n->seq, n->time, &peak_file) == 0;
+        if (rotated) {
+            /* place() may have moved to a later number: the names are remade from it. */
+            snapshot_file.seq = peak_file.seq = n->seq;
+            snapshot_file.time = peak_file.time = n->time;
             mp_rotation_add(mp_profiler.config.out, &snapshot_file,
-                            has_peak ? &peak_file : NULL, mp_profiler.config.max_files);
+                            peak_rc == 0 ? &peak_file : NULL, mp_profiler.config.max_files);
         }
     } else if (rc != -ECANCELED) {
         report_failure(n, n->path[0] != '\0' ? n->path : mp_profiler.config.out, -rc);

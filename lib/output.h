@@ -31,13 +31,14 @@
 #define MP_OUTPUT_LOCK_HELD 2 /* this thread does (a signal handler interrupted the profiler) */
 
 /*
+ * Dump writer. Any context for every trigger but MP_TRIGGER_INTERVAL and MP_TRIGGER_GROWTH,
+ * which take the file budget's mutex (rotation.h): normal contexts only.
  * Writes a snapshot to path, or to the next name of MPROFILE_OUT when path is NULL, and with
  * MPROFILE_PEAK its peak companion beside it (mp_outpath_peak). Interval and growth snapshots
  * (the trigger in flags) get a companion only when the peak moved since the last one, and count
  * towards MPROFILE_MAX_FILES (rotation.h). Returns 0 (the snapshot was written, whatever
- * became of its companion),
- * MP_OUTPUT_LOCK_BUSY or MP_OUTPUT_LOCK_HELD, or -errno (counted in dump_failures; the first
- * failure of each kind is reported on stderr).
+ * became of its companion), MP_OUTPUT_LOCK_BUSY or MP_OUTPUT_LOCK_HELD, or -errno (counted in
+ * dump_failures; the first failure of each kind is reported on stderr).
  */
 int mp_output_write(const char *path, int flags);
 

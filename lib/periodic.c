@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "exit.h"
 #include "log.h"
 #include "output.h"
 #include "profiler.h"
@@ -49,10 +50,13 @@ tick(void *arg)
         }
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
         }
+        if (mp_exit_started()) {
+            return NULL; /* the process is ending: nothing after its exit snapshot */
+        }
         if (!atomic_load(&mp_profiler.active) || !atomic_load(&mp_profiler.enabled)) {
             continue;
         }
-        mp_profiler_timeline_point();
+        mp_profiler_timeline_point(1);
         mp_output_write(NULL, MP_OUTPUT_TRIGGER(MP_TRIGGER_INTERVAL));
     }
     return NULL;
@@ -105,11 +109,10 @@ mp_periodic_on_sample(void)
 void
 mp_periodic_serve(int nonblocking)
 {
-    if (!atomic_load_explicit(&mp_profiler.growth_requested, memory_order_relaxed) ||
-        writing_growth) {
+    if (!atomic_load_explicit(&mp_profiler.growth_requested, memory_order_relaxed)) {
         return;
     }
-    if (nonblocking) {
+    if (nonblocking || writing_growth) {
         mp_profiler_defer(); /* a normal unlock writes it */
         return;
     }

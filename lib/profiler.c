@@ -70,10 +70,28 @@ mp_profiler_lock(void)
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
 }
 
+/* Runs the deferred work if some was asked for (the lock is not held by this thread). */
+static void
+run_deferred(int nonblocking)
+{
+    if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
+        mp_profiler.deferred_fn != NULL && requests_held == 0 &&
+        atomic_exchange(&mp_profiler.deferred, 0)) {
+        /* The program's errno survives the snapshot written here (files, renames): the thread
+         * came here from an allocation or a free, which must not change it. */
+        int saved_errno = errno;
+        mp_profiler.deferred_fn(nonblocking);
+        errno = saved_errno;
+    }
+}
+
 void
 mp_profiler_hold_requests(int delta)
 {
     requests_held += delta;
+    if (delta < 0 && requests_held == 0 && lock_depth == 0) {
+        run_deferred(0); /* what arrived while the requests were held (a termination) */
+    }
 }
 
 int
@@ -108,22 +126,17 @@ mp_profiler_unlock(void)
 #else
     atomic_thread_fence(memory_order_seq_cst);
 #endif
-    if (atomic_load_explicit(&mp_profiler.deferred, memory_order_relaxed) &&
-        mp_profiler.deferred_fn != NULL && requests_held == 0 &&
-        atomic_exchange(&mp_profiler.deferred, 0)) {
-        /* The program's errno survives the snapshot written here (files, renames): the thread
-         * came here from an allocation or a free, which must not change it. */
-        int saved_errno = errno;
-        mp_profiler.deferred_fn(nonblocking);
-        errno = saved_errno;
-    }
+    run_deferred(nonblocking);
 }
 
 int
 mp_profiler_trylock(void)
 {
-    /* Only this thread ever stores its own id here, so reading it back is exact. */
-    if (pthread_equal(atomic_load_explicit(&mp_profiler.owner, memory_order_relaxed),
+    /* Only this thread ever stores its own id here, so reading it back is exact. lock_depth
+     * also covers the instants inside this thread's lock and unlock calls, where the owner is
+     * not set yet or any more: this thread's own unlock serves whatever is deferred now. */
+    if (lock_depth > 0 ||
+        pthread_equal(atomic_load_explicit(&mp_profiler.owner, memory_order_relaxed),
                       pthread_self())) {
         return -EDEADLK;
     }
@@ -201,8 +214,12 @@ static int
 after_insert(mp_profiler_t *P)
 {
     uint64_t live = P->heap.live_bytes;
-    if (P->config.peak && mp_peak_due(&P->peak, live)) {
-        mp_peak_take(&P->peak, &P->heap, unix_time());
+    if (P->config.peak && mp_peak_due(&P->peak, live) &&
+        mp_peak_take(&P->peak, &P->heap, unix_time()) < 0 &&
+        !atomic_exchange(&P->peak_reported, 1)) {
+        /* One write(2), no allocation: fine under the lock. */
+        mp_log_line(MP_LOG_WARN, "the peak snapshot could not be copied (MPROFILE_MAX_MEMORY "
+                                 "reached): peak snapshots show an earlier, lower peak");
     }
     if (P->config.dump_growth != 0 && live >= P->growth_next) {
         P->growth_next = live + P->config.dump_growth;
@@ -218,9 +235,11 @@ after_insert(mp_profiler_t *P)
 }
 
 /* The resident set size, from /proc/self/statm; 0 when it cannot be read. Any context (system
- * calls only). The descriptor lives for three system calls. */
+ * calls only). The descriptor lives for three system calls, at the lowest free number: a
+ * program thread that forks or reuses descriptors at that instant could meet it, so the
+ * sampling path reads it at most once a second (mp_profiler_timeline_point). */
 static uint64_t
-rss_bytes(void)
+read_rss(void)
 {
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -245,11 +264,26 @@ rss_bytes(void)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The last RSS read and when (coarse monotonic ns). */
+static _Atomic uint64_t rss_known, rss_known_ns;
+
+static uint64_t
+rss_bytes(int fresh)
+{
+    uint64_t now = coarse_ns();
+    uint64_t last = atomic_load_explicit(&rss_known_ns, memory_order_relaxed);
+    if (fresh || last == 0 || now - last >= 1000000000u) {
+        atomic_store_explicit(&rss_known_ns, now, memory_order_relaxed);
+        atomic_store_explicit(&rss_known, read_rss(), memory_order_relaxed);
+    }
+    return atomic_load_explicit(&rss_known, memory_order_relaxed);
+}
+
 void
-mp_profiler_timeline_point(void)
+mp_profiler_timeline_point(int fresh_rss)
 {
     mp_profiler_t *P = &mp_profiler;
-    mp_timeline_point_t point = {.time = unix_time(), .rss_bytes = rss_bytes()};
+    mp_timeline_point_t point = {.time = unix_time(), .rss_bytes = rss_bytes(fresh_rss)};
     mp_profiler_lock();
     point.live_bytes = P->heap.live_bytes;
     point.peak_bytes = P->heap.peak_bytes;
@@ -459,7 +493,7 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
         atomic_fetch_add_explicit(&P->samples, 1, memory_order_relaxed);
     }
     if (timeline) {
-        mp_profiler_timeline_point();
+        mp_profiler_timeline_point(0);
     }
     errno = saved_errno;
 }
@@ -509,6 +543,9 @@ mp_profiler_move(uintptr_t from, unsigned from_origin, uintptr_t to, unsigned or
             block.weight = (uint64_t)((double)block.weight * (double)to_size / (double)from_size);
         }
         rc = mp_heap_insert(&mp_profiler.heap, &block);
+        if (rc == 0) {
+            after_insert(&mp_profiler); /* a block that grew may make a peak; no timeline point */
+        }
     }
     mp_profiler_unlock();
     if (rc < 0) {
@@ -610,6 +647,7 @@ take_lock(int nonblocking)
     return 0;
 }
 
+/* Dump writer (any context): scratch memory only. */
 static void
 release_scratch(mp_capture_t *c)
 {
@@ -619,7 +657,8 @@ release_scratch(mp_capture_t *c)
     c->bytes = c->peak_room = 0;
 }
 
-/* Scratch room for live and peak entries (the peak only when peak_count is not 0). */
+/* Dump writer (any context): scratch room for live and peak entries (the peak only when
+ * peak_count is not 0). */
 static int
 map_scratch(mp_capture_t *c, size_t live_count, size_t peak_count)
 {
@@ -663,10 +702,10 @@ mp_profiler_capture(mp_capture_t *c, int flags)
     }
     int want_peak = (flags & MP_CAPTURE_PEAK) && P->config.peak && P->peak.time > 0;
     size_t count = (flags & MP_CAPTURE_LIVE) ? P->heap.count : 0;
-    size_t peak_count = want_peak ? P->peak.n + 1 : 0;
+    size_t peak_count = want_peak ? P->peak.n + P->peak.n / 8 + 64 : 0;
     mp_profiler_unlock();
     for (int attempt = 0;; attempt++) {
-        if (map_scratch(c, count, peak_count) < 0) {
+        if (map_scratch(c, count, peak_count) < 0) { /* peak_count includes its headroom */
             if (flags & MP_CAPTURE_SERVES_REQUESTS) {
                 atomic_store(&P->dump_requested, 0); /* not retried at every unlock */
             }
@@ -680,13 +719,13 @@ mp_profiler_capture(mp_capture_t *c, int flags)
             return rc;
         }
         size_t live_needed = (flags & MP_CAPTURE_LIVE) ? P->heap.count : 0;
-        size_t peak_needed = want_peak ? P->peak.n + 1 : 0;
+        size_t peak_needed = want_peak ? P->peak.n : 0;
         if ((live_needed * sizeof(mp_block_t) <= c->bytes && peak_needed <= peak_count) ||
             attempt == 3) {
             break;
         }
         count = live_needed;
-        peak_count = peak_needed;
+        peak_count = peak_needed + peak_needed / 8 + 64;
         mp_profiler_unlock();
         release_scratch(c);
     }

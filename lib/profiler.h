@@ -79,6 +79,7 @@ typedef struct {
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
     atomic_int reuse_reported; /* the warning of objects.h's "reused", once */
+    atomic_int peak_reported;  /* the warning of a peak copy that found no memory, once */
     /* The domains passed to PyTraceMalloc_Track, by origin - MP_ORIGIN_TRACKED. Append-only
      * (added under lock, read without it), so a snapshot can read it after its capture. */
     unsigned tracked_domains[MP_ORIGINS - MP_ORIGIN_TRACKED];
@@ -208,16 +209,18 @@ typedef struct {
  */
 int mp_profiler_capture(mp_capture_t *c, int flags);
 
-/* The metadata of the peak snapshot of a capture made with MP_CAPTURE_PEAK. */
+/* Dump writer (any context): the metadata of the peak snapshot of a capture made with
+ * MP_CAPTURE_PEAK. */
 void mp_profiler_peak_meta(const mp_capture_t *c, mp_snapshot_meta_t *out);
 void mp_profiler_release(mp_capture_t *c);
 
 /* API: the peak starts over from the current live set. */
 void mp_profiler_reset_peak(void);
 
-/* Slow path, API or interval thread: adds a point to the timeline now (RSS read first, without
- * the lock). */
-void mp_profiler_timeline_point(void);
+/* Slow path or interval thread: adds a point to the timeline now. RSS is read first, without
+ * the lock: with fresh_rss (the interval thread) always, else at most once a second (the
+ * sampling path: the last value in between). */
+void mp_profiler_timeline_point(int fresh_rss);
 
 /* Memory held by the profiler (tables, scratch, the free-path bitmap). Any context. */
 uint64_t mp_profiler_memory(void);

@@ -24,11 +24,14 @@ static int has_newest_peak, newest_peak_orphaned;
 /* The output pattern the names are made from (MPROFILE_OUT: it never changes). */
 static const char *pattern;
 
-/* Removes path if it is still the file f. */
+/* The name being removed: under the mutex, not on the stack of a program thread (a growth
+ * snapshot's writer) that may have little. */
+static char path[PATH_MAX];
+
+/* Under the mutex: removes the file f's name gives if it is still f. */
 static void
 remove_if_ours(const mp_rotation_file_t *f, int peak)
 {
-    char path[PATH_MAX];
     if (mp_outpath_name(pattern, (long)getpid(), f->seq, f->time, peak, path, sizeof(path)) <
         0) {
         return;
@@ -110,7 +113,8 @@ mp_rotation_add(const char *out_pattern, const mp_rotation_file_t *snapshot,
 void
 mp_rotation_after_fork_child(void)
 {
-    /* The interval thread, gone in the child, may have held it at the fork. */
+    /* The interval thread, gone in the child, may have held it at the fork; the child is
+     * single-threaded here, and no other thread can be waiting on it. */
     pthread_mutex_init(&lock, NULL);
     first = count = 0;
     has_newest_peak = newest_peak_orphaned = 0;

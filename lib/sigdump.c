@@ -38,9 +38,14 @@ dump_here(void)
 void
 mp_sigdump_serve(void)
 {
-    if (!dumping && atomic_load(&mp_profiler.dump_requested)) {
-        dump_here();
+    if (!atomic_load(&mp_profiler.dump_requested)) {
+        return;
     }
+    if (dumping) {
+        mp_profiler_defer(); /* this thread's snapshot was copied before it: the next unlock */
+        return;
+    }
+    dump_here();
 }
 
 /* Signal handler: calls the handler that was installed before ours as the kernel would have:

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exit.h"
@@ -39,18 +40,30 @@ die(int sig)
     /* Still here: PID 1, whose default is to ignore it. */
 }
 
-/* Writes the snapshot; MP_OUTPUT_LOCK_HELD when this thread holds the lock. */
+/* Signal handler or deferred work: writes the snapshot; MP_OUTPUT_LOCK_HELD when this thread
+ * holds the lock. */
 static int
 write_snapshot(void)
 {
     if (getpid() != 1) {
         return mp_exit_snapshot_terminating();
     }
-    /* PID 1 runs on: a snapshot like a signal's, and the exit snapshot still to come. */
-    int rc = mp_output_write(NULL, MP_OUTPUT_NONBLOCKING | MP_OUTPUT_TRIGGER(MP_TRIGGER_TERMINATE));
-    return rc == MP_OUTPUT_LOCK_HELD ? rc : 0;
+    /* PID 1 runs on: a snapshot like a signal's, and the exit snapshot still to come. Another
+     * thread's hold of the lock ends within microseconds: tried for up to 100 ms. */
+    for (int tries = 0; tries < 100; tries++) {
+        int rc = mp_output_write(NULL,
+                                 MP_OUTPUT_NONBLOCKING | MP_OUTPUT_TRIGGER(MP_TRIGGER_TERMINATE));
+        if (rc != MP_OUTPUT_LOCK_BUSY) {
+            return rc == MP_OUTPUT_LOCK_HELD ? rc : 0;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    atomic_fetch_add(&mp_profiler.dump_failures, 1);
+    return 0;
 }
 
+/* Signal handler or deferred work. */
 static void
 finish(int sig)
 {
@@ -69,7 +82,10 @@ on_terminate(int sig, siginfo_t *info, void *uctx)
     int saved_errno = errno;
     int first = 0;
     if (!atomic_compare_exchange_strong(&terminating, &first, sig)) {
-        die(sig); /* the second: never delayed */
+        if (getpid() != 1) {
+            die(sig); /* the second: never delayed */
+        }
+        /* PID 1 ignores it, as it would without the profiler; the first one's snapshot goes on. */
         errno = saved_errno;
         return;
     }
@@ -84,15 +100,19 @@ on_terminate(int sig, siginfo_t *info, void *uctx)
 }
 
 void
+mp_terminate_after_fork_child(void)
+{
+    atomic_store(&pending, 0);
+    atomic_store(&terminating, 0);
+}
+
+void
 mp_terminate_serve(int nonblocking)
 {
-    if (atomic_load_explicit(&pending, memory_order_relaxed) == 0) {
-        return;
-    }
-    if (nonblocking) {
-        mp_profiler_defer(); /* a normal unlock finishes it */
-        return;
-    }
+    /* Also when nonblocking (the unlock of a signal snapshot's capture): the writer only tries
+     * the lock and die() is async-signal-safe, and the termination must not wait for another
+     * unlock that an idle program may never make. */
+    (void)nonblocking;
     int sig = atomic_exchange(&pending, 0);
     if (sig == 0) {
         return;

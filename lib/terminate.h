@@ -29,6 +29,9 @@
  * is initialised. Cheap after the first call. */
 void mp_terminate_on_sample(void);
 
+/* Fork child handler: a termination of the parent under way is not the child's. */
+void mp_terminate_after_fork_child(void);
+
 /* Deferred work of an unlock (nonblocking: the lock was only tried, a signal handler's or
  * _exit's): finishes a termination whose handler found the lock held by its own thread. */
 void mp_terminate_serve(int nonblocking);

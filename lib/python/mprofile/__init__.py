@@ -187,7 +187,7 @@ def take_snapshot(peak=False):
     With peak=True, of the blocks that were alive when the estimated live memory was at its
     highest since the start, reset_peak() or clear_traces() (within 1/16 of the highest
     estimate: see docs/format.md); its is_peak attribute is True and peak_time says when.
-    Raises RuntimeError when peak tracking is off (MPROFILE_PEAK=0) or nothing was sampled.
+    Raises RuntimeError when peak tracking is off (MPROFILE_PEAK=0).
 
     Besides traces and traceback_limit it carries the library's metadata as attributes:
     sample_rate (1 in exact mode), pid, time, python_version, mprofile_version, live_bytes,
@@ -203,8 +203,7 @@ def take_snapshot(peak=False):
     except OSError as exc:
         if peak and exc.errno == errno.ENODATA:
             raise RuntimeError(
-                "no peak snapshot: peak tracking is off (MPROFILE_PEAK=0) or nothing was "
-                "sampled yet"
+                "no peak snapshot: peak tracking is off (MPROFILE_PEAK=0)"
             )
         raise
     return _SnapshotUnpickler(io.BytesIO(data)).load()
