@@ -214,12 +214,10 @@ static int
 after_insert(mp_profiler_t *P)
 {
     uint64_t live = P->heap.live_bytes;
-    if (P->config.peak && mp_peak_due(&P->peak, live) &&
-        mp_peak_take(&P->peak, &P->heap, unix_time()) < 0 &&
-        !atomic_exchange(&P->peak_reported, 1)) {
-        /* One write(2), no allocation: fine under the lock. */
-        mp_log_line(MP_LOG_WARN, "the peak snapshot could not be copied (MPROFILE_MAX_MEMORY "
-                                 "reached): peak snapshots show an earlier, lower peak");
+    if (P->config.peak && mp_peak_due(&P->peak, live)) {
+        /* A copy that finds no memory keeps the previous one: only at MPROFILE_MAX_MEMORY,
+         * whose line and memory_budget_reached say so already (docs/format.md). */
+        mp_peak_take(&P->peak, &P->heap, unix_time());
     }
     if (P->config.dump_growth != 0 && live >= P->growth_next) {
         P->growth_next = live + P->config.dump_growth;

@@ -79,7 +79,6 @@ typedef struct {
     void (*hook_free)(void *ctx, void *ptr); /* the hooks' free: tells them apart from others' */
     atomic_int budget_reported;
     atomic_int reuse_reported; /* the warning of objects.h's "reused", once */
-    atomic_int peak_reported;  /* the warning of a peak copy that found no memory, once */
     /* The domains passed to PyTraceMalloc_Track, by origin - MP_ORIGIN_TRACKED. Append-only
      * (added under lock, read without it), so a snapshot can read it after its capture. */
     unsigned tracked_domains[MP_ORIGINS - MP_ORIGIN_TRACKED];
