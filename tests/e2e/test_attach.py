@@ -71,14 +71,14 @@ class Attach(harness.ProfiledTestCase):
                 proc.kill()
             proc.communicate()
 
-    def start(self, args, **env):
+    def start(self, args, stdin=subprocess.DEVNULL, **env):
         """A Python process with no preload of the library (only sanitizer runtimes, if any)."""
         environ = harness.clean_env(**env)
         first = os.environ.get("MP_PRELOAD_FIRST")
         if first:
             environ["LD_PRELOAD"] = first
         proc = subprocess.Popen([harness.PYTHON, *args], cwd=self.dir, env=environ,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         self.procs.append(proc)
         return proc
@@ -166,16 +166,17 @@ class Attach(harness.ProfiledTestCase):
     def test_blocked_target_times_out(self):
         # The main thread sleeps in a system call and no other thread runs Python code: no
         # safe point comes; the target must be left as it was.
-        target = self.start(["-c", "import time; time.sleep(3); print('woke')"])
-        time.sleep(0.3)
-        started = time.monotonic()
+        # It blocks reading its input until the test writes a line, after the tool gave up.
+        target = self.start(["-c", "import sys; print('ready', flush=True); "
+                                   "sys.stdin.readline(); print('woke')"], stdin=subprocess.PIPE)
+        self.assertEqual(target.stdout.readline(), b"ready\n")
+        time.sleep(0.2)  # from print() into the read(2)
         result = self.tool("attach", str(target.pid), "--timeout", "1")
         self.assertFailsWith(result, "safe point within 1 s")
-        self.assertLess(time.monotonic() - started, 3.5)
         self.assertIsNone(target.poll())
         if not REMOTE_EXEC:
             self.assertFalse(self.mapped(target.pid))
-        stdout, stderr = target.communicate(timeout=60)
+        stdout, stderr = target.communicate(b"go\n", timeout=60)
         self.assertEqual((stdout, stderr, target.returncode), (b"woke\n", b"", 0))
 
     def test_not_python(self):

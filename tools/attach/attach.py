@@ -17,12 +17,12 @@ it will do nothing if it ever runs.
 Runs under any Python 3.7+ (Debian's /usr/bin/python3); needs gdb for 3.11 to 3.13.
 """
 import argparse
-import hashlib
 import json
+import math
 import os
 import re
-import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -198,90 +198,97 @@ def elf_symbols(path, wanted):
 
 class Session:
     """A private directory under the target's /tmp for the script, the ticket and the result;
-    owned by the target's user so that the target can write there."""
+    owned by the target's user so that the target can write there.
+
+    Once it is the target user's, that user may rename it and put a link in its place: every
+    file operation therefore goes through a descriptor of the directory opened when it was made
+    (never through its path), with the last component never followed, and the result is read
+    only from a regular file."""
 
     def __init__(self, target):
         self.target = target
         base = target.path_in_target("/tmp")
         try:
             self.here = tempfile.mkdtemp(prefix="mprofile-attach.", dir=base)
+            self.dir_fd = os.open(self.here, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError as e:
             raise Failure("cannot make a directory in process %d's /tmp (%s): %s"
                           % (target.pid, base, e.strerror))
         self.there = self.here[len(target.root):]
-        self.own(self.here)
+        if os.geteuid() == 0 and self.target.uid != 0:
+            os.fchown(self.dir_fd, self.target.uid, self.target.gid)
         self.keep = False
 
-    def own(self, path):
-        if os.geteuid() == 0 and self.target.uid != 0:
-            os.chown(path, self.target.uid, self.target.gid)
-
     def write(self, name, text, mode=0o600):
-        path = os.path.join(self.here, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode,
+                     dir_fd=self.dir_fd)
         with os.fdopen(fd, "w") as f:
+            if os.geteuid() == 0 and self.target.uid != 0:
+                os.fchown(f.fileno(), self.target.uid, self.target.gid)
             f.write(text)
-        self.own(path)
-        return path[len(self.target.root):]
+        return self.there + "/" + name
 
     def cancel(self):
         """Takes the ticket back. True: the request will never run; False: the target took it."""
         try:
-            os.unlink(os.path.join(self.here, "ticket"))
+            os.unlink("ticket", dir_fd=self.dir_fd)
             return True
         except FileNotFoundError:
             return False
 
+    def read_result(self):
+        """The result file's text, or None while there is none."""
+        try:
+            fd = os.open("result", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         dir_fd=self.dir_fd)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise Failure("cannot read the outcome in process %d: %s"
+                          % (self.target.pid, e.strerror))
+        with os.fdopen(fd) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise Failure("the outcome in process %d is not a file" % self.target.pid)
+            return f.read(4096)
+
     def wait_result(self, timeout):
-        path = os.path.join(self.here, "result")
         end = time.monotonic() + timeout
         while True:
-            try:
-                with open(path) as f:
-                    lines = f.read().split("\n")
-                return int(lines[0]), lines[1], lines[2:]
-            except FileNotFoundError:
-                pass
+            text = self.read_result()
+            if text is not None:
+                lines = text.split("\n")
+                try:
+                    return int(lines[0]), lines[1], lines[2:]
+                except (ValueError, IndexError):
+                    raise Failure("the outcome in process %d cannot be read" % self.target.pid)
             if time.monotonic() > end or not self.target.alive():
                 return None
             time.sleep(0.005)
 
     def close(self):
         if not self.keep:
-            shutil.rmtree(self.here, ignore_errors=True)
+            # By the names inside the directory we made, never by its path.
+            for name in os.listdir(self.dir_fd):
+                try:
+                    os.unlink(name, dir_fd=self.dir_fd)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self.here)
+            except OSError:
+                pass
+        os.close(self.dir_fd)
 
 
 def library_for(target):
-    """The library's path in the target's view: ours when the target sees the same file, else a
-    copy under its /tmp named after the content (the same copy every time: a second copy would
-    be a second library in the process)."""
+    """The library's path in the target's view: the target sees the tool's files (find_target
+    refuses another mount namespace), so it is the library itself."""
     try:
         if os.path.samestat(os.stat(LIBRARY), os.stat(target.path_in_target(LIBRARY))):
             return LIBRARY
     except OSError:
         pass
-    with open(LIBRARY, "rb") as f:
-        data = f.read()
-    there = "/tmp/mprofile-%d" % target.uid
-    here = target.path_in_target(there)
-    try:
-        os.mkdir(here, 0o755)
-        if os.geteuid() == 0:
-            os.chown(here, target.uid, target.gid)
-    except FileExistsError:
-        st = os.lstat(here)
-        if not os.path.isdir(here) or os.path.islink(here) or st.st_uid != target.uid or \
-                st.st_mode & 0o022:
-            raise Failure("%s in process %d's view is not a private directory of its user"
-                          % (there, target.pid))
-    name = "libmprofile-%s.so" % hashlib.sha256(data).hexdigest()[:16]
-    if not os.path.exists(os.path.join(here, name)):
-        fd, tmp = tempfile.mkstemp(dir=here)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, os.path.join(here, name))
-    return there + "/" + name
+    raise Failure("process %d does not see %s" % (target.pid, LIBRARY))
 
 
 def c_string(text):
@@ -330,19 +337,43 @@ def _mprofile_attach():
         else:
             rc = lib.mprofile_detach()
         text = (message() or b"").decode("utf-8", "replace")
-    except BaseException as exc:
-        text = "cannot load %(library)s: %%s" %% (exc,)
+    except Exception as exc:
+        text = "cannot load %%s: %%s" %% (%(library)r, exc)
     try:
         with open(%(result)r + ".tmp", "w") as f:
             f.write("%%d\n%%s\n%%.6f\n" %% (rc, text.replace("\n", " "), time.monotonic() - started))
         os.rename(%(result)r + ".tmp", %(result)r)
         os.unlink(%(script)r)
-    except BaseException:
+    except Exception:
         pass
 
 
 _mprofile_attach()
 '''
+
+
+def run_gdb(cmd, timeout):
+    """gdb's output. gdb runs in a session of its own and is never killed in the middle of its
+    work: a Ctrl-C at the terminal does not reach it and is ignored here until it is done (it
+    has its own timeout, and leaves the target as it was), and past timeout it is asked to quit
+    (SIGTERM: it detaches), and killed only if it does not."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise Failure("gdb did not finish within %d s; it was stopped" % timeout)
+        return out
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def remote_exec(target, session, kind, library, settings, version, verbose):
@@ -353,17 +384,29 @@ def remote_exec(target, session, kind, library, settings, version, verbose):
     session.write("request.py", text, 0o600)
     session.write("ticket", "")
     # The target's own interpreter (remote_exec needs the same minor version), isolated from
-    # the environment so that nothing of the user's (PYTHONPATH, site) runs in it.
-    exe = target.proc + "/exe"
-    if target.same_root and os.path.exists(target.exe):
-        exe = target.exe
+    # the environment so that nothing of the user's (PYTHONPATH, site) runs in it. It is the
+    # target user's code (the binary, its libpython and stdlib may be theirs), so it runs with
+    # the target's user and groups, never with the tool's privileges; and only when the tool
+    # sees the same files as the target (a container's binary is not run on the host).
+    if not target.same_root or not os.path.exists(target.exe):
+        raise Failure("process %d runs in another mount namespace (a container): run mprofile "
+                      "attach inside it" % target.pid)
+    exe = target.exe
     code = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"
     cmd = [exe, "-I", "-S", "-c", code, str(target.pid), script_there]
+    as_target = {}
+    if os.geteuid() != target.uid:
+        as_target = {"user": target.uid, "group": target.gid, "extra_groups": []}
     if verbose:
-        say("running " + " ".join(cmd))
+        say("running " + " ".join(cmd) + (" as uid %d" % target.uid if as_target else ""))
     started = time.monotonic()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=60, **as_target)
+    except subprocess.TimeoutExpired:
+        raise Failure("sys.remote_exec into process %d did not return within 60 s" % target.pid)
+    except OSError as exc:
+        raise Failure("cannot run %s as uid %d: %s" % (exe, target.uid, exc.strerror))
     if verbose:
         say("sys.remote_exec took %.1f ms" % ((time.monotonic() - started) * 1000))
     if proc.returncode != 0:
@@ -565,10 +608,9 @@ def gdb_request(target, session, kind, library, settings, timeout, verbose):
         if verbose:
             say("running " + " ".join(cmd))
         started = time.monotonic()
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout + 60)
+        output = run_gdb(cmd, timeout + 60)
     events = []
-    for line in proc.stdout.splitlines():
+    for line in output.splitlines():
         if line.startswith("@mprofile "):
             events.append(json.loads(line[len("@mprofile "):]))
         elif verbose:
@@ -726,6 +768,16 @@ def settings_from(args, target):
 
 def find_target(pid):
     target = Target(pid)
+    if not target.same_root:
+        # The tool would work on files through /proc/PID/root, which the container's users
+        # control, and could not tell its own timeout signal from the program's (the sender
+        # has no pid in the target's namespace).
+        raise Failure("process %d runs in another mount namespace (a container): run mprofile "
+                      "attach inside it" % pid)
+    if os.geteuid() not in (0, target.uid):
+        # The session's files must be given to the target's user, which only root can do.
+        raise Failure("process %d belongs to uid %d: attach to it as root or as that user"
+                      % (pid, target.uid))
     version = target.python()
     target.version = version
     if not SUPPORTED[0] <= version[:2] <= SUPPORTED[1]:
@@ -829,8 +881,12 @@ def parse(argv):
 
 def main(argv):
     args = parse(argv)
-    if args.timeout <= 0:
-        say("%s: --timeout must be positive" % args.command)
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        say("%s: --timeout must be a positive number of seconds" % args.command)
+        return 2
+    duration = getattr(args, "duration", None)
+    if duration is not None and (not math.isfinite(duration) or duration <= 0):
+        say("%s: --duration must be a positive number of seconds" % args.command)
         return 2
     if "@" in LIBRARY or not os.path.isfile(LIBRARY):
         say("the library is not found (%s); set MPROFILE_LIBRARY" % LIBRARY)
