@@ -214,6 +214,19 @@ parse_log_level(const char *s, mp_log_level_t *out)
     return -1;
 }
 
+/* A count from 1 to max, plain digits (no size suffix). 0, or -1. */
+static int
+parse_count(const char *s, int max, int *out)
+{
+    uint64_t n;
+    if (mp_config_parse_size(s, &n) < 0 || strpbrk(s, "kKmMgG") != NULL || n < 1 ||
+        n > (uint64_t)max) {
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 /* Seconds, a decimal number: 0 (none), or at least MP_MIN_INTERVAL and at most a year. */
 static int
 parse_interval(const char *s, double *out)
@@ -272,13 +285,8 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
              "or 1m (1 = every allocation, 0 = idle until started)",
              v);
     }
-    if ((v = getenv_fn("MPROFILE_FRAMES")) != NULL) {
-        uint64_t frames;
-        if (mp_config_parse_size(v, &frames) < 0 || strpbrk(v, "kKmM") != NULL || frames < 1 ||
-            frames > 65535) {
-            FAIL("MPROFILE_FRAMES=%.64s is invalid: expected an integer from 1 to 65535", v);
-        }
-        cfg->frames = (int)frames;
+    if ((v = getenv_fn("MPROFILE_FRAMES")) != NULL && parse_count(v, 65535, &cfg->frames) < 0) {
+        FAIL("MPROFILE_FRAMES=%.64s is invalid: expected an integer from 1 to 65535", v);
     }
     if ((v = getenv_fn("MPROFILE_OUT")) != NULL) {
         char probe[sizeof(cfg->out)];
@@ -317,14 +325,10 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
         }
         cfg->mixed = strcmp(v, "mixed") == 0;
     }
-    if ((v = getenv_fn("MPROFILE_NATIVE_FRAMES")) != NULL) {
-        uint64_t frames;
-        if (mp_config_parse_size(v, &frames) < 0 || strpbrk(v, "kKmMgG") != NULL || frames < 1 ||
-            frames > MP_MAX_NATIVE_FRAMES) {
-            FAIL("MPROFILE_NATIVE_FRAMES=%.64s is invalid: expected an integer from 1 to %d", v,
-                 MP_MAX_NATIVE_FRAMES);
-        }
-        cfg->native_frames = (int)frames;
+    if ((v = getenv_fn("MPROFILE_NATIVE_FRAMES")) != NULL &&
+        parse_count(v, MP_MAX_NATIVE_FRAMES, &cfg->native_frames) < 0) {
+        FAIL("MPROFILE_NATIVE_FRAMES=%.64s is invalid: expected an integer from 1 to %d", v,
+             MP_MAX_NATIVE_FRAMES);
     }
     if ((v = getenv_fn("MPROFILE_MAX_MEMORY")) != NULL &&
         (mp_config_parse_size(v, &cfg->max_memory) < 0 || cfg->max_memory < MP_MIN_MAX_MEMORY)) {
@@ -346,14 +350,10 @@ mp_config_parse(mp_config_t *cfg, mp_getenv_fn getenv_fn, char *err, size_t err_
              "like 64m or 1g (0 = none)",
              v);
     }
-    if ((v = getenv_fn("MPROFILE_MAX_FILES")) != NULL) {
-        uint64_t files;
-        if (mp_config_parse_size(v, &files) < 0 || strpbrk(v, "kKmMgG") != NULL || files < 1 ||
-            files > MP_MAX_MAX_FILES) {
-            FAIL("MPROFILE_MAX_FILES=%.64s is invalid: expected an integer from 1 to %d", v,
-                 MP_MAX_MAX_FILES);
-        }
-        cfg->max_files = (int)files;
+    if ((v = getenv_fn("MPROFILE_MAX_FILES")) != NULL &&
+        parse_count(v, MP_MAX_MAX_FILES, &cfg->max_files) < 0) {
+        FAIL("MPROFILE_MAX_FILES=%.64s is invalid: expected an integer from 1 to %d", v,
+             MP_MAX_MAX_FILES);
     }
     if ((v = getenv_fn("MPROFILE_SEED")) != NULL) {
         char *end;

@@ -388,9 +388,9 @@ def remote_exec(target, session, kind, library, settings, version, verbose):
     # target user's code (the binary, its libpython and stdlib may be theirs), so it runs with
     # the target's user and groups, never with the tool's privileges; and only when the tool
     # sees the same files as the target (a container's binary is not run on the host).
-    if not target.same_root or not os.path.exists(target.exe):
-        raise Failure("process %d runs in another mount namespace (a container): run mprofile "
-                      "attach inside it" % target.pid)
+    if not os.path.exists(target.exe):  # another mount namespace was refused by find_target
+        raise Failure("the interpreter of process %d (%s) is gone from disk"
+                      % (target.pid, target.exe))
     exe = target.exe
     code = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"
     cmd = [exe, "-I", "-S", "-c", code, str(target.pid), script_there]
