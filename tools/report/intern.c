@@ -19,6 +19,7 @@ struct intern {
     /* frames */
     int32_t *frame_file;
     int64_t *frame_lineno;
+    int32_t *frame_name; /* string id (in the file table) + 1 of the function; 0: unknown */
     size_t nframes, capframes;
     table frame_tab;
     /* stacks: frame ids back to back */
@@ -84,6 +85,7 @@ void intern_free(intern *in)
     free(in->file_tab.slots);
     free(in->frame_file);
     free(in->frame_lineno);
+    free(in->frame_name);
     free(in->frame_tab.slots);
     free(in->stack_items);
     free(in->stack_off);
@@ -189,10 +191,15 @@ int32_t intern_frame(intern *in, int32_t file, int64_t lineno)
         if (!l)
             return -1;
         in->frame_lineno = l;
+        int32_t *n = realloc(in->frame_name, cap * sizeof(int32_t));
+        if (!n)
+            return -1;
+        in->frame_name = n;
         in->capframes = cap;
     }
     in->frame_file[in->nframes] = file;
     in->frame_lineno[in->nframes] = lineno;
+    in->frame_name[in->nframes] = 0;
     in->frame_tab.slots[j] = (uint32_t)in->nframes + 1;
     in->frame_tab.count++;
     return (int32_t)in->nframes++;
@@ -251,6 +258,38 @@ const char *intern_file_name(const intern *in, int32_t file, size_t *len)
 int32_t intern_frame_file(const intern *in, int32_t frame) { return in->frame_file[frame]; }
 int64_t intern_frame_lineno(const intern *in, int32_t frame) { return in->frame_lineno[frame]; }
 
+static int compare_names(const intern *in, int32_t x, int32_t y)
+{
+    size_t lx = in->name_len[x], ly = in->name_len[y];
+    int c = memcmp(in->names + in->name_off[x], in->names + in->name_off[y], lx < ly ? lx : ly);
+    if (c)
+        return c;
+    return lx < ly ? -1 : lx > ly;
+}
+
+int intern_set_frame_name(intern *in, int32_t frame, const char *name, size_t len)
+{
+    /* Names share the file names' table: both are strings interned by content, and a name is
+     * never a frame's file, so nothing else sees them. */
+    int32_t id = intern_file(in, name, len);
+    if (id < 0)
+        return -1;
+    int32_t old = in->frame_name[frame] - 1;
+    if (old < 0 || compare_names(in, id, old) < 0)
+        in->frame_name[frame] = id + 1;
+    return 0;
+}
+
+const char *intern_frame_name(const intern *in, int32_t frame, size_t *len)
+{
+    int32_t id = in->frame_name[frame] - 1;
+    if (id < 0) {
+        *len = 0;
+        return NULL;
+    }
+    return intern_file_name(in, id, len);
+}
+
 const int32_t *intern_stack_frames(const intern *in, int32_t stack, size_t *n)
 {
     *n = in->stack_n[stack];
@@ -261,13 +300,7 @@ static const intern *sort_ctx;
 
 static int cmp_files(const void *a, const void *b)
 {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    size_t lx = sort_ctx->name_len[x], ly = sort_ctx->name_len[y];
-    int c = memcmp(sort_ctx->names + sort_ctx->name_off[x], sort_ctx->names + sort_ctx->name_off[y],
-                   lx < ly ? lx : ly);
-    if (c)
-        return c;
-    return lx < ly ? -1 : lx > ly;
+    return compare_names(sort_ctx, *(const int32_t *)a, *(const int32_t *)b);
 }
 
 const int32_t *intern_file_ranks(intern *in)

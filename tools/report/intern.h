@@ -26,6 +26,13 @@ size_t intern_nstacks(const intern *in);
 const char *intern_file_name(const intern *in, int32_t file, size_t *len);
 int32_t intern_frame_file(const intern *in, int32_t frame);
 int64_t intern_frame_lineno(const intern *in, int32_t frame);
+/* The function of a frame (metadata "frame_names"): its name and length, or NULL when no
+ * snapshot named it. */
+const char *intern_frame_name(const intern *in, int32_t frame, size_t *len);
+/* Names frame's function.  Snapshots may name one frame differently (two functions on one
+ * line, such as a function and a lambda in it): the name first in byte order stays, so the
+ * answer does not depend on the order of the files.  0, or -1 when out of memory. */
+int intern_set_frame_name(intern *in, int32_t frame, const char *name, size_t len);
 /* Frames of a stack, most recent first (as in the snapshot). */
 const int32_t *intern_stack_frames(const intern *in, int32_t stack, size_t *n);
 

@@ -193,6 +193,32 @@ static int read_timeline(loader *l, const pv *val, size_t offset)
     return 0;
 }
 
+/* Metadata "frame_names": a list of ((filename, lineno), name) pairs that
+ * name the function of frames.  Entries of another shape are ignored, as
+ * tracemalloc would ignore the key. */
+static int read_frame_names(loader *l, const pv *val, size_t offset)
+{
+    if (val->kind != PV_LIST)
+        return 0;
+    size_t n = pv_seq_len(val);
+    for (size_t i = 0; i < n; i++) {
+        pv item = pv_seq_get(val, i);
+        if (item.kind != PV_TUPLE || item.u.t->len != 2 || item.u.t->items[1].kind != PV_STR)
+            continue;
+        const pv *f = &item.u.t->items[0];
+        if (f->kind != PV_TUPLE || f->u.t->len != 2 || f->u.t->items[0].kind != PV_STR ||
+            f->u.t->items[1].kind != PV_INT)
+            continue;
+        int32_t frame = frame_id(l, f, offset, 0);
+        if (frame < 0)
+            return -1;
+        const pv *name = &item.u.t->items[1];
+        if (intern_set_frame_name(l->in, frame, name->u.s, name->len) < 0)
+            return fail(l, offset, "out of memory");
+    }
+    return 0;
+}
+
 /* A key of the snapshot's state besides traces and traceback_limit: the
  * ones the report interprets are checked, and every other one is
  * metadata. */
@@ -201,6 +227,8 @@ static int read_meta(loader *l, const pv *key, const pv *val, size_t offset)
     snapshot *s = l->snap;
     if (key->len == 8 && memcmp(key->u.s, "timeline", 8) == 0)
         return read_timeline(l, val, offset);
+    if (key->len == 11 && memcmp(key->u.s, "frame_names", 11) == 0)
+        return read_frame_names(l, val, offset);
     if (key->len == 11 && memcmp(key->u.s, "sample_rate", 11) == 0) {
         if (val->kind != PV_INT || val->u.i < 1)
             return fail(l, offset, "sample_rate is not a positive integer");
