@@ -162,15 +162,31 @@ mp_profiler_defer(void)
     atomic_store(&mp_profiler.deferred, 1);
 }
 
+/* Under the lock: names frame id after code's co_qualname (docs/format.md, "Function names").
+ * A name that cannot be read or stored leaves the frame unnamed: readers then show its line. */
+static void
+name_frame(mp_profiler_t *P, uint32_t id, const void *code)
+{
+    const char *name;
+    size_t len;
+    if (mp_pyapi_qualname(&P->api, code, P->name_scratch, sizeof(P->name_scratch), &name, &len) ==
+        0) {
+        mp_stacks_name_frame(&P->stacks, id, name, len);
+    }
+}
+
 /* Under the lock: the frame ids of the n frames walked, lines from the cache or CPython.
- * Returns 0, or -1 when out of memory. */
+ * Functions are named once per (code object, offset), when the line is looked up, and again
+ * for a frame that has no name yet: two code objects on one line each get their say, and a
+ * frame hit costs one load. Returns 0, or -1 when out of memory. */
 static int
 intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
 {
     for (int i = 0; i < n; i++) {
         const mp_pyframe_t *f = &frames[i];
         int line = mp_linecache_get(&P->lines, f->code, f->offset);
-        if (line < 0) {
+        int looked_up = line < 0;
+        if (looked_up) {
             line = mp_pyapi_code_line(&P->api, f->code, f->offset);
             mp_linecache_put(&P->lines, f->code, f->offset, line);
         }
@@ -183,6 +199,9 @@ intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
         int64_t id = mp_stacks_frame(&P->stacks, name, len, (uint32_t)line);
         if (id < 0) {
             return -1;
+        }
+        if (looked_up || mp_stacks_frame_at(&P->stacks, (uint32_t)id)->name == 0) {
+            name_frame(P, (uint32_t)id, f->code);
         }
         P->frame_ids[i] = (uint32_t)id;
     }
@@ -601,6 +620,10 @@ reset_stacks(mp_profiler_t *P)
     }
     mp_stacks_destroy(&P->stacks);
     P->stacks = fresh;
+    /* Frames are named when their lines are looked up: the new frames need every code object
+     * to be looked up again, or a line shared by two functions would be named by the first
+     * that runs (docs/format.md, "Function names"). */
+    mp_linecache_clear(&P->lines);
     P->unknown_frame = (uint32_t)unknown;
     P->generation++;
 }

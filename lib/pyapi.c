@@ -184,11 +184,12 @@ put_utf8(char *out, uint32_t c)
     return 4;
 }
 
-/* A code object's co_filename when it is a ready str (its state word in *state), else NULL. */
+/* The str at offset field of a code object (co_filename, co_qualname) when it is a ready str
+ * (its state word in *state), else NULL. */
 static inline const char *
-filename_str(const mp_pylayout_t *L, const char *code, uint32_t *state)
+code_str(const mp_pylayout_t *L, const char *code, int field, uint32_t *state)
 {
-    const char *str = FIELD(code, L->code_filename, const char *);
+    const char *str = FIELD(code, field, const char *);
     if (str == NULL) {
         return NULL;
     }
@@ -204,12 +205,12 @@ filename_str(const mp_pylayout_t *L, const char *code, uint32_t *state)
 }
 
 /* The file name of a code object when it is an ASCII str (used in place): 0, or -1 when it is
- * anything else (filename_of then converts it or says "<unknown>"). */
+ * anything else (mp_pyapi_filename then converts it or says "<unknown>"). */
 static inline int
 ascii_filename(const mp_pylayout_t *L, const char *code, const char **name, uint32_t *len)
 {
     uint32_t state;
-    const char *str = filename_str(L, code, &state);
+    const char *str = code_str(L, code, L->code_filename, &state);
     if (str == NULL || !((state >> L->str_compact_bit) & 1) || !((state >> L->str_ascii_bit) & 1)) {
         return -1;
     }
@@ -223,16 +224,16 @@ ascii_filename(const mp_pylayout_t *L, const char *code, const char **name, uint
 }
 
 /*
- * The file name of a code object as UTF-8: ASCII strings are used in place, others are encoded
+ * A str field of a code object as UTF-8: ASCII strings are used in place, others are encoded
  * into scratch. Returns 0 and sets *name and *len, or -1 when it is not a ready str (tracemalloc
- * then reports "<unknown>").
+ * then reports "<unknown>" for a file name).
  */
 static int
-filename_of(const mp_pylayout_t *L, const char *code, char *scratch, size_t scratch_size,
-            const char **name, size_t *len)
+code_str_utf8(const mp_pylayout_t *L, const char *code, int field, char *scratch,
+              size_t scratch_size, const char **name, size_t *len)
 {
     uint32_t state;
-    const char *str = filename_str(L, code, &state);
+    const char *str = code_str(L, code, field, &state);
     if (str == NULL) {
         return -1;
     }
@@ -403,7 +404,16 @@ mp_pyapi_filename(const mp_pyapi_t *api, const void *code, char *scratch, size_t
 {
     *name = "<unknown>";
     *len = 9;
-    filename_of(api->layout, code, scratch, scratch_size, name, len);
+    code_str_utf8(api->layout, code, api->layout->code_filename, scratch, scratch_size, name,
+                  len);
+}
+
+int
+mp_pyapi_qualname(const mp_pyapi_t *api, const void *code, char *scratch, size_t scratch_size,
+                  const char **name, size_t *len)
+{
+    return code_str_utf8(api->layout, code, api->layout->code_qualname, scratch, scratch_size,
+                         name, len);
 }
 
 mp_pyapi_position_t

@@ -114,6 +114,11 @@ int mp_pyapi_walk_groups(const mp_pyapi_t *api, int max, mp_pyframe_t *out, int 
 void mp_pyapi_filename(const mp_pyapi_t *api, const void *code, char *scratch,
                        size_t scratch_size, const char **name, size_t *len);
 
+/* The function of a frame's code object, its co_qualname as UTF-8 (in place when ASCII, else
+ * converted into scratch): 0, or -1 when it is not a ready str. Same contexts as the walk. */
+int mp_pyapi_qualname(const mp_pyapi_t *api, const void *code, char *scratch,
+                      size_t scratch_size, const char **name, size_t *len);
+
 /* The line of a frame reported by the walk (PyCode_Addr2Line; 0 when unknown). Slow path. */
 int mp_pyapi_code_line(const mp_pyapi_t *api, const void *code, int offset);
 

@@ -69,7 +69,7 @@ mp_pylayout_check_debug_offsets(const mp_pylayout_t *L, const void *debug_offset
 #define CHECK(field) {#field, offsetof(mp_pylayout_t, field), offsetof(mp_pylayout_t, dbg_##field)}
         CHECK(tstate_current_frame), CHECK(frame_previous), CHECK(frame_code),
         CHECK(frame_instr),          CHECK(frame_owner),    CHECK(code_filename),
-        CHECK(code_code_adaptive),   CHECK(object_type),    CHECK(type_flags),
+        CHECK(code_qualname),        CHECK(code_code_adaptive),   CHECK(object_type),    CHECK(type_flags),
         CHECK(str_length),           CHECK(str_state),      CHECK(str_ascii_size),
 #undef CHECK
     };

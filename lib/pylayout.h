@@ -58,6 +58,7 @@ typedef struct {
 
     /* PyCodeObject */
     int code_filename;
+    int code_qualname;
     int code_firsttraceable;
     int code_code_adaptive;
 
@@ -88,6 +89,7 @@ typedef struct {
     int dbg_frame_instr;
     int dbg_frame_owner;
     int dbg_code_filename;
+    int dbg_code_qualname;
     int dbg_code_code_adaptive;
     int dbg_object_type;
     int dbg_type_flags;
@@ -118,7 +120,8 @@ extern const mp_pylayout_t mp_pylayout_315;
 #define MP_PYLAYOUT_NO_DEBUG_OFFSETS                                                           \
     .dbg_version = -1, .dbg_free_threaded = -1, .dbg_tstate_current_frame = -1,                \
     .dbg_frame_previous = -1, .dbg_frame_code = -1, .dbg_frame_instr = -1,                     \
-    .dbg_frame_owner = -1, .dbg_code_filename = -1, .dbg_code_code_adaptive = -1,              \
+    .dbg_frame_owner = -1, .dbg_code_filename = -1, .dbg_code_qualname = -1,                    \
+    .dbg_code_code_adaptive = -1,                                                              \
     .dbg_object_type = -1, .dbg_type_flags = -1, .dbg_str_length = -1, .dbg_str_state = -1,    \
     .dbg_str_ascii_size = -1
 

@@ -21,6 +21,7 @@ const mp_pylayout_t mp_pylayout_311 = {
     .owner_shim = 256,
     .incomplete_rule = MP_INCOMPLETE_FIRSTTRACEABLE_311,
     .code_filename = 112,
+    .code_qualname = 128,
     .code_firsttraceable = 168,
     .code_code_adaptive = 184,
     .object_type = 8,

@@ -23,6 +23,7 @@ const mp_pylayout_t mp_pylayout_312 = {
     .owner_shim = 3,
     .incomplete_rule = MP_INCOMPLETE_SHIM_OR_FIRSTTRACEABLE,
     .code_filename = 112,
+    .code_qualname = 128,
     .code_firsttraceable = 176,
     .code_code_adaptive = 192,
     .object_type = 8,

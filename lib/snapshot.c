@@ -8,6 +8,9 @@
 
 #include "mprofile/mprofile.h"
 
+/* Items per APPENDS: pickle's own batch size, which bounds the unpickler's stack. */
+#define APPENDS_BATCH 1000
+
 /* Memo indexes are stored plus one, so that zero means "not written yet". */
 typedef struct {
     uint32_t *strings;
@@ -65,6 +68,44 @@ write_stack(mp_pickle_t *p, const mp_stacks_t *stacks, memo_t *memo, uint32_t no
     }
     mp_pickle_tuple(p, n);
     memo->nodes[node] = mp_pickle_memoize(p) + 1;
+}
+
+/* The function of every Python frame the traces used (docs/format.md, "Function names"):
+ * ((filename, lineno), name) pairs, the frame and the name memoized. A name interned after the
+ * extent was taken is left out: it has no memo slot, and the frame was named by another code
+ * object already or is named in the next snapshot. */
+static void
+write_frame_names(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t extent,
+                  memo_t *memo)
+{
+    mp_pickle_cstr(p, "frame_names");
+    mp_pickle_op(p, MP_PICKLE_EMPTY_LIST);
+    uint32_t batch = 0;
+    for (uint32_t f = 0; f < extent.frames; f++) {
+        int64_t name = mp_stacks_frame_name(stacks, f);
+        if (memo->frames[f] == 0 || name < 0 || name >= extent.strings) {
+            continue;
+        }
+        if (batch == 0) {
+            mp_pickle_op(p, MP_PICKLE_MARK);
+        }
+        mp_pickle_get(p, memo->frames[f] - 1);
+        if (memo->strings[name] != 0) {
+            mp_pickle_get(p, memo->strings[name] - 1);
+        } else {
+            const mp_str_t *str = mp_strtab_get(&stacks->strings, (uint32_t)name);
+            mp_pickle_str(p, str->data, str->len);
+            memo->strings[name] = mp_pickle_memoize(p) + 1;
+        }
+        mp_pickle_tuple(p, 2);
+        if (++batch == APPENDS_BATCH) {
+            mp_pickle_op(p, MP_PICKLE_APPENDS);
+            batch = 0;
+        }
+    }
+    if (batch != 0) {
+        mp_pickle_op(p, MP_PICKLE_APPENDS);
+    }
 }
 
 /* The objects of native frames, and where each native frame is in its object: what a pprof
@@ -200,7 +241,6 @@ write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
     }
 }
 
-#define APPENDS_BATCH 1000
 
 unsigned
 mp_snapshot_domain(const mp_snapshot_meta_t *meta, unsigned origin)
@@ -279,6 +319,7 @@ mp_snapshot_write(mp_pickle_t *p, const mp_stacks_t *stacks, mp_stacks_extent_t 
     mp_pickle_op(p, MP_PICKLE_BUILD);
 
     write_metadata(p, meta);
+    write_frame_names(p, stacks, extent, &memo);
     if (meta->objects != NULL) {
         write_native_metadata(p, stacks, extent, &names, meta);
     }

@@ -77,13 +77,33 @@ frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno
     if (name < 0 || (name & MP_FRAME_NATIVE)) {
         return -1;
     }
-    return frame_of(s, (mp_frame_t){(uint32_t)name, lineno});
+    return frame_of(s, (mp_frame_t){(uint32_t)name, lineno, 0});
+}
+
+int
+mp_stacks_name_frame(mp_stacks_t *s, uint32_t frame, const char *name, size_t len)
+{
+    mp_frame_t *f = mp_vec_at(&s->frames, frame);
+    int64_t id = mp_strtab_intern(&s->strings, name, len);
+    if (id < 0 || (uint64_t)id + 1 > UINT32_MAX) {
+        return -1;
+    }
+    if (f->name != 0) {
+        const mp_str_t *old = mp_strtab_get(&s->strings, f->name - 1);
+        int c = memcmp(name, old->data, len < old->len ? len : old->len);
+        if (c > 0 || (c == 0 && len >= old->len)) {
+            return 0;
+        }
+    }
+    /* Release: a reader that sees the id sees the interned string. */
+    __atomic_store_n(&f->name, (uint32_t)id + 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 int64_t
 mp_stacks_native_frame(mp_stacks_t *s, uint32_t object, uint32_t offset)
 {
-    return frame_of(s, (mp_frame_t){MP_FRAME_NATIVE | object, offset});
+    return frame_of(s, (mp_frame_t){MP_FRAME_NATIVE | object, offset, 0});
 }
 
 static int64_t

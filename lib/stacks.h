@@ -27,6 +27,10 @@
 typedef struct {
     uint32_t filename; /* string id */
     uint32_t lineno;
+    /* String id + 1 of the function (co_qualname) of a Python frame; 0 while unknown. Not part
+     * of the frame's identity: it is set after the frame exists, under the lock, and read by
+     * snapshot writers without it (mp_stacks_frame_name). */
+    uint32_t name;
 } mp_frame_t;
 
 typedef struct {
@@ -69,6 +73,23 @@ void mp_stacks_destroy(mp_stacks_t *s);
 
 /* Id of the frame (filename of len bytes, lineno), added if new; -1 when out of memory. */
 int64_t mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno);
+
+/*
+ * Names the function of frame (a Python frame): name of len bytes. Several code objects can
+ * share a file and line (a function and a lambda in it), which makes them one frame: the name
+ * first in byte order stays, so the result does not depend on which ran first. 0, or -1 when out
+ * of memory (the frame keeps its name).
+ */
+int mp_stacks_name_frame(mp_stacks_t *s, uint32_t frame, const char *name, size_t len);
+
+/* The string id of frame's function, or -1 while unknown. Any context: the value is read
+ * atomically, and a reader without the lock must check that the id is below its extent. */
+static inline int64_t
+mp_stacks_frame_name(const mp_stacks_t *s, uint32_t frame)
+{
+    const mp_frame_t *f = mp_vec_at(&s->frames, frame);
+    return (int64_t)__atomic_load_n(&f->name, __ATOMIC_ACQUIRE) - 1;
+}
 
 /* Id of the native frame (object, offset), added if new; -1 when out of memory. */
 int64_t mp_stacks_native_frame(mp_stacks_t *s, uint32_t object, uint32_t offset);

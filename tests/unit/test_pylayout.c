@@ -58,6 +58,7 @@ fill_debug_offsets(const mp_pylayout_t *L, unsigned char *buf, uint64_t version)
     PUT(L->dbg_frame_instr, L->frame_instr);
     PUT(L->dbg_frame_owner, L->frame_owner);
     PUT(L->dbg_code_filename, L->code_filename);
+    PUT(L->dbg_code_qualname, L->code_qualname);
     PUT(L->dbg_code_code_adaptive, L->code_code_adaptive);
     PUT(L->dbg_object_type, L->object_type);
     PUT(L->dbg_type_flags, L->type_flags);

@@ -112,6 +112,7 @@ test_pylayout__code_and_type(void **state)
 {
     (void)state;
     assert_int_equal(L->code_filename, offsetof(PyCodeObject, co_filename));
+    assert_int_equal(L->code_qualname, offsetof(PyCodeObject, co_qualname));
     assert_int_equal(L->code_firsttraceable, offsetof(PyCodeObject, _co_firsttraceable));
     assert_int_equal(sizeof(((PyCodeObject *)0)->_co_firsttraceable), sizeof(int));
     assert_int_equal(L->code_code_adaptive, offsetof(PyCodeObject, co_code_adaptive));
@@ -175,6 +176,7 @@ test_pylayout__debug_offsets(void **state)
     assert_int_equal(L->dbg_frame_instr, POS(interpreter_frame.instr_ptr));
     assert_int_equal(L->dbg_frame_owner, POS(interpreter_frame.owner));
     assert_int_equal(L->dbg_code_filename, POS(code_object.filename));
+    assert_int_equal(L->dbg_code_qualname, POS(code_object.qualname));
     assert_int_equal(L->dbg_code_code_adaptive, POS(code_object.co_code_adaptive));
     assert_int_equal(L->dbg_object_type, POS(pyobject.ob_type));
     assert_int_equal(L->dbg_type_flags, POS(type_object.tp_flags));

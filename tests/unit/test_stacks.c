@@ -96,6 +96,32 @@ test_stacks__deep_stacks(void **state)
     assert_int_equal(mp_stacks_node(s, (uint32_t)node)->depth, 5000);
 }
 
+static const char *
+name_of(mp_stacks_t *s, uint32_t f)
+{
+    int64_t id = mp_stacks_frame_name(s, f);
+    return id < 0 ? NULL : mp_strtab_get(&s->strings, (uint32_t)id)->data;
+}
+
+static void
+test_stacks__frames_keep_the_first_name_in_byte_order(void **state)
+{
+    mp_stacks_t *s = *state;
+    uint32_t f = frame(s, "app.py", 7);
+    assert_null(name_of(s, f));
+    assert_int_equal(mp_stacks_name_frame(s, f, "outer.<locals>.<lambda>", 23), 0);
+    assert_string_equal(name_of(s, f), "outer.<locals>.<lambda>");
+    /* A prefix comes first, whichever order the code objects ran in. */
+    assert_int_equal(mp_stacks_name_frame(s, f, "outer", 5), 0);
+    assert_string_equal(name_of(s, f), "outer");
+    assert_int_equal(mp_stacks_name_frame(s, f, "outer.<locals>.<lambda>", 23), 0);
+    assert_int_equal(mp_stacks_name_frame(s, f, "zeta", 4), 0);
+    assert_string_equal(name_of(s, f), "outer");
+    /* The name is not part of the frame's identity. */
+    assert_int_equal(frame(s, "app.py", 7), f);
+    assert_null(name_of(s, frame(s, "app.py", 8)));
+}
+
 int
 main(void)
 {
@@ -105,6 +131,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stacks__common_callers_share_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks__empty_stack_is_the_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks__deep_stacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stacks__frames_keep_the_first_name_in_byte_order, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
