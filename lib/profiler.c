@@ -176,9 +176,11 @@ name_frame(mp_profiler_t *P, uint32_t id, const void *code)
 }
 
 /* Under the lock: the frame ids of the n frames walked, lines from the cache or CPython.
- * Functions are named once per (code object, offset), when the line is looked up, and again
- * for a frame that has no name yet: two code objects on one line each get their say, and a
- * frame hit costs one load. Returns 0, or -1 when out of memory. */
+ * Functions are named once per (code object, offset), when the line is looked up: two code
+ * objects on one line each get their say, and a cache hit costs nothing more. Every frame is
+ * made on a lookup, since reset_stacks empties the line cache with the frames (a frame made on
+ * a hit, after its first making ran out of memory, stays unnamed). Returns 0, or -1 when out
+ * of memory. */
 static int
 intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
 {
@@ -200,7 +202,7 @@ intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
         if (id < 0) {
             return -1;
         }
-        if (looked_up || mp_stacks_frame_at(&P->stacks, (uint32_t)id)->name == 0) {
+        if (looked_up) {
             name_frame(P, (uint32_t)id, f->code);
         }
         P->frame_ids[i] = (uint32_t)id;
