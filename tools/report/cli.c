@@ -12,7 +12,9 @@
 void cli_usage(FILE *out)
 {
     fputs("usage: mprofile-report [OPTIONS] SNAPSHOT             top allocation sites\n"
+          "       mprofile-report [OPTIONS] SNAPSHOT...          the same, snapshots merged\n"
           "       mprofile-report --diff [OPTIONS] OLD NEW       what grew between two snapshots\n"
+          "       mprofile-report --trend [OPTIONS] SNAPSHOT...  sites whose live bytes grow\n"
           "\n"
           "  -n, --top N           rows to show (default 10; 0 = all)\n"
           "  -g, --group-by KEY    lineno (default), filename or traceback\n"
@@ -27,6 +29,10 @@ void cli_usage(FILE *out)
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "      --python-only     drop the native frames of mixed Python + native stacks\n"
           "                        (the report of a Python-only recording)\n"
+          "      --by-pid          merging: keep processes apart (metadata pid), one\n"
+          "                        section (collapsed: one 'pid N' root frame) per process\n"
+          "      --false-leak-rate P  --trend: chance that a program that does not leak\n"
+          "                        reports a leak (default 0.01)\n"
           "  -o, --output FILE     write there instead of stdout\n"
           "  -h, --help            show this help\n"
           "      --version         show the version\n"
@@ -67,7 +73,8 @@ static int add_domain(cli_opts *o, const domain_spec *spec)
 
 enum {
     OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF,
-    OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS, OPT_PYTHON_ONLY
+    OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS, OPT_PYTHON_ONLY, OPT_TREND, OPT_BY_PID,
+    OPT_FALSE_LEAK_RATE
 };
 
 int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t errlen)
@@ -86,6 +93,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},
         {"diff", no_argument, NULL, OPT_DIFF},
+        {"trend", no_argument, NULL, OPT_TREND},
+        {"by-pid", no_argument, NULL, OPT_BY_PID},
+        {"false-leak-rate", required_argument, NULL, OPT_FALSE_LEAK_RATE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -94,6 +104,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
     o->top = 10;
     o->group = GROUP_LINENO;
     o->format = FORMAT_TEXT;
+    o->false_leak_rate = 0.01;
     optind = 0; /* full reset (GNU), so parsing can run more than once */
     opterr = 0;
     int c;
@@ -161,6 +172,20 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
             break;
         case 'o': o->output = optarg; break;
         case OPT_DIFF: o->diff = 1; break;
+        case OPT_TREND: o->trend = 1; break;
+        case OPT_BY_PID: o->by_pid = 1; break;
+        case OPT_FALSE_LEAK_RATE: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v > 0 && v < 1)) {
+                snprintf(err, errlen, "invalid --false-leak-rate '%s' (a probability, 0 < P < 1)",
+                         optarg);
+                return CLI_USAGE;
+            }
+            o->false_leak_rate = v;
+            break;
+        }
         case 'h':
             cli_usage(out);
             return CLI_EXIT_OK;
@@ -175,14 +200,34 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
             return CLI_USAGE;
         }
     }
-    int need = o->diff ? 2 : 1;
-    if (argc - optind != need) {
-        snprintf(err, errlen, o->diff ? "--diff needs two snapshots, OLD and NEW"
-                                      : "expected exactly one snapshot file");
+    if (o->diff && o->trend) {
+        snprintf(err, errlen, "--diff and --trend cannot be used together");
         return CLI_USAGE;
     }
-    for (int i = 0; i < need; i++)
-        o->files[i] = argv[optind + i];
+    size_t nargs = (size_t)(argc - optind);
+    if (o->diff && nargs != 2) {
+        snprintf(err, errlen, "--diff needs two snapshots, OLD and NEW");
+        return CLI_USAGE;
+    }
+    if (o->trend && nargs < 3) {
+        /* A slope and the scatter around it need three points at least. */
+        snprintf(err, errlen, "--trend needs at least three snapshots");
+        return CLI_USAGE;
+    }
+    if (nargs == 0) {
+        snprintf(err, errlen, "expected a snapshot file");
+        return CLI_USAGE;
+    }
+    o->files = argv + optind;
+    o->nfiles = nargs;
+    if (o->by_pid && (o->diff || o->trend)) {
+        snprintf(err, errlen, "--by-pid only applies to merged reports (not --diff or --trend)");
+        return CLI_USAGE;
+    }
+    if (o->trend && o->format == FORMAT_COLLAPSED) {
+        snprintf(err, errlen, "--trend writes text or json, not collapsed stacks");
+        return CLI_USAGE;
+    }
     if (o->cumulative && o->group == GROUP_TRACEBACK) {
         /* Snapshot.statistics raises ValueError for this combination. */
         snprintf(err, errlen, "--cumulative cannot be used with --group-by traceback");

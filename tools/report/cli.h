@@ -22,7 +22,11 @@ typedef struct cli_opts {
     int all_frames;
     enum output_format format;
     const char *output;
-    const char *files[2]; /* SNAPSHOT, or OLD NEW with --diff */
+    char **files; /* SNAPSHOT..., or OLD NEW with --diff (pointers into argv) */
+    size_t nfiles;
+    int trend;  /* --trend: sites that grow across the snapshots */
+    int by_pid; /* merging: one section (collapsed: one root frame) per process */
+    double false_leak_rate; /* --trend: family-wise false-leak rate (default 0.01) */
     cli_filter *filters;  /* in command line order */
     size_t nfilters;
     domain_spec *domains; /* --domain and --exclude-domain, in command line order */

@@ -19,6 +19,7 @@ typedef struct report {
     size_t top; /* rows to print; 0 = all */
     int domain_roots; /* collapsed: the domain name as the root frame */
     int python_only;  /* the snapshots were loaded with SNAPSHOT_PYTHON_ONLY */
+    const char *root; /* collapsed: a first frame of every stack ("pid N" with --by-pid) */
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
@@ -30,8 +31,54 @@ void format_traceback_str(FILE *out, const report *rep, const row *r);
 
 /* Each returns 0, or -1 on a write error. */
 int format_text(FILE *out, const report *rep);
+/* Pieces of format_text: the header lines of one snapshot (its first line
+ * starts with "# " label), and the "# top" line with the rows. */
+void format_text_header(FILE *out, const snapshot *s, const char *label);
+int format_text_rows(FILE *out, const report *rep);
 int format_json(FILE *out, const report *rep);
+/* Pieces of format_json: a string, the object of one snapshot, and the
+ * "total_rows" and "rows" members (after a comma; each row with "pid"
+ * when pid is not NULL, a number or null). */
+void format_json_string(FILE *out, const char *s, size_t len);
+void format_json_double(FILE *out, double v);
+void format_json_snapshot(FILE *out, const snapshot *s);
+int format_json_rows(FILE *out, const report *rep, const char *pid);
 int format_collapsed(FILE *out, const report *rep);
+
+/* Merged snapshots: one section per process with --by-pid, else one. */
+typedef struct merge_section {
+    snapshot merged;          /* the sum of its inputs (snapshot_merge) */
+    const snapshot **inputs;  /* its snapshots, in command line order */
+    size_t ninputs;
+    int has_pid;              /* metadata pid of its inputs; 0: none ("pid ?") */
+    int64_t pid;
+    row *rows;
+    size_t nrows;
+} merge_section;
+
+typedef struct merge_report {
+    intern *in;
+    const agg_opts *opts;
+    const snapshot *const *inputs; /* every snapshot, in command line order */
+    size_t ninputs;
+    merge_section *sections;
+    size_t nsections;
+    int by_pid;
+    size_t top;
+    int domain_roots;
+    int python_only;
+} merge_report;
+
+int format_merge_text(FILE *out, const merge_report *m);
+int format_merge_json(FILE *out, const merge_report *m);
+int format_merge_collapsed(FILE *out, const merge_report *m);
+
+struct trend_result;
+/* --trend (docs/report.md, "Leaks across snapshots"); shows top leaks (0: all). */
+int format_trend_text(FILE *out, const struct trend_result *t, intern *in, const agg_opts *opts,
+                      size_t top);
+int format_trend_json(FILE *out, const struct trend_result *t, intern *in, const agg_opts *opts,
+                      size_t top, int python_only);
 
 /* Helpers shared by the formatters. */
 const char *group_by_name(group_by g);

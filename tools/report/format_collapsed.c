@@ -42,6 +42,13 @@ static int listed(const acc_view *v, const uint8_t *pass, size_t st)
     return v && st < v->nacc && v->acc[st].traces && pass[st];
 }
 
+/* root: a first frame for the whole stack (the "pid N" of --by-pid), or NULL. */
+static void write_root(FILE *out, const char *root)
+{
+    if (root)
+        fprintf(out, "%s;", root);
+}
+
 static void write_stack(FILE *out, intern *in, int32_t stack)
 {
     size_t nf;
@@ -122,6 +129,7 @@ static int format_domain_roots(FILE *out, const report *rep, const uint8_t *pass
         if (rep->old_snap || sizes[1]) {
             char name[32];
             domain_name(name, sizeof name, items[i].domain);
+            write_root(out, rep->root);
             fprintf(out, "%s;", name);
             write_stack(out, rep->in, items[i].stack);
             if (rep->old_snap)
@@ -165,6 +173,7 @@ int format_collapsed(FILE *out, const report *rep)
     sort_in = rep->in;
     qsort(ids, n, sizeof *ids, cmp_stack);
     for (size_t i = 0; i < n; i++) {
+        write_root(out, rep->root);
         write_stack(out, rep->in, ids[i]);
         if (rep->old_snap)
             fprintf(out, " %" PRId64 " %" PRId64 "\n", stack_size(vo, pass_old, (size_t)ids[i]),

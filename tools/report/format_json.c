@@ -6,7 +6,7 @@
 
 #include "format.h"
 
-static void json_string(FILE *out, const char *s, size_t len)
+void format_json_string(FILE *out, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     fputc('"', out);
@@ -32,10 +32,10 @@ static void json_string(FILE *out, const char *s, size_t len)
 
 static void json_cstr(FILE *out, const char *s)
 {
-    json_string(out, s, strlen(s));
+    format_json_string(out, s, strlen(s));
 }
 
-static void json_double(FILE *out, double v)
+void format_json_double(FILE *out, double v)
 {
     if (isfinite(v))
         fprintf(out, "%.17g", v);
@@ -51,14 +51,14 @@ static void json_timeline(FILE *out, const snapshot *s, int comma)
     for (size_t i = 0; i < s->ntimeline; i++) {
         const timeline_point *p = &s->timeline[i];
         fputs(i ? ", [" : "[", out);
-        json_double(out, p->time);
+        format_json_double(out, p->time);
         fprintf(out, ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", p->live_bytes, p->peak_bytes,
                 p->rss_bytes);
     }
     fputc(']', out);
 }
 
-static void json_snapshot(FILE *out, const snapshot *s)
+void format_json_snapshot(FILE *out, const snapshot *s)
 {
     int64_t size;
     double count, var;
@@ -73,10 +73,10 @@ static void json_snapshot(FILE *out, const snapshot *s)
     fprintf(out, ", \"sample_rate\": %" PRId64 ", \"estimated\": %s, \"total_size\": %" PRId64
                  ", \"total_count\": ",
             s->sample_rate, snapshot_is_sampled(s) ? "true" : "false", size);
-    json_double(out, count);
+    format_json_double(out, count);
     fputs(", \"total_size_rse\": ", out);
     if (snapshot_is_sampled(s) && size > 0)
-        json_double(out, sqrt(var) / (double)size);
+        format_json_double(out, sqrt(var) / (double)size);
     else
         fputs("null", out);
     fprintf(out, ", \"stacks\": \"%s\", \"distinct_native_frames\": %zu",
@@ -89,10 +89,10 @@ static void json_snapshot(FILE *out, const snapshot *s)
         fprintf(out, "%s{\"domain\": %" PRId64 ", \"name\": \"%s\", \"traces\": %" PRId64
                      ", \"size\": %" PRId64 ", \"count\": ",
                 d ? ", " : "", t->domain, name, t->sum.traces, t->sum.size);
-        json_double(out, t->sum.count);
+        format_json_double(out, t->sum.count);
         fputs(", \"size_rse\": ", out);
         if (snapshot_is_sampled(s) && t->sum.size > 0)
-            json_double(out, sqrt(t->sum.var) / (double)t->sum.size);
+            format_json_double(out, sqrt(t->sum.var) / (double)t->sum.size);
         else
             fputs("null", out);
         fputc('}', out);
@@ -110,9 +110,9 @@ static void json_snapshot(FILE *out, const snapshot *s)
         fputs(": ", out);
         switch (m->kind) {
         case META_INT: fprintf(out, "%" PRId64, m->i); break;
-        case META_FLOAT: json_double(out, m->f); break;
+        case META_FLOAT: format_json_double(out, m->f); break;
         case META_BOOL: fputs(m->i ? "true" : "false", out); break;
-        case META_STR: json_string(out, m->s, m->slen); break;
+        case META_STR: format_json_string(out, m->s, m->slen); break;
         default: fputs("null", out); break;
         }
     }
@@ -137,11 +137,21 @@ int format_json(FILE *out, const report *rep)
             rep->python_only ? "true" : "false", sampled ? "true" : "false");
     if (rep->old_snap) {
         fputs(" \"old_snapshot\": ", out);
-        json_snapshot(out, rep->old_snap);
+        format_json_snapshot(out, rep->old_snap);
         fputs(",\n", out);
     }
     fputs(" \"snapshot\": ", out);
-    json_snapshot(out, rep->snap);
+    format_json_snapshot(out, rep->snap);
+    if (format_json_rows(out, rep, NULL) < 0)
+        return -1;
+    fputs("}\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
+int format_json_rows(FILE *out, const report *rep, const char *pid)
+{
+    const agg_opts *o = rep->opts;
+    int sampled = snapshot_is_sampled(rep->snap) || (rep->old_snap && snapshot_is_sampled(rep->old_snap));
     size_t shown = report_shown_rows(rep);
     int has_domains = report_has_domains(rep);
     int64_t *doms;
@@ -154,11 +164,13 @@ int format_json(FILE *out, const report *rep)
         const row *r = &rep->rows[i];
         long long count = report_count(rep->snap, r->count);
         fputs(i ? ",\n  {" : "\n  {", out);
+        if (pid)
+            fprintf(out, "\"pid\": %s, ", pid);
         fprintf(out, "\"size\": %" PRId64 ", \"count\": %lld, \"count_estimate\": ", r->size, count);
-        json_double(out, r->count);
+        format_json_double(out, r->count);
         fputs(", \"average\": ", out);
         if (r->count != 0)
-            json_double(out, (double)r->size / (sampled ? r->count : (double)count));
+            format_json_double(out, (double)r->size / (sampled ? r->count : (double)count));
         else
             fputs("null", out);
         if (rep->old_snap) {
@@ -166,13 +178,13 @@ int format_json(FILE *out, const report *rep)
                     llround(r->count_diff));
             fputs(", \"size_diff_stderr\": ", out);
             if (sampled)
-                json_double(out, sqrt(r->var));
+                format_json_double(out, sqrt(r->var));
             else
                 fputs("null", out);
         } else {
             fputs(", \"rse\": ", out);
             if (sampled)
-                json_double(out, report_rse(r));
+                format_json_double(out, report_rse(r));
             else
                 fputs("null", out);
         }
@@ -193,7 +205,7 @@ int format_json(FILE *out, const report *rep)
             row_frame(rep->in, o->group, r, k, &file, &lineno);
             const char *name = intern_file_name(rep->in, file, &len);
             fputs(k ? ", {\"filename\": " : "{\"filename\": ", out);
-            json_string(out, name, len);
+            format_json_string(out, name, len);
             fprintf(out, ", \"lineno\": %" PRId64 "%s}", lineno,
                     frame_is_native(rep, file) ? ", \"native\": true" : "");
         }
@@ -207,7 +219,7 @@ int format_json(FILE *out, const report *rep)
             format_row_text(buf, sizeof buf, rep, r);
             fprintf(mem, ": %s", buf);
             fclose(mem);
-            json_string(out, tb, tblen);
+            format_json_string(out, tb, tblen);
         } else {
             fputs("null", out);
         }
@@ -216,6 +228,6 @@ int format_json(FILE *out, const report *rep)
     }
     free(doms);
     free(begin);
-    fputs(shown ? "\n ]}\n" : "]}\n", out);
+    fputs(shown ? "\n ]" : "]", out);
     return ferror(out) ? -1 : 0;
 }

@@ -194,7 +194,7 @@ static void header_timeline(FILE *out, const snapshot *s)
             a, b, h, t);
 }
 
-static void header_snapshot(FILE *out, const snapshot *s, const char *label)
+void format_text_header(FILE *out, const snapshot *s, const char *label)
 {
     int64_t size;
     double count, var;
@@ -292,10 +292,15 @@ static void row_marker(FILE *out, const row *r, const int64_t *doms, const size_
 
 int format_text(FILE *out, const report *rep)
 {
-    const agg_opts *o = rep->opts;
     if (rep->old_snap)
-        header_snapshot(out, rep->old_snap, "old ");
-    header_snapshot(out, rep->snap, rep->old_snap ? "new " : "");
+        format_text_header(out, rep->old_snap, "old ");
+    format_text_header(out, rep->snap, rep->old_snap ? "new " : "");
+    return format_text_rows(out, rep);
+}
+
+int format_text_rows(FILE *out, const report *rep)
+{
+    const agg_opts *o = rep->opts;
     size_t shown = report_shown_rows(rep);
     fprintf(out, "# %s %zu of %zu rows, group by %s%s%s\n", rep->old_snap ? "differences:" : "top",
             shown, rep->nrows, group_by_name(o->group), o->cumulative ? ", cumulative" : "",

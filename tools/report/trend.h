@@ -1,0 +1,39 @@
+/* --trend: the sites (report rows) whose live bytes grow across a series
+ * of snapshots of one process, ordered by their time metadata. */
+#ifndef MPROFILE_REPORT_TREND_H
+#define MPROFILE_REPORT_TREND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate.h"
+#include "trend_stats.h"
+
+typedef struct trend_site {
+    row key;       /* the row of the site (key, domain), as in the other reports */
+    double *bytes; /* per snapshot, in time order */
+    double *var;   /* sampling variance of each */
+    trend_fit fit; /* slope in bytes per hour */
+    int leak;      /* significant and growing */
+} trend_site;
+
+typedef struct trend_result {
+    size_t n;                /* snapshots */
+    const snapshot **order;  /* the snapshots by time */
+    double *time;            /* their Unix times */
+    int sampled;             /* some snapshot is sampled */
+    double false_leak_rate;  /* family-wise, over the sites tested */
+    trend_site *sites;       /* leaks first, by decreasing slope, then the others */
+    size_t nsites;           /* sites tested: rows of some snapshot */
+    size_t nleaks;
+} trend_result;
+
+/* The trend of the rows of snaps[0..n) (n >= 3, any order) grouped and
+ * filtered by opts.  0; -1 with a message in err for input that cannot
+ * make a trend (a snapshot without a time, two at the same time, several
+ * processes) or when out of memory. */
+int trend_compute(const snapshot *const *snaps, size_t n, intern *in, const agg_opts *opts,
+                  double false_leak_rate, trend_result *out, char *err, size_t errlen);
+void trend_free(trend_result *r);
+
+#endif
