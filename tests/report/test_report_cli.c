@@ -81,7 +81,7 @@ static void test_cli__usage_errors(void **state)
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--diff", "s"), CLI_USAGE);
     cli_opts_free(&o);
-    assert_int_equal(PARSE(&o, err, "a", "b"), CLI_USAGE);
+    assert_int_equal(PARSE(&o, err, "--diff", "a", "b", "c"), CLI_USAGE);
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--nope", "s"), CLI_USAGE);
     cli_opts_free(&o);
@@ -90,6 +90,49 @@ static void test_cli__usage_errors(void **state)
     assert_int_equal(PARSE(&o, err, "--help"), CLI_EXIT_OK);
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--version"), CLI_EXIT_OK);
+    cli_opts_free(&o);
+}
+
+static void test_cli__merge_and_trend(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "a", "b", "c"), CLI_RUN);
+    assert_int_equal(o.nfiles, 3);
+    assert_string_equal(o.files[2], "c");
+    assert_false(o.trend || o.by_pid || o.diff);
+    assert_true(o.false_leak_rate == 0.01);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--by-pid", "--format", "collapsed", "a"), CLI_RUN);
+    assert_true(o.by_pid);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--trend", "--false-leak-rate", "0.001", "a", "b", "c"),
+                     CLI_RUN);
+    assert_true(o.trend && o.false_leak_rate == 0.001);
+    cli_opts_free(&o);
+
+    assert_int_equal(PARSE(&o, err, "--trend", "a", "b"), CLI_USAGE);
+    assert_string_equal(err, "--trend needs at least three snapshots");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--trend", "--diff", "a", "b", "c"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--trend", "--by-pid", "a", "b", "c"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--diff", "--by-pid", "a", "b"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--trend", "--format", "collapsed", "a", "b", "c"), CLI_USAGE);
+    cli_opts_free(&o);
+    static const char *const bad[] = {"0", "1", "-0.1", "x", "0.5x", "nan", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(PARSE(&o, err, "--trend", "--false-leak-rate", (char *)bad[i], "a", "b",
+                               "c"),
+                         CLI_USAGE);
+        assert_non_null(strstr(err, "--false-leak-rate"));
+        cli_opts_free(&o);
+    }
+    assert_int_equal(PARSE(&o, err, "--top", "3"), CLI_USAGE);
+    assert_string_equal(err, "expected a snapshot file");
     cli_opts_free(&o);
 }
 
@@ -135,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_cli__defaults),
         cmocka_unit_test(test_cli__all_options),
         cmocka_unit_test(test_cli__usage_errors),
+        cmocka_unit_test(test_cli__merge_and_trend),
         cmocka_unit_test(test_cli__domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

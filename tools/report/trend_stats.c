@@ -11,8 +11,10 @@ void trend_fit_series(const double *t, const double *x, const double *v, size_t 
     tb /= (double)n;
     for (size_t i = 0; i < n; i++)
         sxx += (t[i] - tb) * (t[i] - tb);
+    /* Relative to the first value: a flat series has a slope of exactly 0
+     * (the c_i sum to 0 only up to rounding). */
     for (size_t i = 0; i < n; i++)
-        slope += (t[i] - tb) / sxx * x[i];
+        slope += (t[i] - tb) / sxx * (x[i] - x[0]);
     /* Increments around the slope: their scatter per unit of time. */
     double tau2 = 0;
     size_t rises = 0;
