@@ -52,7 +52,11 @@ int format_trend_text(FILE *out, const trend_result *t, intern *in, const agg_op
     fprintf(out, "# trend: %zu snapshots", t->n);
     if (has_pid)
         fprintf(out, " of pid %" PRId64, pid->i);
-    fprintf(out, " over %s, %s to %s\n", d, a, b);
+    fprintf(out, " over %s, %s to %s", d, a, b);
+    if (t->skipped_peaks)
+        fprintf(out, " (%zu peak snapshot%s left out)", t->skipped_peaks,
+                t->skipped_peaks == 1 ? "" : "s");
+    fputc('\n', out);
     for (size_t i = 0; i < t->n; i++) {
         const snapshot *s = t->order[i];
         int64_t size;
@@ -142,7 +146,8 @@ int format_trend_json(FILE *out, const trend_result *t, intern *in, const agg_op
             fputs(", ", out);
         format_json_double(out, t->time[i]);
     }
-    fprintf(out, "],\n \"sites_tested\": %zu, \"total_rows\": %zu,\n \"rows\": [", t->nsites,
+    fprintf(out, "], \"skipped_peaks\": %zu", t->skipped_peaks);
+    fprintf(out, ",\n \"sites_tested\": %zu, \"total_rows\": %zu,\n \"rows\": [", t->nsites,
             t->nleaks);
     size_t shown = shown_sites(t, top);
     report rep = site_report(in, opts, t);

@@ -82,16 +82,44 @@ out:
     return rc;
 }
 
-int trend_compute(const snapshot *const *snaps, size_t n, intern *in, const agg_opts *opts,
+static int is_peak(const snapshot *s)
+{
+    const meta_entry *m = snapshot_meta(s, "is_peak");
+    return m && m->kind == META_BOOL && m->i;
+}
+
+int trend_compute(const snapshot *const *all, size_t nall, intern *in, const agg_opts *opts,
                   double false_leak_rate, trend_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    out->n = n;
     out->false_leak_rate = false_leak_rate;
+    /* Peak companions hold the live set of another moment than their
+     * time: they are left out of the series. */
+    const snapshot **snaps = malloc((nall ? nall : 1) * sizeof *snaps);
+    if (!snaps) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < nall; i++) {
+        if (is_peak(all[i]))
+            out->skipped_peaks++;
+        else
+            snaps[n++] = all[i];
+    }
+    out->n = n;
+    if (n < 3) {
+        snprintf(err, errlen, "--trend needs at least three snapshots that are not peak snapshots "
+                              "(%zu given, %zu of them peak)", nall, out->skipped_peaks);
+        free(snaps);
+        return -1;
+    }
     if (order_snapshots(snaps, n, out, err, errlen) < 0) {
+        free(snaps);
         trend_free(out);
         return -1;
     }
+    free(snaps);
     row **rows = calloc(n, sizeof *rows);
     size_t *nrows = calloc(n, sizeof *nrows);
     int32_t *slot = NULL;

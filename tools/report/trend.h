@@ -18,7 +18,8 @@ typedef struct trend_site {
 } trend_site;
 
 typedef struct trend_result {
-    size_t n;                /* snapshots */
+    size_t n;                /* snapshots of the series */
+    size_t skipped_peaks;    /* peak snapshots given and left out */
     const snapshot **order;  /* the snapshots by time */
     double *time;            /* their Unix times */
     int sampled;             /* some snapshot is sampled */
@@ -28,8 +29,8 @@ typedef struct trend_result {
     size_t nleaks;
 } trend_result;
 
-/* The trend of the rows of snaps[0..n) (n >= 3, any order) grouped and
- * filtered by opts.  0; -1 with a message in err for input that cannot
+/* The trend of the rows of snaps[0..n) (any order; peak snapshots are
+ * left out, at least 3 must remain) grouped and filtered by opts.  0; -1 with a message in err for input that cannot
  * make a trend (a snapshot without a time, two at the same time, several
  * processes) or when out of memory. */
 int trend_compute(const snapshot *const *snaps, size_t n, intern *in, const agg_opts *opts,
