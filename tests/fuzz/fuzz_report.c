@@ -11,7 +11,9 @@
 #include "aggregate.h"
 #include "format.h"
 #include "match.h"
+#include "merge.h"
 #include "snapshot_model.h"
+#include "trend.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,6 +57,40 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
         glob_free(filters[i].glob);
 }
 
+/* Several snapshots: merged (the input with itself, in one section and by
+ * pid), and --trend over them (one time twice: an error, reported). */
+static void run_merged(intern *in, const snapshot *a, const snapshot *b)
+{
+    const snapshot *inputs[] = {a, b, a};
+    FILE *out = fopen("/dev/null", "w");
+    if (!out)
+        return;
+    for (int by_pid = 0; by_pid < 2; by_pid++) {
+        agg_opts o = {.group = by_pid ? GROUP_TRACEBACK : GROUP_LINENO, .cumulative = !by_pid};
+        merge_section sec = {.inputs = inputs, .ninputs = 2};
+        sec.pid = snapshot_pid(a, &sec.has_pid);
+        if (snapshot_merge(&sec.merged, inputs, 2, in) == 0 &&
+            aggregate_rows(&sec.merged, in, &o, &sec.rows, &sec.nrows) == 0) {
+            merge_report m = {.in = in, .opts = &o, .inputs = inputs, .ninputs = 2,
+                              .sections = &sec, .nsections = 1, .by_pid = by_pid, .top = 3};
+            format_merge_text(out, &m);
+            format_merge_json(out, &m);
+            format_merge_collapsed(out, &m);
+        }
+        free(sec.rows);
+        snapshot_free(&sec.merged);
+    }
+    agg_opts o = {.group = GROUP_LINENO};
+    trend_result t;
+    char err[256];
+    if (trend_compute(inputs, 3, in, &o, 0.01, &t, err, sizeof err) == 0) {
+        format_trend_text(out, &t, in, &o, 0);
+        format_trend_json(out, &t, in, &o, 0, 0);
+        trend_free(&t);
+    }
+    fclose(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     intern *in = intern_new();
@@ -67,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The snapshot against itself exercises --diff. */
         if (snapshot_from_buffer(&old, in, data, size, 0, &err) == 0) {
             run_reports(in, &s, &old);
+            run_merged(in, &s, &old);
             snapshot_free(&old);
         }
         snapshot_free(&s);

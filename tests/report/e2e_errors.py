@@ -90,7 +90,13 @@ def main():
     good_path = os.path.join(workdir, "good.pickle")
     usage = [[], ["--top", "x", good_path], ["-g", "function", good_path],
              ["--cumulative", "-g", "traceback", good_path], ["--bogus", good_path],
-             ["--diff", good_path], [good_path, good_path], ["--format", "xml", good_path],
+             ["--diff", good_path], ["--diff", good_path, good_path, good_path],
+             ["--trend", good_path, good_path], ["--trend", "--diff", good_path, good_path, good_path],
+             ["--trend", "--by-pid", good_path, good_path, good_path],
+             ["--diff", "--by-pid", good_path, good_path],
+             ["--trend", "--false-leak-rate", "2", good_path, good_path, good_path],
+             ["--trend", "--format", "collapsed", good_path, good_path, good_path],
+             ["--format", "xml", good_path],
              ["-n"], ["--domain", "pyhton", good_path], ["--exclude-domain", "", good_path],
              ["--domain", "1.5", good_path], ["--domain", "tracked:7", good_path],
              ["--domain-roots", good_path], [good_path, "--domain"]]
@@ -99,6 +105,17 @@ def main():
         if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
             failures += 1
             print("FAIL usage %r: %d %r" % (args, res.returncode, res.stderr))
+    # Merged snapshots: a bad one among good ones is named; --trend wants times.
+    res = subprocess.run([report, good_path, missing, good_path], capture_output=True, text=True)
+    if res.returncode != 1 or not res.stderr.startswith("mprofile-report: %s: " % missing):
+        failures += 1
+        print("FAIL merge with a missing file: %d %r" % (res.returncode, res.stderr))
+    res = subprocess.run([report, "--trend", good_path, good_path, good_path], capture_output=True,
+                         text=True)
+    if res.returncode != 1 or res.stderr != ("mprofile-report: %s: no time in its metadata "
+                                             "(--trend orders the snapshots by it)\n" % good_path):
+        failures += 1
+        print("FAIL --trend without times: %d %r" % (res.returncode, res.stderr))
     res = subprocess.run([report, "--domain", "numpy", good_path], capture_output=True, text=True)
     if "invalid --domain 'numpy' (python, native, tracked or a domain number)" not in res.stderr:
         failures += 1
