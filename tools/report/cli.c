@@ -49,6 +49,9 @@ void cli_opts_free(cli_opts *opts)
     free(opts->domains);
     opts->domains = NULL;
     opts->ndomains = 0;
+    free(opts->files);
+    opts->files = NULL;
+    opts->nfiles = 0;
 }
 
 static int add_filter(cli_opts *o, const char *pattern, int inclusive)
@@ -218,7 +221,12 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         snprintf(err, errlen, "expected a snapshot file");
         return CLI_USAGE;
     }
-    o->files = argv + optind;
+    o->files = malloc(nargs * sizeof *o->files);
+    if (!o->files) {
+        snprintf(err, errlen, "out of memory");
+        return CLI_USAGE;
+    }
+    memcpy(o->files, argv + optind, nargs * sizeof *o->files);
     o->nfiles = nargs;
     if (o->by_pid && (o->diff || o->trend)) {
         snprintf(err, errlen, "--by-pid only applies to merged reports (not --diff or --trend)");

@@ -22,7 +22,7 @@ typedef struct cli_opts {
     int all_frames;
     enum output_format format;
     const char *output;
-    char **files; /* SNAPSHOT..., or OLD NEW with --diff (pointers into argv) */
+    const char **files; /* SNAPSHOT..., or OLD NEW with --diff (the strings of argv) */
     size_t nfiles;
     int trend;  /* --trend: sites that grow across the snapshots */
     int by_pid; /* merging: one section (collapsed: one root frame) per process */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "format.h"
+#include "merge.h"
 #include "trend.h"
 
 static void utc(char *buf, size_t len, double t)
@@ -42,16 +43,14 @@ int format_trend_text(FILE *out, const trend_result *t, intern *in, const agg_op
                       size_t top)
 {
     char a[64], b[64], d[32], sz[32];
-    const snapshot *first = t->order[0];
     int has_pid;
-    const meta_entry *pid = snapshot_meta(first, "pid");
-    has_pid = pid && pid->kind == META_INT;
+    int64_t pid = snapshot_pid(t->order[0], &has_pid);
     duration(d, sizeof d, t->time[t->n - 1] - t->time[0]);
     utc(a, sizeof a, t->time[0]);
     utc(b, sizeof b, t->time[t->n - 1]);
     fprintf(out, "# trend: %zu snapshots", t->n);
     if (has_pid)
-        fprintf(out, " of pid %" PRId64, pid->i);
+        fprintf(out, " of pid %" PRId64, pid);
     fprintf(out, " over %s, %s to %s", d, a, b);
     if (t->skipped_peaks)
         fprintf(out, " (%zu peak snapshot%s left out)", t->skipped_peaks,
