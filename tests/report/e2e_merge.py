@@ -1,8 +1,9 @@
 """End-to-end: several snapshots merged, against tracemalloc.
 
-Runs data/workload.py twice under PYTHON with tracemalloc (two processes, two snapshots each),
-and gives the snapshots pid metadata as libmprofile writes it (A and B from the first process,
-C from the second, D without a pid). Then for every key type, cumulative mode and a few filter
+Runs data/workload.py under PYTHON with tracemalloc, which dumps two snapshots, and rewrites
+them with pid metadata as libmprofile writes it into four inputs: A (the first) and B (the
+second) of process 1001, C (the second again) of process 999, D (the first again) without a
+pid. Then for every key type, cumulative mode and a few filter
 sets:
   - `mprofile-report A B C D` prints exactly the rows of tracemalloc's statistics() on one
     Snapshot holding the traces of all four;
@@ -67,14 +68,13 @@ def sections(stdout):
 
 def main():
     report, python, workdir = sys.argv[1:4]
-    first = write_snapshots(python, os.path.join(workdir, "p1"), "workload.py")
+    first = write_snapshots(python, workdir, "workload.py")
     if first is None:
         return 77
-    second = write_snapshots(python, os.path.join(workdir, "p2"), "workload.py")
     a, b, c, d = (os.path.join(workdir, n + ".snap") for n in "abcd")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     subprocess.run([python, "-c", PREPARE, first[0], a, "1001", first[1], b, "1001",
-                    second[1], c, "999", second[0], d, "-"], check=True, env=env)
+                    first[1], c, "999", first[0], d, "-"], check=True, env=env)
     inputs = [a, b, c, d]
     by_pid = [("999", [c]), ("1001", [a, b]), ("?", [d])]
 
