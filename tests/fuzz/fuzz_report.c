@@ -83,9 +83,14 @@ static void run_merged(intern *in, const snapshot *a, const snapshot *b)
     agg_opts o = {.group = GROUP_LINENO};
     trend_result t;
     char err[256];
-    if (trend_compute(inputs, 3, in, &o, 0.01, &t, err, sizeof err) == 0) {
-        format_trend_text(out, &t, in, &o, 0);
-        format_trend_json(out, &t, in, &o, 0, 0);
+    if (trend_compute(inputs, 3, in, &o, &t, err, sizeof err) == 0) {
+        if (trend_decide(&t, 1, 0.01) == 0) {
+            trend_group g = {.inputs = inputs, .ninputs = 3, .result = &t};
+            trend_report r = {.in = in, .opts = &o, .false_leak_rate = 0.01,
+                              .family_sites = t.nsites, .groups = &g, .ngroups = 1};
+            format_trend_text(out, &r);
+            format_trend_json(out, &r);
+        }
         trend_free(&t);
     }
     fclose(out);

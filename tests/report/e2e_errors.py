@@ -92,7 +92,6 @@ def main():
              ["--cumulative", "-g", "traceback", good_path], ["--bogus", good_path],
              ["--diff", good_path], ["--diff", good_path, good_path, good_path],
              ["--trend", good_path, good_path], ["--trend", "--diff", good_path, good_path, good_path],
-             ["--trend", "--by-pid", good_path, good_path, good_path],
              ["--diff", "--by-pid", good_path, good_path],
              ["--trend", "--false-leak-rate", "2", good_path, good_path, good_path],
              ["--trend", "--format", "collapsed", good_path, good_path, good_path],

@@ -64,6 +64,44 @@ def true_slope(lines, times):
             / sum((h - hb) ** 2 for h in hours))
 
 
+def pid_of(snaps):
+    return int(os.path.basename(snaps[0]).split(".")[1])
+
+
+def check_by_pid(report, runs, failures):
+    """The dumps of three processes at once: refused without --by-pid; with it, one trend per
+    process, the leak in the leaking one only, and a process with two snapshots said too few."""
+    few = [s for s in runs["steady2"] if ".peak." not in s][:2]
+    inputs = runs["steady1"] + runs["leak"] + few
+    proc = subprocess.run([report, "--trend", *inputs], capture_output=True, text=True)
+    if proc.returncode != 1 or "different processes" not in proc.stderr:
+        failures.append("several processes without --by-pid: %d %s"
+                        % (proc.returncode, proc.stderr))
+    text = trend(report, ["--by-pid", *inputs])
+    leak, steady, two = pid_of(runs["leak"]), pid_of(runs["steady1"]), pid_of(few)
+    blocks = {}
+    for line in text.split("\n"):
+        if line.startswith("# trend: "):
+            current = int(line.split(" of pid ")[1].split()[0])
+            blocks[current] = []
+        elif line.startswith("# pid %d: 2 snapshots, too few for a trend" % two):
+            blocks[two] = None
+        elif line and not line.startswith(("#", "  ")):
+            blocks[current].append(line)
+    where = "%s:%d: " % (PROGRAM, LEAK_LINE)
+    if (sorted(blocks) != sorted([leak, steady, two]) or blocks[two] is not None
+            or blocks[steady] != [] or len(blocks[leak]) != 1
+            or not blocks[leak][0].startswith(where)):
+        failures.append("--by-pid: %s\n%s" % (blocks, text))
+    doc = json.loads(trend(report, ["--by-pid", *inputs], "json"))
+    procs = {p["pid"]: p for p in doc["processes"]}
+    if (sorted(procs) != sorted([leak, steady, two]) or not procs[two]["too_few_snapshots"]
+            or procs[leak]["rows"][0]["pid"] != leak
+            or doc["family_sites"] != procs[leak]["sites_tested"] + procs[steady]["sites_tested"]):
+        failures.append("--by-pid JSON: %s" % {p: (v["too_few_snapshots"], v.get("total_rows"))
+                                               for p, v in procs.items()})
+
+
 def main():
     report, lib, python, workdir = map(os.path.abspath, sys.argv[1:5])
     if not os.path.exists(lib) or not os.path.exists(python):
@@ -71,9 +109,11 @@ def main():
         return 77
     os.makedirs(workdir, exist_ok=True)
     failures = []
+    runs = {}
     for name, seed, rate in (("steady1", 1, 16384), ("steady2", 2, 16384),
                              ("steady3", 3, 16384), ("steady_exact", 4, 1)):
         snaps, _ = run(report, lib, python, workdir, name, seed, "noleak", rate)
+        runs[name] = snaps
         text = trend(report, snaps)
         if "\n# 0 growing sites of " not in text:
             failures.append("%s: a leak reported in a program that does not leak:\n%s"
@@ -82,6 +122,7 @@ def main():
             failures.append("%s: peak snapshots not left out: %s" % (name, text.split("\n")[0]))
     for name, seed, rate in (("leak", 5, 16384), ("leak_exact", 6, 1)):
         snaps, lines = run(report, lib, python, workdir, name, seed, "leak", rate)
+        runs[name] = snaps
         text = trend(report, snaps)
         doc = json.loads(trend(report, snaps, "json"))
         rows = [line for line in text.split("\n") if line and not line.startswith(("#", "  "))]
@@ -100,6 +141,7 @@ def main():
             failures.append("%s: slope %.4g B/h, truth %.4g B/h" % (name, top["slope"], truth))
         if len(doc["snapshots"]) != len(doc["times"]) or doc["skipped_peaks"] < 1:
             failures.append("%s: JSON snapshots and times" % name)
+    check_by_pid(report, runs, failures)
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0

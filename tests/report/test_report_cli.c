@@ -117,7 +117,8 @@ static void test_cli__merge_and_trend(void **state)
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--trend", "--diff", "a", "b", "c"), CLI_USAGE);
     cli_opts_free(&o);
-    assert_int_equal(PARSE(&o, err, "--trend", "--by-pid", "a", "b", "c"), CLI_USAGE);
+    assert_int_equal(PARSE(&o, err, "--trend", "--by-pid", "a", "b", "c"), CLI_RUN);
+    assert_true(o.trend && o.by_pid);
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--diff", "--by-pid", "a", "b"), CLI_USAGE);
     cli_opts_free(&o);

@@ -309,7 +309,8 @@ static void test_trend__snapshots_ordered_by_time(void **state)
     agg_opts o = {.group = GROUP_LINENO};
     trend_result t;
     char err[256];
-    assert_int_equal(trend_compute(ptr, 5, in, &o, 0.01, &t, err, sizeof err), 0);
+    assert_int_equal(trend_compute(ptr, 5, in, &o, &t, err, sizeof err), 0);
+    assert_int_equal(trend_decide(&t, 1, 0.01), 0);
     assert_int_equal(t.nsites, 2);
     assert_int_equal(t.nleaks, 1);
     assert_true(t.time[0] == 1.7e9 && t.time[4] == 1.7e9 + 240);
@@ -345,10 +346,56 @@ static void test_trend__exact_mode_wants_steady_rises(void **state)
     agg_opts o = {.group = GROUP_LINENO};
     trend_result t;
     char err[256];
-    assert_int_equal(trend_compute(ptr, 7, in, &o, 0.5, &t, err, sizeof err), 0);
+    assert_int_equal(trend_compute(ptr, 7, in, &o, &t, err, sizeof err), 0);
+    assert_int_equal(trend_decide(&t, 1, 0.5), 0);
     assert_int_equal(t.nleaks, 0);
     trend_free(&t);
     for (int i = 0; i < 7; i++)
+        snapshot_free(&s[i]);
+    intern_free(in);
+}
+
+/* Two processes decided together: Holm over the sites of both, so the
+ * family is twice as large, and each result's leaks are its own. */
+static void test_trend__processes_decided_together(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s[8];
+    const snapshot *ptr[8];
+    /* Process 1: a leak of 100 bytes a minute with a little scatter;
+     * process 2: flat. */
+    static const int64_t leak[] = {1000, 1110, 1190, 1300, 1400, 1505, 1600, 1695};
+    for (int i = 0; i < 8; i++) {
+        load_at(&s[i], in, 1.7e9 + 60 * (i % 4) + (i < 4 ? 0 : 1), i < 4 ? 1 : 2,
+                i < 4 ? leak[2 * i] : 500, 700);
+        s[i].path = strdup("x.snap");
+        ptr[i] = &s[i];
+    }
+    agg_opts o = {.group = GROUP_LINENO};
+    trend_result t[2];
+    char err[256];
+    assert_int_equal(trend_compute(ptr, 4, in, &o, &t[0], err, sizeof err), 0);
+    assert_int_equal(trend_compute(ptr + 4, 4, in, &o, &t[1], err, sizeof err), 0);
+    assert_int_equal(trend_decide(t, 2, 0.2), 0);
+    assert_int_equal(t[0].family_sites, 4);
+    assert_int_equal(t[1].family_sites, 4);
+    assert_int_equal(t[1].nleaks, 0);
+    assert_int_equal(t[0].nleaks, 1);
+    assert_true(t[0].sites[0].leak && intern_frame_lineno(in, t[0].sites[0].key.key) == 10);
+    /* The p-value of the leak alone passes 0.2 / 2 but not 0.2 / 4... */
+    double p = t[0].sites[0].fit.p;
+    print_message("p = %g\n", p);
+    /* ...so a stricter rate finds it alone and not in the family of 4. */
+    double rate = 2.5 * p; /* between 2 p (2 sites) and 4 p (4 sites) */
+    assert_int_equal(trend_decide(&t[0], 1, rate), 0);
+    assert_int_equal(t[0].nleaks, 1);
+    assert_int_equal(trend_decide(t, 2, rate), 0);
+    assert_int_equal(t[0].nleaks, 0);
+    assert_int_equal(t[0].family_sites, 4);
+    trend_free(&t[0]);
+    trend_free(&t[1]);
+    for (int i = 0; i < 8; i++)
         snapshot_free(&s[i]);
     intern_free(in);
 }
@@ -369,7 +416,7 @@ static void test_trend__errors(void **state)
         s[i].path = strdup(names[i]);
         ptr[i] = &s[i];
     }
-    assert_int_equal(trend_compute(ptr, 3, in, &o, 0.01, &t, err, sizeof err), -1);
+    assert_int_equal(trend_compute(ptr, 3, in, &o, &t, err, sizeof err), -1);
     assert_string_equal(err, "b.snap: no time in its metadata (--trend orders the snapshots by it)");
     for (int i = 0; i < 3; i++)
         snapshot_free(&s[i]);
@@ -378,7 +425,7 @@ static void test_trend__errors(void **state)
         load_at(&s[i], in, 1.7e9 + (i == 2 ? 0 : i), 7, 10, 10);
         s[i].path = strdup(names[i]);
     }
-    assert_int_equal(trend_compute(ptr, 3, in, &o, 0.01, &t, err, sizeof err), -1);
+    assert_int_equal(trend_compute(ptr, 3, in, &o, &t, err, sizeof err), -1);
     assert_string_equal(err, "a.snap and c.snap have the same time");
     for (int i = 0; i < 3; i++)
         snapshot_free(&s[i]);
@@ -387,13 +434,13 @@ static void test_trend__errors(void **state)
         load_at(&s[i], in, 1.7e9 + i, i == 2 ? 8 : 7, 10, 10);
         s[i].path = strdup(names[i]);
     }
-    assert_int_equal(trend_compute(ptr, 3, in, &o, 0.01, &t, err, sizeof err), -1);
+    assert_int_equal(trend_compute(ptr, 3, in, &o, &t, err, sizeof err), -1);
     assert_string_equal(err, "a.snap and c.snap are snapshots of different processes: --trend "
-                             "follows one process");
+                             "follows one process (--by-pid: one trend per process)");
     snapshot_free(&s[2]);
     load_at(&s[2], in, 1.7e9 + 2, -1, 10, 10);
     s[2].path = strdup(names[2]);
-    assert_int_equal(trend_compute(ptr, 3, in, &o, 0.01, &t, err, sizeof err), -1);
+    assert_int_equal(trend_compute(ptr, 3, in, &o, &t, err, sizeof err), -1);
     for (int i = 0; i < 3; i++)
         snapshot_free(&s[i]);
     intern_free(in);
@@ -411,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_trend__leak_found_with_its_slope),
         cmocka_unit_test(test_trend__snapshots_ordered_by_time),
         cmocka_unit_test(test_trend__exact_mode_wants_steady_rises),
+        cmocka_unit_test(test_trend__processes_decided_together),
         cmocka_unit_test(test_trend__errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

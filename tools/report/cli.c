@@ -29,8 +29,8 @@ void cli_usage(FILE *out)
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "      --python-only     drop the native frames of mixed Python + native stacks\n"
           "                        (the report of a Python-only recording)\n"
-          "      --by-pid          merging: keep processes apart (metadata pid), one\n"
-          "                        section (collapsed: one 'pid N' root frame) per process\n"
+          "      --by-pid          keep processes apart (metadata pid): one section\n"
+          "                        (collapsed: one 'pid N' root frame) or trend per process\n"
           "      --false-leak-rate P  --trend: chance that a program that does not leak\n"
           "                        reports a leak (default 0.01)\n"
           "  -o, --output FILE     write there instead of stdout\n"
@@ -228,8 +228,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
     }
     memcpy(o->files, argv + optind, nargs * sizeof *o->files);
     o->nfiles = nargs;
-    if (o->by_pid && (o->diff || o->trend)) {
-        snprintf(err, errlen, "--by-pid only applies to merged reports (not --diff or --trend)");
+    if (o->by_pid && o->diff) {
+        snprintf(err, errlen, "--by-pid cannot be used with --diff");
         return CLI_USAGE;
     }
     if (o->trend && o->format == FORMAT_COLLAPSED) {

@@ -25,7 +25,7 @@ typedef struct cli_opts {
     const char **files; /* SNAPSHOT..., or OLD NEW with --diff (the strings of argv) */
     size_t nfiles;
     int trend;  /* --trend: sites that grow across the snapshots */
-    int by_pid; /* merging: one section (collapsed: one root frame) per process */
+    int by_pid; /* merging and --trend: one section (collapsed: one root frame) per process */
     double false_leak_rate; /* --trend: family-wise false-leak rate (default 0.01) */
     cli_filter *filters;  /* in command line order */
     size_t nfilters;

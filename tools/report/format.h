@@ -74,11 +74,31 @@ int format_merge_json(FILE *out, const merge_report *m);
 int format_merge_collapsed(FILE *out, const merge_report *m);
 
 struct trend_result;
-/* --trend (docs/report.md, "Leaks across snapshots"); shows top leaks (0: all). */
-int format_trend_text(FILE *out, const struct trend_result *t, intern *in, const agg_opts *opts,
-                      size_t top);
-int format_trend_json(FILE *out, const struct trend_result *t, intern *in, const agg_opts *opts,
-                      size_t top, int python_only);
+/* --trend: one group, or with --by-pid one per process (pids ascending,
+ * none last). */
+typedef struct trend_group {
+    int has_pid;
+    int64_t pid;
+    const snapshot **inputs;       /* its files, in command line order */
+    size_t ninputs;
+    struct trend_result *result;   /* NULL: fewer than 3 snapshots besides peak ones */
+} trend_group;
+
+typedef struct trend_report {
+    intern *in;
+    const agg_opts *opts;
+    size_t top;       /* growing sites shown per group; 0 = all */
+    int python_only;
+    int by_pid;
+    double false_leak_rate;
+    size_t family_sites; /* sites of every group, tested together */
+    trend_group *groups;
+    size_t ngroups;
+} trend_report;
+
+/* docs/report.md, "Leaks across snapshots". */
+int format_trend_text(FILE *out, const trend_report *r);
+int format_trend_json(FILE *out, const trend_report *r);
 
 /* Helpers shared by the formatters. */
 const char *group_by_name(group_by g);

@@ -2,6 +2,7 @@
  * what grew between two, or which sites grow across a series.
  * Exit status: 0 success, 1 bad input or I/O error, 2 usage. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,39 +22,67 @@ static int cmp_pid(const snapshot *a, const snapshot *b)
     return pa < pb ? -1 : pa > pb;
 }
 
-static int build_sections(merge_report *m, const snapshot **inputs, size_t n, intern *in)
+/* The inputs in groups: all in one, or with by_pid one per process.
+ * *sorted holds the inputs group after group (files in command line order
+ * within a group), group k being (*sorted)[begin[k] .. begin[k + 1]).
+ * Returns the number of groups, or -1 when out of memory. */
+static ptrdiff_t group_inputs(const snapshot **inputs, size_t n, int by_pid,
+                              const snapshot ***sorted, size_t **begin)
 {
-    m->sections = calloc(n, sizeof *m->sections);
-    const snapshot **sorted = malloc(n * sizeof *sorted);
-    if (!m->sections || !sorted) {
-        free(sorted);
+    *sorted = malloc((n ? n : 1) * sizeof **sorted);
+    *begin = malloc((n + 1) * sizeof **begin);
+    if (!*sorted || !*begin) {
+        free(*sorted);
+        free(*begin);
         return -1;
     }
-    memcpy(sorted, inputs, n * sizeof *sorted);
-    if (m->by_pid) {
+    const snapshot **s = *sorted;
+    memcpy(s, inputs, n * sizeof *s);
+    if (by_pid) {
         /* Insertion sort: stable, so files keep their command line order. */
         for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && cmp_pid(sorted[j - 1], sorted[j]) > 0; j--) {
-                const snapshot *t = sorted[j];
-                sorted[j] = sorted[j - 1];
-                sorted[j - 1] = t;
+            for (size_t j = i; j > 0 && cmp_pid(s[j - 1], s[j]) > 0; j--) {
+                const snapshot *t = s[j];
+                s[j] = s[j - 1];
+                s[j - 1] = t;
             }
     }
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && (!m->by_pid || cmp_pid(sorted[i], sorted[j]) == 0))
-            j++;
-        merge_section *s = &m->sections[m->nsections++];
-        s->inputs = sorted + i;
-        s->ninputs = j - i;
-        s->pid = snapshot_pid(sorted[i], &s->has_pid);
-        if (snapshot_merge(&s->merged, s->inputs, s->ninputs, in) < 0 ||
-            aggregate_rows(&s->merged, in, m->opts, &s->rows, &s->nrows) < 0)
-            return -1;
-        i = j;
+    size_t ngroups = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || (by_pid && cmp_pid(s[i - 1], s[i]) != 0))
+            (*begin)[ngroups++] = i;
+    (*begin)[ngroups] = n;
+    return (ptrdiff_t)ngroups;
+}
+
+static int build_sections(merge_report *m, const snapshot **inputs, size_t n, intern *in)
+{
+    const snapshot **sorted;
+    size_t *begin;
+    ptrdiff_t ngroups = group_inputs(inputs, n, m->by_pid, &sorted, &begin);
+    if (ngroups < 0)
+        return -1;
+    m->sections = calloc((size_t)ngroups + 1, sizeof *m->sections);
+    if (!m->sections) {
+        free(sorted);
+        free(begin);
+        return -1;
     }
     /* sections[0].inputs owns the sorted array. */
-    return 0;
+    int rc = 0;
+    for (ptrdiff_t k = 0; k < ngroups && rc == 0; k++) {
+        merge_section *s = &m->sections[m->nsections++];
+        s->inputs = sorted + begin[k];
+        s->ninputs = begin[k + 1] - begin[k];
+        s->pid = snapshot_pid(s->inputs[0], &s->has_pid);
+        if (snapshot_merge(&s->merged, s->inputs, s->ninputs, in) < 0 ||
+            aggregate_rows(&s->merged, in, m->opts, &s->rows, &s->nrows) < 0)
+            rc = -1;
+    }
+    if (!m->nsections)
+        free(sorted);
+    free(begin);
+    return rc;
 }
 
 static void free_sections(merge_report *m)
@@ -67,19 +96,63 @@ static void free_sections(merge_report *m)
     free(m->sections);
 }
 
+/* --trend: one trend, or with --by-pid one per process, decided together. */
+static int write_trend(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
+                       const snapshot **snaps, char *msg, size_t msglen)
+{
+    const snapshot **sorted;
+    size_t *begin;
+    ptrdiff_t ngroups = group_inputs(snaps, o->nfiles, o->by_pid, &sorted, &begin);
+    if (ngroups < 0) {
+        snprintf(msg, msglen, "out of memory");
+        return -2;
+    }
+    trend_group *groups = calloc((size_t)ngroups + 1, sizeof *groups);
+    trend_result *results = calloc((size_t)ngroups + 1, sizeof *results);
+    size_t nresults = 0;
+    int rc = -2;
+    if (!groups || !results) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    for (ptrdiff_t k = 0; k < ngroups; k++) {
+        trend_group *g = &groups[k];
+        g->inputs = sorted + begin[k];
+        g->ninputs = begin[k + 1] - begin[k];
+        g->pid = snapshot_pid(g->inputs[0], &g->has_pid);
+        /* A process with too few snapshots is said so, not an error, when
+         * others may have their trend. */
+        if (o->by_pid && trend_series_length(g->inputs, g->ninputs) < 3)
+            continue;
+        if (trend_compute(g->inputs, g->ninputs, in, ao, &results[nresults], msg, msglen) < 0)
+            goto out;
+        g->result = &results[nresults++];
+    }
+    if (trend_decide(results, nresults, o->false_leak_rate) < 0) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    trend_report r = {.in = in, .opts = ao, .top = o->top, .python_only = o->python_only,
+                      .by_pid = o->by_pid, .false_leak_rate = o->false_leak_rate,
+                      .family_sites = nresults ? results[0].family_sites : 0, .groups = groups,
+                      .ngroups = (size_t)ngroups};
+    rc = o->format == FORMAT_JSON ? format_trend_json(out, &r) : format_trend_text(out, &r);
+out:
+    for (size_t k = 0; k < nresults; k++)
+        trend_free(&results[k]);
+    free(results);
+    free(groups);
+    free(sorted);
+    free(begin);
+    return rc;
+}
+
 static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
                         const snapshot **snaps, char *msg, size_t msglen)
 {
     int rc;
-    if (o->trend) {
-        trend_result t;
-        if (trend_compute(snaps, o->nfiles, in, ao, o->false_leak_rate, &t, msg, msglen) < 0)
-            return -2;
-        rc = o->format == FORMAT_JSON ? format_trend_json(out, &t, in, ao, o->top, o->python_only)
-                                      : format_trend_text(out, &t, in, ao, o->top);
-        trend_free(&t);
-        return rc;
-    }
+    if (o->trend)
+        return write_trend(out, o, in, ao, snaps, msg, msglen);
     if (o->diff || (o->nfiles == 1 && !o->by_pid)) {
         row *rows = NULL;
         size_t nrows = 0;

@@ -60,7 +60,8 @@ static int order_snapshots(const snapshot *const *snaps, size_t n, trend_result 
         int64_t pid = snapshot_pid(snaps[i], &has);
         if (has != has_pid0 || pid != pid0) {
             snprintf(err, errlen, "%s and %s are snapshots of different processes: --trend "
-                                  "follows one process", snaps[0]->path, snaps[i]->path);
+                                  "follows one process (--by-pid: one trend per process)",
+                     snaps[0]->path, snaps[i]->path);
             goto out;
         }
     }
@@ -89,10 +90,9 @@ static int is_peak(const snapshot *s)
 }
 
 int trend_compute(const snapshot *const *all, size_t nall, intern *in, const agg_opts *opts,
-                  double false_leak_rate, trend_result *out, char *err, size_t errlen)
+                  trend_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    out->false_leak_rate = false_leak_rate;
     /* Peak companions hold the live set of another moment than their
      * time: they are left out of the series. */
     const snapshot **snaps = malloc((nall ? nall : 1) * sizeof *snaps);
@@ -123,8 +123,7 @@ int trend_compute(const snapshot *const *all, size_t nall, intern *in, const agg
     row **rows = calloc(n, sizeof *rows);
     size_t *nrows = calloc(n, sizeof *nrows);
     int32_t *slot = NULL;
-    double *hours = malloc(n * sizeof *hours), *p = NULL;
-    uint8_t *reject = NULL;
+    double *hours = malloc(n * sizeof *hours);
     int rc = -1;
     if (!rows || !nrows || !hours)
         goto out;
@@ -171,27 +170,10 @@ int trend_compute(const snapshot *const *all, size_t nall, intern *in, const agg
             site->var[i] = r->var;
         }
     }
-    p = malloc((out->nsites ? out->nsites : 1) * sizeof *p);
-    reject = malloc(out->nsites ? out->nsites : 1);
-    if (!p || !reject)
-        goto out;
-    for (size_t s = 0; s < out->nsites; s++) {
-        trend_site *site = &out->sites[s];
+    for (size_t k = 0; k < out->nsites; k++) {
+        trend_site *site = &out->sites[k];
         trend_fit_series(hours, site->bytes, site->var, n, &site->fit);
-        p[s] = site->fit.p;
     }
-    if (trend_holm(p, out->nsites, false_leak_rate, reject) < 0)
-        goto out;
-    for (size_t s = 0; s < out->nsites; s++) {
-        const trend_fit *f = &out->sites[s].fit;
-        /* Exact snapshots have no sampling noise to lean on: a leak must
-         * also have grown in at least half of the steps. */
-        int steady = out->sampled || 2 * f->rises >= n - 1;
-        out->sites[s].leak = reject[s] && f->slope > 0 && f->growth > 0 && steady;
-        out->nleaks += (size_t)out->sites[s].leak;
-    }
-    if (out->nsites > 1)
-        qsort(out->sites, out->nsites, sizeof *out->sites, cmp_site);
     rc = 0;
 out:
     for (size_t i = 0; rows && i < n; i++)
@@ -200,13 +182,64 @@ out:
     free(nrows);
     free(slot);
     free(hours);
-    free(p);
-    free(reject);
     if (rc < 0) {
         snprintf(err, errlen, "out of memory");
         trend_free(out);
     }
     return rc;
+}
+
+int trend_decide(trend_result *results, size_t nresults, double false_leak_rate)
+{
+    size_t m = 0;
+    for (size_t r = 0; r < nresults; r++)
+        m += results[r].nsites;
+    double *p = malloc((m ? m : 1) * sizeof *p);
+    uint8_t *reject = malloc(m ? m : 1);
+    if (!p || !reject) {
+        free(p);
+        free(reject);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t r = 0; r < nresults; r++)
+        for (size_t s = 0; s < results[r].nsites; s++)
+            p[k++] = results[r].sites[s].fit.p;
+    /* One family: every site of every process, so that the whole report
+     * holds the false-leak rate. */
+    if (trend_holm(p, m, false_leak_rate, reject) < 0) {
+        free(p);
+        free(reject);
+        return -1;
+    }
+    k = 0;
+    for (size_t r = 0; r < nresults; r++) {
+        trend_result *t = &results[r];
+        t->false_leak_rate = false_leak_rate;
+        t->family_sites = m;
+        t->nleaks = 0;
+        for (size_t s = 0; s < t->nsites; s++) {
+            const trend_fit *f = &t->sites[s].fit;
+            /* Exact snapshots have no sampling noise to lean on: a leak
+             * must also have grown in at least half of the steps. */
+            int steady = t->sampled || 2 * f->rises >= t->n - 1;
+            t->sites[s].leak = reject[k++] && f->slope > 0 && f->growth > 0 && steady;
+            t->nleaks += (size_t)t->sites[s].leak;
+        }
+        if (t->nsites > 1)
+            qsort(t->sites, t->nsites, sizeof *t->sites, cmp_site);
+    }
+    free(p);
+    free(reject);
+    return 0;
+}
+
+size_t trend_series_length(const snapshot *const *snaps, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !is_peak(snaps[i]);
+    return k;
 }
 
 void trend_free(trend_result *r)
