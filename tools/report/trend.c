@@ -194,7 +194,7 @@ int trend_decide(trend_result *results, size_t nresults, double false_leak_rate)
     size_t m = 0;
     for (size_t r = 0; r < nresults; r++)
         m += results[r].nsites;
-    double *p = malloc((m ? m : 1) * sizeof *p);
+    double *p = calloc(m ? m : 1, sizeof *p);
     uint8_t *reject = malloc(m ? m : 1);
     if (!p || !reject) {
         free(p);
