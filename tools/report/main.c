@@ -11,8 +11,8 @@
 #include "merge.h"
 #include "trend.h"
 
-/* Sections of a merged report: every input in one, or with --by-pid one
- * per process, ascending, snapshots without a pid last. */
+/* The order of processes under --by-pid: pids ascending, snapshots
+ * without a pid last. */
 static int cmp_pid(const snapshot *a, const snapshot *b)
 {
     int ha, hb;
@@ -96,7 +96,8 @@ static void free_sections(merge_report *m)
     free(m->sections);
 }
 
-/* --trend: one trend, or with --by-pid one per process, decided together. */
+/* --trend: one trend, or with --by-pid one per process, decided together.
+ * Returns as write_report. */
 static int write_trend(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
                        const snapshot **snaps, char *msg, size_t msglen)
 {
@@ -147,6 +148,8 @@ out:
     return rc;
 }
 
+/* The report the options ask for: 0, -1 on a write error, -2 with a
+ * message in msg for input that cannot make it or when out of memory. */
 static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
                         const snapshot **snaps, char *msg, size_t msglen)
 {
