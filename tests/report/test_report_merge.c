@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aggregate.h"
+#include "format.h"
 #include "merge.h"
 #include "pickle_builder.h"
 
@@ -171,12 +172,111 @@ static void test_merge__pid(void **state)
     intern_free(in);
 }
 
+/* A snapshot of S0 traces with a pid (< 0: none) and a sample rate. */
+static void load_pid(snapshot *s, intern *in, const char *path, int64_t pid, int64_t rate,
+                     const int64_t *sizes, size_t n)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}};
+    size_t of[] = {0, 1, 0, 1};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 2, NULL, sizes, of, n);
+    pb_snapshot_traces_done(&b, 10);
+    if (pid >= 0) {
+        pb_str(&b, "pid");
+        pb_int(&b, pid);
+    }
+    pb_str(&b, "sample_rate");
+    pb_int(&b, rate);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+    s->path = strdup(path);
+}
+
+/* The whole text of a merged report, in one section and by pid, and
+ * collapsed stacks with their pid roots. */
+static void test_merge__output(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot a, b, c;
+    static const int64_t sa[] = {100, 200}, sb[] = {1000}, sc[] = {5, 6};
+    load_pid(&a, in, "a.snap", 7, 1, sa, 2);
+    load_pid(&b, in, "b.snap", -1, 1, sb, 1);
+    load_pid(&c, in, "c.snap", 3, 1, sc, 2);
+    const snapshot *inputs[] = {&a, &b, &c};
+    agg_opts o = {.group = GROUP_LINENO};
+    merge_section one = {.inputs = inputs, .ninputs = 3};
+    assert_int_equal(snapshot_merge(&one.merged, inputs, 3, in), 0);
+    assert_int_equal(aggregate_rows(&one.merged, in, &o, &one.rows, &one.nrows), 0);
+    merge_report m = {.in = in, .opts = &o, .inputs = inputs, .ninputs = 3, .sections = &one,
+                      .nsections = 1, .top = 1};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(format_merge_text(out, &m), 0);
+    fclose(out);
+    assert_string_equal(buf,
+        "# merged: 3 snapshots, 5 traces, total size=1311 B, count=5\n"
+        "# 1/3 a.snap: 2 traces, traceback_limit=10, total size=300 B, count=2\n"
+        "# pid=7\n"
+        "# 2/3 b.snap: 1 traces, traceback_limit=10, total size=1000 B, count=1\n"
+        "# 3/3 c.snap: 2 traces, traceback_limit=10, total size=11 B, count=2\n"
+        "# pid=3\n"
+        "# top 1 of 1 rows, group by lineno\n"
+        "b.py:5: size=1311 B, count=5, average=262 B\n");
+    free(buf);
+    /* By pid: 3, 7, then ?. */
+    const snapshot *sorted[] = {&c, &a, &b};
+    merge_section secs[3] = {{.inputs = &sorted[0], .ninputs = 1, .has_pid = 1, .pid = 3},
+                             {.inputs = &sorted[1], .ninputs = 1, .has_pid = 1, .pid = 7},
+                             {.inputs = &sorted[2], .ninputs = 1}};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(snapshot_merge(&secs[k].merged, secs[k].inputs, 1, in), 0);
+        assert_int_equal(aggregate_rows(&secs[k].merged, in, &o, &secs[k].rows, &secs[k].nrows), 0);
+    }
+    m.sections = secs;
+    m.nsections = 3;
+    m.by_pid = 1;
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(format_merge_collapsed(out, &m), 0);
+    fclose(out);
+    assert_string_equal(buf, "pid 3;a.py:1;b.py:5 5\npid 3;c.py:9;b.py:5 6\n"
+                             "pid 7;a.py:1;b.py:5 100\npid 7;c.py:9;b.py:5 200\n"
+                             "pid ?;a.py:1;b.py:5 1000\n");
+    free(buf);
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(format_merge_text(out, &m), 0);
+    fclose(out);
+    assert_non_null(strstr(buf, "# pid 3: 1 snapshot, 2 traces, total size=11 B, count=2\n"
+                                "# top 1 of 1 rows, group by lineno\n"
+                                "b.py:5: size=11 B, count=2, average=6 B\n"
+                                "# pid 7: 1 snapshot, 2 traces, total size=300 B, count=2\n"));
+    assert_non_null(strstr(buf, "# pid ?: 1 snapshot, 1 traces, total size=1000 B, count=1\n"));
+    free(buf);
+    for (int k = 0; k < 3; k++) {
+        snapshot_free(&secs[k].merged);
+        free(secs[k].rows);
+    }
+    snapshot_free(&one.merged);
+    free(one.rows);
+    snapshot_free(&a);
+    snapshot_free(&b);
+    snapshot_free(&c);
+    intern_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge__as_one_snapshot),
         cmocka_unit_test(test_merge__different_rates),
         cmocka_unit_test(test_merge__pid),
+        cmocka_unit_test(test_merge__output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

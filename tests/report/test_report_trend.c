@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "pickle_builder.h"
 #include "trend.h"
 
@@ -92,7 +93,8 @@ static void test_trend__exact_line(void **state)
     trend_fit f;
     trend_fit_series(times, x, v, N, &f);
     assert_true(fabs(f.slope - 4096) < 1e-6);
-    assert_true(f.p < 1e-12);
+    /* No scatter at all: no noise, not a tiny one from rounding. */
+    assert_true(f.slope_se == 0 && isinf(f.t) && f.p == 0);
     assert_int_equal(f.rises, N - 1);
     assert_true(fabs(f.growth - 4096 * times[N - 1]) < 1e-6);
     /* A flat series: no slope, no noise, p = 1/2 (t = 0). */
@@ -400,6 +402,67 @@ static void test_trend__processes_decided_together(void **state)
     intern_free(in);
 }
 
+/* The text and JSON of a small trend, whole. */
+static void test_trend__output(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s[4];
+    const snapshot *ptr[4];
+    static const char *const names[] = {"a.snap", "b.snap", "c.snap", "d.snap"};
+    for (int i = 0; i < 4; i++) {
+        load_at(&s[i], in, 1.7e9 + 600 * i, 42, 1000 + 1024 * i, 700);
+        s[i].path = strdup(names[i]);
+        ptr[i] = &s[i];
+    }
+    agg_opts o = {.group = GROUP_LINENO};
+    trend_result t;
+    char err[256];
+    assert_int_equal(trend_compute(ptr, 4, in, &o, &t, err, sizeof err), 0);
+    assert_int_equal(trend_decide(&t, 1, 0.01), 0);
+    trend_group g = {.has_pid = 1, .pid = 42, .inputs = ptr, .ninputs = 4, .result = &t};
+    trend_report r = {.in = in, .opts = &o, .false_leak_rate = 0.01, .family_sites = 2,
+                      .groups = &g, .ngroups = 1};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(format_trend_text(out, &r), 0);
+    fclose(out);
+    assert_string_equal(buf,
+        "# trend: 4 snapshots of pid 42 over 30.0 min, 2023-11-14 22:13:20 UTC to 2023-11-14 "
+        "22:43:20 UTC\n"
+        "# 1/4 a.snap: +0.0 s, 2 traces, total size=1700 B, count=2\n"
+        "# 2/4 b.snap: +10.0 min, 2 traces, total size=2724 B, count=2\n"
+        "# 3/4 c.snap: +20.0 min, 2 traces, total size=3748 B, count=2\n"
+        "# 4/4 d.snap: +30.0 min, 2 traces, total size=4772 B, count=2\n"
+        "# test: slope > 0, one-sided t test on the increments (exact: scatter, rising in half "
+        "the steps), false-leak rate 1% over 2 sites (Holm)\n"
+        "# 1 growing site of 2, group by lineno\n"
+        "app.py:10: slope=+6144 B/h, growth=+3072 B (1000 B -> 4072 B), t=inf, p=0\n"
+        "  series: 1000 B, 2024 B, 3048 B, 4072 B\n");
+    free(buf);
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(format_trend_json(out, &r), 0);
+    fclose(out);
+    assert_non_null(strstr(buf, "\"mode\": \"trend\""));
+    assert_non_null(strstr(buf, "\"times\": [1700000000, 1700000600, 1700001200, 1700001800], "
+                                "\"skipped_peaks\": 0, \"sites_tested\": 2, \"total_rows\": 1"));
+    const char *slope = strstr(buf, "{\"slope\": ");
+    assert_non_null(slope);
+    assert_true(fabs(strtod(slope + 10, NULL) - 6144) < 1e-6);
+    assert_non_null(strstr(buf, ", \"slope_stderr\": 0, \"t\": null, \"dof\": 2, "
+                                "\"p_value\": 0, \"growth\": 3072, \"first\": 1000, \"last\": 4072, "
+                                "\"rises\": 3, \"series\": [1000, 2024, 3048, 4072], "
+                                "\"series_stderr\": [0, 0, 0, 0], \"frames\": [{\"filename\": "
+                                "\"app.py\", \"lineno\": 10}], \"text\": \"app.py:10\"}"));
+    free(buf);
+    trend_free(&t);
+    for (int i = 0; i < 4; i++)
+        snapshot_free(&s[i]);
+    intern_free(in);
+}
+
 static void test_trend__errors(void **state)
 {
     (void)state;
@@ -459,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_trend__snapshots_ordered_by_time),
         cmocka_unit_test(test_trend__exact_mode_wants_steady_rises),
         cmocka_unit_test(test_trend__processes_decided_together),
+        cmocka_unit_test(test_trend__output),
         cmocka_unit_test(test_trend__errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

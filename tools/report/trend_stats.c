@@ -15,12 +15,19 @@ void trend_fit_series(const double *t, const double *x, const double *v, size_t 
      * (the c_i sum to 0 only up to rounding). */
     for (size_t i = 0; i < n; i++)
         slope += (t[i] - tb) / sxx * (x[i] - x[0]);
-    /* Increments around the slope: their scatter per unit of time. */
+    /* Increments around the slope: their scatter per unit of time.
+     * Residuals at the level of rounding (an exactly linear series) count
+     * as none, so that such a series has no noise at all. */
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fabs(x[i]) > scale ? fabs(x[i]) : scale;
     double tau2 = 0;
     size_t rises = 0;
     for (size_t k = 0; k + 1 < n; k++) {
         double dt = t[k + 1] - t[k], d = x[k + 1] - x[k];
         double r = d - slope * dt;
+        if (fabs(r) <= 1e-12 * scale)
+            r = 0;
         tau2 += r * r / dt;
         rises += d > 0;
     }
