@@ -97,6 +97,32 @@ def main():
               for i, d in enumerate(domains * 2)]
     seeds["seed-domains-p4"] = pickle.dumps(tracemalloc.Snapshot(traces, 10), protocol=4)
     seeds["seed-domains-p2"] = pickle.dumps(tracemalloc.Snapshot(traces, 10), protocol=2)
+    # Mixed stacks with the metadata --format pprof turns into mappings and
+    # addresses (native_objects, native_frames) and function names
+    # (frame_names); then hostile shapes of those keys, which are ignored
+    # entry by entry.
+    def with_native_keys(objects, addresses, names):
+        snap = tracemalloc.Snapshot(
+            [(0, 100, (("<native> deflate (libz.so.1)", 0), ("a.py", 3), ("main.py", 1)), 3),
+             (0x4D504E41, 64, (("<native> ??", 0), ("<native> main (python3)", 0)), 2),
+             (0, 8, (), 0)], 10)
+        snap.stacks = "mixed"
+        snap.time = 1764300000.5
+        snap.native_objects = objects
+        snap.native_frames = addresses
+        snap.frame_names = names
+        return pickle.dumps(snap, protocol=4)
+    seeds["seed-native-meta-p4"] = with_native_keys(
+        [("/usr/bin/python3", "ab12", 0x1000, 0x9000), ("/lib/libz.so.1", None, 0x2000, 0x6000)],
+        [("<native> deflate (libz.so.1)", 1, 0x2500), ("<native> deflate (libz.so.1)", 1, 0x2400),
+         ("<native> main (python3)", 0, 0x1100), ("<native> ??", None, 0x7f0000001000)],
+        [(("a.py", 3), "f"), (("main.py", 1), "<module>")])
+    seeds["seed-native-meta-hostile-p4"] = with_native_keys(
+        [("/x", "id", 5, 1), ("/y",), ("/z", 3, 0, 1), ("/w", None, -1, 2), None,
+         ("/big", None, 0, 2**63 - 1)],
+        [("<native> deflate (libz.so.1)", 7, 1), ("<native> ??", -1, 2), ("<native> ??", 0, -5),
+         ("<native> main (python3)", 5, 2**63 - 1), (1, 2, 3), ("<native> ??",), "str"],
+        [(("a.py", 3), 7), "x"])
     old_style = tracemalloc.Snapshot([(0, 10, (("x.py", 1),))], 1)  # Python < 3.9 traces
     seeds["seed-3tuple-p4"] = pickle.dumps(old_style, protocol=4)
     seeds["seed-empty-file"] = b""

@@ -219,6 +219,104 @@ static int read_frame_names(loader *l, const pv *val, size_t offset)
     return 0;
 }
 
+static void free_native_objects(snapshot *s)
+{
+    for (size_t i = 0; i < s->nnative_objects; i++) {
+        free(s->native_objects[i].path);
+        free(s->native_objects[i].build_id);
+    }
+    free(s->native_objects);
+    s->native_objects = NULL;
+    s->nnative_objects = 0;
+}
+
+/* A (path, build_id, start, end) tuple of native_objects into o; o->valid
+ * stays 0 for any other shape. */
+static int native_object_of(loader *l, const pv *item, native_object *o, size_t offset)
+{
+    if (item->kind != PV_TUPLE || item->u.t->len != 4)
+        return 0;
+    const pv *f = item->u.t->items;
+    if (f[0].kind != PV_STR || (f[1].kind != PV_STR && f[1].kind != PV_NONE) ||
+        f[2].kind != PV_INT || f[3].kind != PV_INT || f[2].u.i < 0 || f[3].u.i < f[2].u.i)
+        return 0;
+    o->path = dup_bytes(f[0].u.s, f[0].len);
+    o->build_id = f[1].kind == PV_STR ? dup_bytes(f[1].u.s, f[1].len) : NULL;
+    if (!o->path || (f[1].kind == PV_STR && !o->build_id))
+        return fail(l, offset, "out of memory");
+    o->path_len = f[0].len;
+    o->build_id_len = f[1].kind == PV_STR ? f[1].len : 0;
+    o->start = (uint64_t)f[2].u.i;
+    o->end = (uint64_t)f[3].u.i;
+    o->valid = 1;
+    return 0;
+}
+
+/* Metadata "native_objects": kept when it is a list (a later key replaces
+ * an earlier one), entry by entry, each at its index. */
+static int read_native_objects(loader *l, const pv *val, size_t offset)
+{
+    snapshot *s = l->snap;
+    free_native_objects(s);
+    size_t n = pv_seq_len(val);
+    if (val->kind != PV_LIST || n == 0)
+        return 0;
+    s->native_objects = calloc(n, sizeof *s->native_objects);
+    if (!s->native_objects)
+        return fail(l, offset, "out of memory");
+    s->nnative_objects = n;
+    for (size_t i = 0; i < n; i++) {
+        pv item = pv_seq_get(val, i);
+        if (native_object_of(l, &item, &s->native_objects[i], offset) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int cmp_native_address(const void *pa, const void *pb)
+{
+    const native_address *a = pa, *b = pb;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* Metadata "native_frames": (filename, object, offset) tuples; entries of
+ * another shape are left out, as tracemalloc would ignore the key. */
+static int read_native_frames(loader *l, const pv *val, size_t offset)
+{
+    snapshot *s = l->snap;
+    free(s->native_addresses);
+    s->native_addresses = NULL;
+    s->nnative_addresses = 0;
+    size_t n = pv_seq_len(val);
+    if (val->kind != PV_LIST || n == 0)
+        return 0;
+    native_address *a = malloc(n * sizeof *a);
+    if (!a)
+        return fail(l, offset, "out of memory");
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        pv item = pv_seq_get(val, i);
+        if (item.kind != PV_TUPLE || item.u.t->len != 3)
+            continue;
+        const pv *f = item.u.t->items;
+        if (f[0].kind != PV_STR || (f[1].kind != PV_INT && f[1].kind != PV_NONE) ||
+            (f[1].kind == PV_INT && f[1].u.i < 0) || f[2].kind != PV_INT || f[2].u.i < 0)
+            continue;
+        int32_t file = intern_file(l->in, f[0].u.s, f[0].len);
+        if (file < 0) {
+            free(a);
+            return fail(l, offset, "out of memory");
+        }
+        a[kept++] = (native_address){file, f[1].kind == PV_INT ? f[1].u.i : -1, (uint64_t)f[2].u.i};
+    }
+    qsort(a, kept, sizeof *a, cmp_native_address);
+    s->native_addresses = a;
+    s->nnative_addresses = kept;
+    return 0;
+}
+
 /* A key of the snapshot's state besides traces and traceback_limit: the
  * ones the report interprets are checked, and every other one is
  * metadata. */
@@ -229,6 +327,14 @@ static int read_meta(loader *l, const pv *key, const pv *val, size_t offset)
         return read_timeline(l, val, offset);
     if (key->len == 11 && memcmp(key->u.s, "frame_names", 11) == 0)
         return read_frame_names(l, val, offset);
+    /* Kept for --format pprof, then passed on to add_meta like any key
+     * (which leaves lists out of the metadata). */
+    if (key->len == 14 && memcmp(key->u.s, "native_objects", 14) == 0 &&
+        read_native_objects(l, val, offset) < 0)
+        return -1;
+    if (key->len == 13 && memcmp(key->u.s, "native_frames", 13) == 0 &&
+        read_native_frames(l, val, offset) < 0)
+        return -1;
     if (key->len == 11 && memcmp(key->u.s, "sample_rate", 11) == 0) {
         if (val->kind != PV_INT || val->u.i < 1)
             return fail(l, offset, "sample_rate is not a positive integer");
@@ -752,6 +858,8 @@ void snapshot_free(snapshot *snap)
     }
     free(snap->meta);
     free(snap->timeline);
+    free_native_objects(snap);
+    free(snap->native_addresses);
     free(snap->acc);
     free(snap->domains);
     free(snap->sd);
@@ -774,6 +882,28 @@ int snapshot_native_file(const snapshot *snap, const intern *in, int32_t file)
     size_t len;
     const char *name = intern_file_name(in, file, &len);
     return snap->mixed && !snap->native_dropped && native_name(name, len);
+}
+
+const native_address *snapshot_native_address(const snapshot *snap, int32_t file)
+{
+    size_t lo = 0, hi = snap->nnative_addresses;
+    while (lo < hi) { /* the first entry of file, the lowest offset */
+        size_t mid = lo + (hi - lo) / 2;
+        if (snap->native_addresses[mid].file < file)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < snap->nnative_addresses && snap->native_addresses[lo].file == file)
+        return &snap->native_addresses[lo];
+    return NULL;
+}
+
+const native_object *snapshot_native_object(const snapshot *snap, int64_t i)
+{
+    if (i < 0 || (uint64_t)i >= snap->nnative_objects || !snap->native_objects[i].valid)
+        return NULL;
+    return &snap->native_objects[i];
 }
 
 int snapshot_is_sampled(const snapshot *snap)

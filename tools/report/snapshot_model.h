@@ -50,6 +50,28 @@ typedef struct timeline_point {
     int64_t live_bytes, peak_bytes, rss_bytes;
 } timeline_point;
 
+/* An object of metadata "native_objects" (docs/format.md, "Native
+ * frames"): its path, GNU build id (NULL when it has none) and the span of
+ * its executable segments in the file's terms.  An entry of another shape
+ * keeps its index (frames refer to objects by index) with valid = 0. */
+typedef struct native_object {
+    int valid;
+    char *path;
+    size_t path_len;
+    char *build_id;
+    size_t build_id_len;
+    uint64_t start, end;
+} native_object;
+
+/* An entry of metadata "native_frames": the file id of a native frame's
+ * name, the index of its object in native_objects (-1 for none) and its
+ * return address in the object's terms. */
+typedef struct native_address {
+    int32_t file;
+    int64_t object;
+    uint64_t offset;
+} native_address;
+
 /* Longest timeline kept: libmprofile writes at most 512 points. */
 #define SNAPSHOT_MAX_TIMELINE 65536
 
@@ -78,6 +100,13 @@ typedef struct snapshot {
     /* Loaded with SNAPSHOT_PYTHON_ONLY from a mixed snapshot: its stacks
      * have no native frame left. */
     int native_dropped;
+    /* Metadata "native_objects" and "native_frames", when they are lists
+     * (ill-formed entries of native_frames are left out); the addresses
+     * are sorted by file id, then offset. */
+    native_object *native_objects;
+    size_t nnative_objects;
+    native_address *native_addresses;
+    size_t nnative_addresses;
     stack_acc *acc; /* indexed by stack id, every domain; nacc may be < intern_nstacks */
     size_t nacc;
     domain_total *domains; /* the domains of the traces, ascending; none without traces */
@@ -117,6 +146,13 @@ void snapshot_free(snapshot *snap);
 /* Whether the frames of this file are native frames of snap: snap is
  * mixed, kept its native frames and the name starts with "<native> ". */
 int snapshot_native_file(const snapshot *snap, const intern *in, int32_t file);
+
+/* Where a native frame's name was recorded (metadata "native_frames"):
+ * the entry of that file id with the lowest offset (calls from several
+ * places in one function share a name), or NULL when it has none. */
+const native_address *snapshot_native_address(const snapshot *snap, int32_t file);
+/* The object of index i of native_objects, or NULL when there is no valid one. */
+const native_object *snapshot_native_object(const snapshot *snap, int64_t i);
 
 const meta_entry *snapshot_meta(const snapshot *snap, const char *key);
 int snapshot_is_sampled(const snapshot *snap);
