@@ -47,6 +47,11 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
                 format_text(out, &rep);
                 format_json(out, &rep);
                 format_collapsed(out, &rep);
+                /* Whole stacks: grouping, cumulative mode and filename
+                 * filters (aggregate_stack_filter, as collapsed) add nothing
+                 * to a profile but time; --format pprof refuses --diff. */
+                if (!old && g == 0 && (variant == 0 || variant == 4))
+                    format_pprof(out, &rep);
             }
             free(rows);
         }

@@ -4,6 +4,7 @@ never a crash or a hang.
 usage: e2e_errors.py REPORT_BINARY WORKDIR"""
 import os
 import pickle
+import pty
 import random
 import re
 import subprocess
@@ -98,7 +99,9 @@ def main():
              ["--format", "xml", good_path],
              ["-n"], ["--domain", "pyhton", good_path], ["--exclude-domain", "", good_path],
              ["--domain", "1.5", good_path], ["--domain", "tracked:7", good_path],
-             ["--domain-roots", good_path], [good_path, "--domain"]]
+             ["--domain-roots", good_path], [good_path, "--domain"],
+             ["--format", "pprof", "--diff", good_path, good_path],
+             ["--format", "pprof", "--domain-roots", good_path]]
     for args in usage:
         res = subprocess.run([report] + args, capture_output=True, text=True)
         if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
@@ -131,6 +134,28 @@ def main():
         if res.returncode != 0 or res.stdout or "size=" not in fp.read():
             failures += 1
             print("FAIL -o")
+
+    # A binary profile is not written to a terminal (stdout a pty here).
+    primary, secondary = pty.openpty()
+    res = subprocess.run([report, "--format", "pprof", good_path], stdout=secondary,
+                         stderr=subprocess.PIPE, text=True)
+    os.close(secondary)
+    os.set_blocking(primary, False)
+    try:
+        written = os.read(primary, 4096)
+    except (BlockingIOError, OSError):
+        written = b""
+    os.close(primary)
+    if res.returncode != 2 or "-o FILE" not in res.stderr or written:
+        failures += 1
+        print("FAIL pprof to a terminal: %d %r %r" % (res.returncode, res.stderr, written))
+    # A write error (a full disk) is an error, as for the other formats.
+    if os.path.exists("/dev/full"):
+        res = subprocess.run([report, "--format", "pprof", "-o", "/dev/full", good_path],
+                             capture_output=True, text=True)
+        if res.returncode != 1 or "write error" not in res.stderr:
+            failures += 1
+            print("FAIL pprof to /dev/full: %d %r" % (res.returncode, res.stderr))
 
     print("%d bad inputs, %d failures" % (len(bad), failures))
     return 1 if failures else 0

@@ -137,6 +137,37 @@ static void test_cli__merge_and_trend(void **state)
     cli_opts_free(&o);
 }
 
+static void test_cli__pprof(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--format", "pprof", "-o", "p.pb.gz", "--python-only",
+                           "--domain", "native", "--include", "*.py", "s"),
+                     CLI_RUN);
+    assert_int_equal(o.format, FORMAT_PPROF);
+    assert_string_equal(o.output, "p.pb.gz");
+    cli_opts_free(&o);
+    /* One snapshot per profile: go tool pprof -diff_base compares two. */
+    assert_int_equal(PARSE(&o, err, "--format=pprof", "--diff", "a", "b"), CLI_USAGE);
+    assert_non_null(strstr(err, "-diff_base"));
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format", "pprof", "--domain-roots", "s"), CLI_USAGE);
+    cli_opts_free(&o);
+    /* Several snapshots: pprof merges profiles itself; a trend is no profile. */
+    assert_int_equal(PARSE(&o, err, "--format", "pprof", "a", "b"), CLI_USAGE);
+    assert_non_null(strstr(err, "one snapshot"));
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format", "pprof", "--by-pid", "a"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format", "pprof", "--trend", "a", "b", "c"), CLI_USAGE);
+    assert_string_equal(err, "--trend writes text or json, not a pprof profile");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format", "proto", "s"), CLI_USAGE);
+    assert_string_equal(err, "unknown --format 'proto' (text, json, collapsed or pprof)");
+    cli_opts_free(&o);
+}
+
 static void test_cli__domains(void **state)
 {
     (void)state;
@@ -181,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_cli__usage_errors),
         cmocka_unit_test(test_cli__merge_and_trend),
         cmocka_unit_test(test_cli__domains),
+        cmocka_unit_test(test_cli__pprof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,8 @@ void cli_usage(FILE *out)
           "      --domain SPEC     keep traces of that domain (repeatable): python, native,\n"
           "                        tracked (every other domain) or a domain number\n"
           "      --exclude-domain SPEC  drop traces of that domain (repeatable)\n"
-          "      --format FORMAT   text (default), json or collapsed\n"
+          "      --format FORMAT   text (default), json, collapsed or pprof (gzipped\n"
+          "                        profile.proto, for go tool pprof; use -o FILE)\n"
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "      --python-only     drop the native frames of mixed Python + native stacks\n"
           "                        (the report of a Python-only recording)\n"
@@ -168,8 +169,11 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
                 o->format = FORMAT_JSON;
             else if (strcmp(optarg, "collapsed") == 0)
                 o->format = FORMAT_COLLAPSED;
+            else if (strcmp(optarg, "pprof") == 0)
+                o->format = FORMAT_PPROF;
             else {
-                snprintf(err, errlen, "unknown --format '%s' (text, json or collapsed)", optarg);
+                snprintf(err, errlen, "unknown --format '%s' (text, json, collapsed or pprof)",
+                         optarg);
                 return CLI_USAGE;
             }
             break;
@@ -243,6 +247,22 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
     }
     if (o->domain_roots && o->format != FORMAT_COLLAPSED) {
         snprintf(err, errlen, "--domain-roots needs --format collapsed");
+        return CLI_USAGE;
+    }
+    /* A profile holds one snapshot: pprof compares (-diff_base) and merges
+     * profiles itself, and a trend is not a profile. */
+    if (o->diff && o->format == FORMAT_PPROF) {
+        snprintf(err, errlen, "--format pprof cannot be used with --diff "
+                              "(write both profiles and run go tool pprof -diff_base OLD NEW)");
+        return CLI_USAGE;
+    }
+    if (o->trend && o->format == FORMAT_PPROF) {
+        snprintf(err, errlen, "--trend writes text or json, not a pprof profile");
+        return CLI_USAGE;
+    }
+    if ((o->nfiles > 1 || o->by_pid) && o->format == FORMAT_PPROF) {
+        snprintf(err, errlen, "--format pprof takes one snapshot (write one profile per snapshot; "
+                              "go tool pprof -proto A B > AB.pb.gz merges them)");
         return CLI_USAGE;
     }
     return CLI_RUN;

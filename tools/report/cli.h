@@ -7,7 +7,7 @@
 
 #include "aggregate.h"
 
-enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED };
+enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF };
 
 typedef struct cli_filter {
     const char *pattern;

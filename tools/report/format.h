@@ -1,6 +1,7 @@
 /* Output formats.  Text reproduces tracemalloc's str(Statistic) and
  * str(StatisticDiff) byte for byte; JSON and collapsed stacks are for
- * scripts and flame graph tools (schemas in docs/report.md). */
+ * scripts and flame graph tools, pprof for go tool pprof and continuous
+ * profiling servers (schemas in docs/report.md). */
 #ifndef MPROFILE_REPORT_FORMAT_H
 #define MPROFILE_REPORT_FORMAT_H
 
@@ -44,6 +45,8 @@ void format_json_double(FILE *out, double v);
 void format_json_snapshot(FILE *out, const snapshot *s);
 int format_json_rows(FILE *out, const report *rep, const char *pid);
 int format_collapsed(FILE *out, const report *rep);
+/* A gzipped pprof profile (profile.proto); -1 also when out of memory. */
+int format_pprof(FILE *out, const report *rep);
 
 /* Merged snapshots: one section per process with --by-pid, else one. */
 typedef struct merge_section {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "format.h"
@@ -171,6 +172,7 @@ static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts
                       .python_only = o->python_only};
         rc = o->format == FORMAT_JSON ? format_json(out, &rep)
            : o->format == FORMAT_COLLAPSED ? format_collapsed(out, &rep)
+           : o->format == FORMAT_PPROF ? format_pprof(out, &rep)
            : format_text(out, &rep);
         free(rows);
         return rc;
@@ -269,6 +271,13 @@ int main(int argc, char **argv)
     if (rc == CLI_USAGE) {
         fprintf(stderr, "mprofile-report: %s\n", err);
         fputs("Try 'mprofile-report --help' for more information.\n", stderr);
+        cli_opts_free(&o);
+        return 2;
+    }
+    if (o.format == FORMAT_PPROF && !o.output && isatty(STDOUT_FILENO)) {
+        /* As gzip does: compressed bytes would only garble the terminal. */
+        fputs("mprofile-report: --format pprof writes binary data: give -o FILE or redirect "
+              "stdout\n", stderr);
         cli_opts_free(&o);
         return 2;
     }
