@@ -19,10 +19,14 @@ Each is converted with --format pprof (also with filters, --domain and
   - -tags: the report's bytes per domain, when the snapshot has domains;
   - -raw: one mapping per native object (path, build id, span) and every
     native location at its frame's lowest offset in its object's mapping;
-  - -proto: a profile whose -top is the same (the round trip);
+  - -proto: a profile whose -top is the same (the round trip, without options);
 and no symbolization attempt (nothing to look up: every location is named).
 
-usage: e2e_pprof.py REPORT_BINARY PYTHON WORKDIR
+Last, with LIBMPROFILE, a snapshot libmprofile writes (sampled, native
+domain, mixed stacks when libunwind is available) goes through the same
+checks, -raw against its own native metadata.
+
+usage: e2e_pprof.py REPORT_BINARY PYTHON WORKDIR [LIBMPROFILE]
 Exits 77 (skipped) when go is not installed."""
 import gzip
 import json
@@ -195,6 +199,8 @@ def check(go, report, names, snap, opts, workdir, tag):
         failures.append("inuse_objects total %d, report %.2f" % (ntotal, want_count))
     if abs(sum(nflat.values()) - want_count) > 0.5 or not nflat:
         failures.append("inuse_objects flat sum %d" % sum(nflat.values()))
+    if opts:  # the round trip is the same for every selection of traces
+        return failures, profile
     # Round trip through pprof's own writer.
     copy = os.path.join(workdir, tag + ".copy.pb.gz")
     with open(copy, "wb") as fp:
@@ -206,20 +212,20 @@ def check(go, report, names, snap, opts, workdir, tag):
     return failures, profile
 
 
-def check_domains(go, report, profile, snap):
+def check_domains(go, report, profile, snap, at_least=3):
     """-tags: bytes per domain label are the report's domain totals."""
     doc = report_json(report, [snap])
     out = go.pprof("-tags", "-unit=B", "-sample_index=inuse_space", profile)
     got = {m.group(2): float(m.group(1))
            for m in re.finditer(r"^\s+([\d.]+)B \(\s*[\d.]+%\): (\S+)$", out, re.M)}
     want = {d["name"]: d["size"] for d in doc["snapshot"]["domains"] if d["size"]}
-    return [] if got == want and len(want) > 2 else ["-tags: %s, report %s" % (got, want)]
+    return [] if got == want and len(want) >= at_least else ["-tags: %s, report %s" % (got, want)]
 
 
-def check_raw(go, profile, info, opts):
+def check_raw(go, report, profile, info, snap, opts):
     """-raw: each native location at its frame's lowest offset, in the mapping of its
-    object (path, build id and span of native_objects).  pprof lists only the mappings
-    that locations use."""
+    object (path, build id and span of native_objects), for exactly the native frames of
+    the report's stacks.  pprof lists only the mappings that locations use."""
     out = go.pprof("-raw", profile)
     mappings = {m[0]: (m[3], m[4], int(m[1], 16), int(m[2], 16)) for m in
                 re.findall(r"^(\d+): (0x[0-9a-f]+)/(0x[0-9a-f]+)/0x0 (\S+) ?(\S*)", out, re.M)}
@@ -231,20 +237,56 @@ def check_raw(go, profile, info, opts):
     objects = info["objects"]
     want = {}
     for name, obj, off in info["addresses"]:
-        o = objects[obj] if obj is not None else ()
-        mapping = (o[0], o[1] or "", o[2], o[3]) if len(o) == 4 else None
+        o = objects[obj] if obj is not None and obj < len(objects) else ()
+        mapping = (o[0], o[1] or "", o[2], o[3]) if o and len(o) == 4 else None
         key = name[len("<native> "):]
         if key not in want or want[key][0] > off:
             want[key] = (off, mapping)
-    if "--python-only" in opts:
-        want = {}
-    if "<native> ??" in opts:  # --exclude: the traces whose newest frame is ?? are gone
-        del want["??"]
-    return [] if got == want else ["native locations %s, want %s" % (got, want)]
+    rows = report_json(report, ["-g", "traceback"] + opts + [snap])["rows"]
+    names = {f["filename"][len("<native> "):] for r in rows for f in r["frames"]
+             if f.get("native")}
+    want = {k: want.get(k) for k in names}
+    return [] if got == want else ["native locations %s, want %s" % (
+        sorted(set(got.items()) ^ set(want.items()))[:6], len(want))]
+
+
+# Run by PYTHON: the native metadata of a snapshot, as JSON.
+NATIVE_INFO = r'''
+import json, sys, tracemalloc
+s = tracemalloc.Snapshot.load(sys.argv[1])
+json.dump({"stacks": getattr(s, "stacks", None), "objects": getattr(s, "native_objects", []),
+           "addresses": getattr(s, "native_frames", [])}, sys.stdout)
+'''
+
+
+def check_real(go, report, lib, python, workdir):
+    """A snapshot libmprofile writes for data/native_program.py (SQLite and OpenSSL on the
+    native heap), sampled, with mixed stacks when libunwind is there: real native objects,
+    build ids and offsets."""
+    snap = os.path.join(workdir, "real.snap")
+    if os.path.exists(snap):
+        os.unlink(snap)
+    env = dict(os.environ, LD_PRELOAD=lib, MPROFILE_RATE="4096", MPROFILE_SEED="1",
+               MPROFILE_STACKS="mixed", MPROFILE_NATIVE="1", MPROFILE_PEAK="0",
+               MPROFILE_OUT=snap, PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run([python, os.path.join(HERE, "data", "native_program.py")], env=env,
+                   cwd=os.path.join(HERE, "data"), check=True)
+    if not os.path.exists(snap):
+        return ["libmprofile wrote no snapshot"]
+    info = json.loads(subprocess.run([python, "-c", NATIVE_INFO, snap], capture_output=True,
+                                     text=True, check=True).stdout)
+    errors, profile = check(go, report, {}, snap, [], workdir, "real")
+    errors += check_domains(go, report, profile, snap, 2)
+    if info["stacks"] == "mixed":
+        errors += check_raw(go, report, profile, info, snap, [])
+    else:
+        print("SKIP real native frames: libmprofile wrote Python stacks (no libunwind?)")
+    return errors
 
 
 def main():
     report, python, workdir = sys.argv[1:4]
+    lib = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
     go = Go(workdir)
     if not go.go:
         print("SKIP: go is not installed (Debian: golang-go)")
@@ -275,7 +317,7 @@ def main():
     for i, (kind, opts) in enumerate(cases):
         errors, profile = check(go, report, names, path[kind], opts, workdir, "%s%d" % (kind, i))
         if kind == "mixed":
-            errors += check_raw(go, profile, info, opts)
+            errors += check_raw(go, report, profile, info, path[kind], opts)
         if kind == "domains" and not opts:
             errors += check_domains(go, report, profile, path[kind])
         if kind == "sampled":
@@ -285,7 +327,14 @@ def main():
         for e in errors:
             print("FAIL: %s %s: %s" % (kind, " ".join(opts), e))
         failures += len(errors)
-    print("%d cases, %d failures" % (len(cases), failures))
+    if lib:
+        errors = check_real(go, report, lib, python, workdir)
+        for e in errors:
+            print("FAIL: libmprofile snapshot: %s" % e)
+        failures += len(errors)
+    else:
+        print("SKIP: libmprofile snapshot (no library given)")
+    print("%d cases, %d failures" % (len(cases) + bool(lib), failures))
     return 1 if failures else 0
 
 
