@@ -250,12 +250,13 @@ def check_raw(go, report, profile, info, snap, opts):
         sorted(set(got.items()) ^ set(want.items()))[:6], len(want))]
 
 
-# Run by PYTHON: the native metadata of a snapshot, as JSON.
+# Run by PYTHON: the native metadata and function names of a snapshot, as JSON.
 NATIVE_INFO = r'''
 import json, sys, tracemalloc
 s = tracemalloc.Snapshot.load(sys.argv[1])
 json.dump({"stacks": getattr(s, "stacks", None), "objects": getattr(s, "native_objects", []),
-           "addresses": getattr(s, "native_frames", [])}, sys.stdout)
+           "addresses": getattr(s, "native_frames", []),
+           "names": [[f, l, n] for (f, l), n in getattr(s, "frame_names", [])]}, sys.stdout)
 '''
 
 
@@ -275,7 +276,8 @@ def check_real(go, report, lib, python, workdir):
         return ["libmprofile wrote no snapshot"]
     info = json.loads(subprocess.run([python, "-c", NATIVE_INFO, snap], capture_output=True,
                                      text=True, check=True).stdout)
-    errors, profile = check(go, report, {}, snap, [], workdir, "real")
+    names = {(f, l): n for f, l, n in info["names"]}
+    errors, profile = check(go, report, names, snap, [], workdir, "real")
     errors += check_domains(go, report, profile, snap, 2)
     if info["stacks"] == "mixed":
         errors += check_raw(go, report, profile, info, snap, [])
