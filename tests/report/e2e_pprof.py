@@ -144,15 +144,16 @@ def top(go, profile, index):
     out = go.pprof("-top", "-unit=B", "-nodecount=1000000", "-nodefraction=0", "-edgefraction=0",
                    "-sample_index=" + index, profile)
     total = int(re.search(r"of (\d+)B? total", out).group(1))
-    flat = {}
+    flat, names = {}, set()
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["flat", "flat%"])
     for line in lines[start + 1:]:
         value, _, _, _, _, name = line.split(None, 5)
         value = int(value.rstrip("B"))
+        names.add(name)
         if value:
             flat[name] = flat.get(name, 0) + value
-    return total, flat, out
+    return total, flat, out, names
 
 
 def function_of(names, filename, lineno):
@@ -188,13 +189,20 @@ def check(go, report, names, snap, opts, workdir, tag):
         fn = function_of(names, f["filename"], f["lineno"])
         want_bytes[fn] = want_bytes.get(fn, 0) + r["size"]
         want_count += r["count_estimate"]
-    total, flat, out = top(go, profile, "inuse_space")
+    total, flat, out, shown = top(go, profile, "inuse_space")
+    # Every function of the stacks, under its own name: pprof changes no name
+    # (its C++ demangling heuristics would turn "<module>" into "<unknown>").
+    stacks = report_json(report, ["-g", "traceback"] + opts + [snap])["rows"]
+    functions = {function_of(names, f["filename"], f["lineno"]) for r in stacks
+                 for f in r["frames"]}
+    if shown != functions:
+        failures.append("functions differ: %s" % sorted(shown ^ functions)[:6])
     if total != sum(want_bytes.values()):
         failures.append("inuse_space total %d, report %d" % (total, sum(want_bytes.values())))
     if flat != {k: v for k, v in want_bytes.items() if v}:
         missing = set(want_bytes.items()) ^ set(flat.items())
         failures.append("flat bytes per function differ: %s" % sorted(missing)[:6])
-    ntotal, nflat, _ = top(go, profile, "inuse_objects")
+    ntotal, nflat, _, _ = top(go, profile, "inuse_objects")
     if ntotal != round(want_count):
         failures.append("inuse_objects total %d, report %.2f" % (ntotal, want_count))
     if abs(sum(nflat.values()) - want_count) > 0.5 or not nflat:
@@ -207,7 +215,7 @@ def check(go, report, names, snap, opts, workdir, tag):
         go.pprof("-proto", profile, stdout=fp)
     with gzip.open(copy) as fp:
         fp.read()
-    if top(go, copy, "inuse_space")[1:] != (flat, out.replace(profile, copy)):
+    if top(go, copy, "inuse_space")[1:3] != (flat, out.replace(profile, copy)):
         failures.append("-top of pprof's -proto copy differs")
     return failures, profile
 
@@ -231,7 +239,7 @@ def check_raw(go, report, profile, info, snap, opts):
                 re.findall(r"^(\d+): (0x[0-9a-f]+)/(0x[0-9a-f]+)/0x0 (\S+) ?(\S*)", out, re.M)}
     got = {}
     for addr, mapping, name, filename in re.findall(
-            r"^\s+\d+: (0x[0-9a-f]+) (?:M=(\d+) )?(.*) (\S*):\d+ s=0$", out, re.M):
+            r"^\s+\d+: (0x[0-9a-f]+) (?:M=(\d+) )?(.*) (\S*):\d+ s=0(?:\(.*\))?$", out, re.M):
         if not filename:  # native functions have no source file
             got[name] = (int(addr, 16), mappings.get(mapping))
     objects = info["objects"]

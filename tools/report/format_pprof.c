@@ -58,7 +58,7 @@ enum {
 };
 enum { LOCATION_ID = 1, LOCATION_MAPPING_ID = 2, LOCATION_ADDRESS = 3, LOCATION_LINE = 4 };
 enum { LINE_FUNCTION_ID = 1, LINE_LINE = 2 };
-enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FILENAME = 4 };
+enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_FILENAME = 4 };
 
 #define NATIVE_PREFIX_LEN 9 /* "<native> " */
 
@@ -378,8 +378,10 @@ static void write_tables(proto_buf *out, proto_buf *msg, proto_buf *line, const 
     for (size_t i = 0; i < strtab_count(&b->function_keys); i++) {
         proto_reset(msg);
         proto_uint64(msg, FUNCTION_ID, i + 1);
+        /* No system_name: pprof demangles a function whose system_name is
+         * its name, and its heuristic for C++ names would cut "<listcomp>"
+         * or "<module>" down to nothing.  The name is final. */
         proto_int64(msg, FUNCTION_NAME, b->functions[i].name);
-        proto_int64(msg, FUNCTION_SYSTEM_NAME, b->functions[i].name);
         proto_int64(msg, FUNCTION_FILENAME, b->functions[i].filename);
         proto_message(out, PROFILE_FUNCTION, msg);
     }
