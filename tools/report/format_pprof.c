@@ -328,7 +328,9 @@ static void write_samples(proto_buf *out, proto_buf *msg, proto_buf *label, buil
             if (!ids[k])
                 out->failed = 1;
         cum += smp->count;
-        long long upto = llround(cum);
+        /* Counts are at most the sizes, whose total fits in 64 bits; the
+         * bound keeps llround in range even so (rounding may reach 2^63). */
+        long long upto = cum < 9e18 ? llround(cum) : 9000000000000000000LL;
         int64_t values[2] = {upto - shown, smp->size};
         shown = upto;
         proto_reset(msg);
