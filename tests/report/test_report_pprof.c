@@ -341,7 +341,7 @@ static void test_pprof__profile(void **state)
     field *f = fields(data, len, &n);
     /* Counted per field number; string table kept in order. */
     size_t count[16] = {0}, nstrings = 0;
-    const field *strings[64];
+    const field *strings[64] = {0};
     for (size_t i = 0; i < n; i++) {
         assert_true(f[i].number < 16);
         count[f[i].number]++;
@@ -353,13 +353,14 @@ static void test_pprof__profile(void **state)
     assert_int_equal(count[P_MAPPING], 2); /* the bad object has none */
     /* Locations: deflate, app.py:4, main, ??, app.py:9, lib.py:0, <unknown>. */
     assert_int_equal(count[P_LOCATION], 7);
+    assert_true(nstrings > 0);
     assert_int_equal(strings[0]->len, 0);
     assert_int_equal(field_value(f, n, 9), 1764300000250000000);
     assert_int_equal(field_value(f, n, 12), 1); /* period: exact */
     /* Ids 1, 2, ... in order; every sample has two values; locations name a function. */
     uint64_t next[16] = {0, 0, 0, 1, 1, 1};
     for (size_t i = 0; i < n; i++) {
-        size_t m;
+        size_t m = 0;
         field *sub = f[i].number <= P_FUNCTION ? fields(f[i].data, f[i].len, &m) : NULL;
         if (f[i].number >= P_MAPPING && f[i].number <= P_FUNCTION)
             assert_int_equal(field_value(sub, m, 1), next[f[i].number]++);
