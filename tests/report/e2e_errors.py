@@ -101,7 +101,10 @@ def main():
              ["--domain", "1.5", good_path], ["--domain", "tracked:7", good_path],
              ["--domain-roots", good_path], [good_path, "--domain"],
              ["--format", "pprof", "--diff", good_path, good_path],
-             ["--format", "pprof", "--domain-roots", good_path]]
+             ["--format", "pprof", "--domain-roots", good_path],
+             ["--format", "pprof", good_path, good_path],
+             ["--format", "pprof", "--by-pid", good_path],
+             ["--format", "pprof", "--trend", good_path, good_path, good_path]]
     for args in usage:
         res = subprocess.run([report] + args, capture_output=True, text=True)
         if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
