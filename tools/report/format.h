@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "aggregate.h"
+#include "html_inputs.h"
 
 typedef struct report {
     intern *in;
@@ -20,6 +21,10 @@ typedef struct report {
     int domain_roots; /* collapsed: the domain name as the root frame */
     int python_only;  /* the snapshots were loaded with SNAPSHOT_PYTHON_ONLY */
     const char *root; /* collapsed: a first frame of every stack ("pid N" with --by-pid) */
+    /* HTML only: the peak companion (or --peak), NULL without one; the
+     * --timeline series, NULL without --timeline. */
+    const snapshot *peak_snap;
+    const timeline_series *series;
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
@@ -44,6 +49,7 @@ void format_json_double(FILE *out, double v);
 void format_json_snapshot(FILE *out, const snapshot *s);
 int format_json_rows(FILE *out, const report *rep, const char *pid);
 int format_collapsed(FILE *out, const report *rep);
+int format_html(FILE *out, const report *rep);
 
 /* Merged snapshots: one section per process with --by-pid, else one. */
 typedef struct merge_section {
