@@ -47,6 +47,7 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
                 format_text(out, &rep);
                 format_json(out, &rep);
                 format_collapsed(out, &rep);
+                format_html(out, &rep);
             }
             free(rows);
         }

@@ -545,7 +545,12 @@
     }
     var labels = { live: 'live bytes (estimated)', peak: 'peak bytes so far', rss: 'RSS (resident set size)' };
     series.forEach(function (s) { if (s.drawn) key(s.colour, s.dash, labels[s.name]); });
-    if (tl.snapshots.length) key('hsl(212, 80%, 45%)', false, '\u25cb snapshots (' + tl.snapshots.length + ')');
+    if (tl.snapshots.length) {
+      var sn = el('span'), ring = el('span', { 'class': 'swatch ring' });
+      sn.appendChild(ring);
+      sn.appendChild(document.createTextNode('snapshots (' + tl.snapshots.length + ')'));
+      lg.appendChild(sn);
+    }
     if (peakMarked) key('hsl(0, 75%, 50%)', true, 'peak time');
     var live = pts.map(function (p) { return p[1]; });
     info.textContent = pts.length + ' points over ' + span.toFixed(span < 10 ? 2 : 0) + ' s, live bytes from ' +
