@@ -1,10 +1,9 @@
 """End-to-end test of mprofile-report --format html, in headless Chromium.
 
 Runs data/html_program.py under LD_PRELOAD=libmprofile.so (sampled, fixed seed):
-three snapshots, each with its peak companion and timeline, then adds the
-frame_names metadata (the function of each frame, read from the code objects of
-the files, as libmprofile will write it), one of them a hostile name that tries
-to end the data element.  Writes the pages a user would and opens each in
+three snapshots, each with its peak companion, timeline and frame_names (added
+from the code objects of the files when the library wrote none), and gives one
+function a hostile name that tries to end the data element.  Writes the pages a user would and opens each in
 Chromium through Selenium:
   - phase3.snap (with its peak companion found by name): no console error, as
     many flame graph nodes as the snapshot has stack prefixes above the merge
@@ -70,22 +69,19 @@ def code_names(path):
 
 
 def add_frame_names(path, hostile_qualname=None):
-    """Add frame_names (docs/format.md) to a snapshot that has none; the frames of
-    hostile_qualname get the hostile name."""
+    """Give the frames of hostile_qualname the hostile name in the snapshot's frame_names
+    (docs/format.md), first adding frame_names from the code objects of the files when the
+    snapshot has none (tracemalloc's, or a library that does not write them)."""
     snap = tracemalloc.Snapshot.load(path)
-    if getattr(snap, "frame_names", None):
-        return
-    files = {f[0] for t in snap.traces._traces for f in t[2] if not f[0].startswith("<")}
-    table = {}
-    for file in files:
-        table.update(code_names(file))
-    frames = {f for t in snap.traces._traces for f in t[2]}
-    names = []
-    for f in sorted(frames):
-        name = table.get(f)
-        if name is not None:
-            names.append((f, HOSTILE if name == hostile_qualname else name))
-    snap.frame_names = names
+    names = getattr(snap, "frame_names", None)
+    if names is None:
+        files = {f[0] for t in snap.traces._traces for f in t[2] if not f[0].startswith("<")}
+        table = {}
+        for file in files:
+            table.update(code_names(file))
+        frames = {f for t in snap.traces._traces for f in t[2]}
+        names = [(f, table[f]) for f in sorted(frames) if f in table]
+    snap.frame_names = [(f, HOSTILE if name == hostile_qualname else name) for f, name in names]
     snap.dump(path)
 
 
