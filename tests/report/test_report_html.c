@@ -1,6 +1,7 @@
 /* Unit tests of the HTML report's C side: JSON strings that hostile names
  * cannot break out of, peak companion names, the icicle tree (merging,
- * --diff weights, Python-only) and the page around the data. */
+ * --diff weights, Python-only), the page around the data and the
+ * --timeline series (order, repeated points, live bytes, errors). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flame.h"
 #include "format.h"
@@ -263,6 +265,87 @@ static void test_html__page_keeps_hostile_names_inside_the_data(void **state)
     intern_free(in);
 }
 
+/* A snapshot file with its time (none when time < 0), live_bytes (none
+ * when live < 0) and timeline; returns its path in dir. */
+static char *write_series_snapshot(const char *dir, const char *name, double time, int64_t live,
+                                   const pb_point *pts, size_t npts)
+{
+    pb_stack stacks[] = {{SA, 2}};
+    static const int64_t sizes[] = {300, 200};
+    static const size_t of[] = {0, 0};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 1, NULL, sizes, of, 2);
+    pb_snapshot_traces_done(&b, 10);
+    if (time >= 0) {
+        pb_str(&b, "time");
+        pb_float(&b, time);
+    }
+    if (live >= 0) {
+        pb_str(&b, "live_bytes");
+        pb_int(&b, live);
+    }
+    pb_peak_metadata(&b, "api", 0, 0, pts, npts);
+    pb_snapshot_end(&b);
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+    fclose(f);
+    free(b.buf);
+    return path;
+}
+
+static void test_html__timeline_series(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_report_html.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* A later snapshot of one process repeats the earlier one's points. */
+    static const pb_point early[] = {{100.0, 10, 10, 4096}, {101.0, 50, 50, 4096}};
+    static const pb_point late[] = {{100.0, 10, 10, 4096}, {101.0, 50, 50, 4096},
+                                    {102.0, 30, 60, 8192}};
+    char *paths[3];
+    paths[0] = write_series_snapshot(dir, "late.snap", 102.5, 35, late, 3);
+    paths[1] = write_series_snapshot(dir, "early.snap", 101.5, -1, early, 2);
+    paths[2] = write_series_snapshot(dir, "plain.snap", 99.0, 77, NULL, 0);
+    timeline_series ts;
+    char msg[256];
+    assert_int_equal(timeline_series_load(&ts, paths, 3, msg, sizeof msg), 0);
+    /* By time: plain, early, late; early has no live_bytes: its traces' sum. */
+    assert_int_equal(ts.nsnaps, 3);
+    assert_string_equal(ts.snaps[0].path, paths[2]);
+    assert_int_equal(ts.snaps[0].live_bytes, 77);
+    assert_string_equal(ts.snaps[1].path, paths[1]);
+    assert_int_equal(ts.snaps[1].live_bytes, 500);
+    assert_string_equal(ts.snaps[2].path, paths[0]);
+    /* 3 snapshot points and 3 distinct timeline points, by time. */
+    assert_int_equal(ts.npoints, 6);
+    static const double times[] = {99.0, 100.0, 101.0, 101.5, 102.0, 102.5};
+    static const int details[] = {0, 1, 1, 0, 1, 0};
+    for (size_t i = 0; i < 6; i++) {
+        assert_true(ts.points[i].time == times[i]);
+        assert_int_equal(ts.points[i].has_detail, details[i]);
+    }
+    assert_int_equal(ts.points[4].rss_bytes, 8192);
+    timeline_series_free(&ts);
+    /* A snapshot without a time stops the series, naming the file. */
+    char *untimed = write_series_snapshot(dir, "untimed.snap", -1, 5, NULL, 0);
+    char *two[] = {paths[0], untimed};
+    assert_int_equal(timeline_series_load(&ts, two, 2, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "untimed.snap: no numeric 'time' metadata"));
+    timeline_series_free(&ts);
+    for (size_t i = 0; i < 3; i++) {
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+    unlink(untimed);
+    free(untimed);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_html__diff_tree_weighs_the_larger_side),
         cmocka_unit_test(test_html__python_only_tree_skips_native_frames),
         cmocka_unit_test(test_html__page_keeps_hostile_names_inside_the_data),
+        cmocka_unit_test(test_html__timeline_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
