@@ -3,8 +3,8 @@
 Runs data/html_program.py under LD_PRELOAD=libmprofile.so (sampled, fixed seed):
 three snapshots, each with its peak companion, timeline and frame_names (added
 from the code objects of the files when the library wrote none), and gives one
-function a hostile name that tries to end the data element.  Writes the pages a user would and opens each in
-Chromium through Selenium:
+function a hostile name that tries to end the data element.  Writes the pages a
+user would and opens each in Chromium through Selenium:
   - phase3.snap (with its peak companion found by name): no console error, as
     many flame graph nodes as the snapshot has stack prefixes above the merge
     threshold (plus one "others" node per parent of merged ones), the hostile
@@ -22,7 +22,6 @@ Chromium through Selenium:
 
 usage: e2e_html.py REPORT_BINARY LIBMPROFILE WORKDIR   (run it with /usr/bin/python3.11)
 Exits 77 (skipped) when the library, Chromium, chromedriver or Selenium is missing."""
-import json
 import math
 import os
 import shutil
@@ -327,7 +326,7 @@ def main():
         print("SKIP: %s not found" % lib)
         return 77
     try:
-        import selenium  # noqa: F401  (Debian python3-selenium)
+        import selenium  # noqa: F401 (Debian python3-selenium; start_browser imports from it)
     except ImportError:
         print("SKIP: selenium is not installed (apt-get install python3-selenium)")
         return 77

@@ -334,8 +334,8 @@ int format_html(FILE *out, const report *rep)
     size_t ng = 0;
     int rc = -1;
     flame_opts fo = {.agg = rep->opts, .min_fraction = HTML_MIN_FRACTION};
-    g[ng++] = (graph){rep->old_snap ? "diff" : "snapshot", rep->old_snap ? "Difference" : "Snapshot",
-                      {0}};
+    g[ng++] = (graph){rep->old_snap ? "diff" : "snapshot",
+                      rep->old_snap ? "Difference" : "Snapshot", {0}};
     if (flame_build(&g[0].tree, rep->in, rep->snap, rep->old_snap, &fo) < 0)
         goto out;
     if (has_native(rep->snap) || has_native(rep->old_snap)) {
