@@ -24,8 +24,7 @@ enum frame_kind { KIND_PYTHON = 0, KIND_NATIVE = 1, KIND_INTERPRETER = 2 };
 
 /* A flame graph of the page. */
 typedef struct graph {
-    const char *id;
-    const char *title;
+    const char *id; /* the page's name for it: its tab, "-python" for the Python-only tree */
     flame_tree tree;
 } graph;
 
@@ -157,8 +156,6 @@ static void write_graph(FILE *out, const graph *g, const int32_t *index)
 {
     fputs("{\"id\": ", out);
     html_json_cstr(out, g->id);
-    fputs(", \"title\": ", out);
-    html_json_cstr(out, g->title);
     fprintf(out, ", \"merged_nodes\": %zu, \"min_weight\": %" PRId64 ", \"nodes\": [",
             g->tree.merged_nodes, g->tree.min_weight);
     for (size_t i = 0; i < g->tree.n; i++) {
@@ -334,26 +331,23 @@ int format_html(FILE *out, const report *rep)
     size_t ng = 0;
     int rc = -1;
     flame_opts fo = {.agg = rep->opts, .min_fraction = HTML_MIN_FRACTION};
-    g[ng++] = (graph){rep->old_snap ? "diff" : "snapshot",
-                      rep->old_snap ? "Difference" : "Snapshot", {0}};
+    g[ng++] = (graph){rep->old_snap ? "diff" : "snapshot", {0}};
     if (flame_build(&g[0].tree, rep->in, rep->snap, rep->old_snap, &fo) < 0)
         goto out;
     if (has_native(rep->snap) || has_native(rep->old_snap)) {
         fo.python_only = 1;
-        g[ng++] = (graph){rep->old_snap ? "diff-python" : "snapshot-python",
-                          rep->old_snap ? "Difference, Python frames" : "Snapshot, Python frames",
-                          {0}};
+        g[ng++] = (graph){rep->old_snap ? "diff-python" : "snapshot-python", {0}};
         if (flame_build(&g[ng - 1].tree, rep->in, rep->snap, rep->old_snap, &fo) < 0)
             goto out;
         fo.python_only = 0;
     }
     if (rep->peak_snap) {
-        g[ng++] = (graph){"peak", "Peak", {0}};
+        g[ng++] = (graph){"peak", {0}};
         if (flame_build(&g[ng - 1].tree, rep->in, rep->peak_snap, NULL, &fo) < 0)
             goto out;
         if (has_native(rep->peak_snap)) {
             fo.python_only = 1;
-            g[ng++] = (graph){"peak-python", "Peak, Python frames", {0}};
+            g[ng++] = (graph){"peak-python", {0}};
             if (flame_build(&g[ng - 1].tree, rep->in, rep->peak_snap, NULL, &fo) < 0)
                 goto out;
         }

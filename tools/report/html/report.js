@@ -130,7 +130,7 @@
     });
     var maxDepth = 0;
     nodes.forEach(function (n) { if (n.depth > maxDepth) maxDepth = n.depth; });
-    return { id: g.id, title: g.title, nodes: nodes, maxDepth: maxDepth,
+    return { id: g.id, nodes: nodes, maxDepth: maxDepth,
              mergedNodes: g.merged_nodes, minWeight: g.min_weight };
   }
   var graphs = {};
