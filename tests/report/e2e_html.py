@@ -9,7 +9,8 @@ user would and opens each in Chromium through Selenium:
     many flame graph nodes as the snapshot has stack prefixes above the merge
     threshold (plus one "others" node per parent of merged ones), the hostile
     name read back intact and never run, search highlights matching frames and
-    says how many bytes match, a click makes the clicked node full width, Back
+    says how many bytes match, a table row finds its frames, a click makes the
+    clicked node full width, Back
     restores the view, the Peak tab draws the peak snapshot's nodes, the
     timeline draws every point of the embedded timeline and marks the peak;
     the screenshot goes to WORKDIR/report.png;
@@ -224,6 +225,13 @@ def check_main_page(driver, page, snap, peak, workdir):
     check(second and second != first, name + ": search Cache.fill highlights the same nodes")
     none, _ = type_search(driver, "")
     check(not none, name + ": cleared search still highlights")
+    # A row of the table finds its frames in the flame graph.
+    driver.find_element("css selector", "#rows tr:nth-child(2) td.loc").click()
+    query = driver.find_element("id", "search").get_attribute("value")
+    lit = driver.execute_script("return document.querySelectorAll('#flame g.node.match').length")
+    check(query == data["rows"][0]["location"] and lit > 0,
+          "%s: the first row searched %r and lit %d nodes" % (name, query, lit))
+    type_search(driver, "")
     # Zoom: the widest node two levels down becomes the whole width; Back restores.
     graph = data["graphs"][0]["nodes"]
     depth = {0: 0}

@@ -560,6 +560,17 @@
 
   /* ---------- table ---------- */
 
+  /* A row's location into the search box: its frames light up in the
+   * flame graph (a filename row has line 0, which no frame has). */
+  function findInFlame(location) {
+    var q = data.group_by === 'filename' ? location.replace(/:0$/, '') : location;
+    var box = document.getElementById('search');
+    box.value = q;
+    state.query = q;
+    applySearch();
+    document.getElementById('flame-section').scrollIntoView({ behavior: 'smooth' });
+  }
+
   function renderRows() {
     var t = document.getElementById('rows'), rows = data.rows;
     var total = data.snapshot.total_size;
@@ -576,7 +587,8 @@
     var maxSize = 1;
     rows.forEach(function (r) { maxSize = Math.max(maxSize, isDiff ? Math.abs(r.size_diff) : r.size); });
     rows.forEach(function (r, i) {
-      var tr = el('tr', { title: r.location + ': ' + r.text });
+      var tr = el('tr', { title: r.location + ': ' + r.text + ' (click: find it in the flame graph)' });
+      tr.addEventListener('click', function () { findInFlame(r.location); });
       tr.appendChild(el('td', { 'class': 'num' }, String(i + 1)));
       var loc = el('td', { 'class': 'loc' }, r.location);
       var bar = el('div', { 'class': 'bar' });
