@@ -19,7 +19,9 @@ user would and opens each in Chromium through Selenium:
   - --diff phase2 phase3: grown nodes red, shrunk nodes blue;
   - a run with MPROFILE_STACKS=mixed: the Python-only switch draws the nodes
     of the stacks without their native frames (skipped when libmprofile wrote
-    Python stacks, without libunwind).
+    Python stacks, without libunwind);
+  - a snapshot of tracemalloc itself (no metadata) and one without traces: no
+    console error, the nodes, and the page says there is no timeline.
 
 usage: e2e_html.py REPORT_BINARY LIBMPROFILE WORKDIR   (run it with /usr/bin/python3.11)
 Exits 77 (skipped) when the library, Chromium, chromedriver or Selenium is missing."""
@@ -331,6 +333,30 @@ def check_mixed_page(driver, page, snap):
     check(len(nodes(driver)) == want_all, name + ": back to all frames")
 
 
+def write_tracemalloc_snapshots(workdir):
+    """A snapshot of tracemalloc itself (no metadata: no time, pid, timeline or names) and
+    one without traces."""
+    plain, empty = (os.path.join(workdir, n) for n in ("tracemalloc.snap", "empty.snap"))
+    tracemalloc.start(10)
+    keep = [bytearray(1000 + i) for i in range(200)]
+    snap = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    del keep
+    snap.dump(plain)
+    tracemalloc.Snapshot([], 10).dump(empty)
+    return plain, empty
+
+
+def check_bare_page(driver, page, snap):
+    """A snapshot without metadata, or without traces: the page draws without errors."""
+    name = os.path.basename(page)
+    open_page(driver, page)
+    want = expected_nodes(snap)
+    check(len(nodes(driver)) == want, "%s: %d nodes, want %d" % (name, len(nodes(driver)), want))
+    info = driver.find_element("id", "timeline-info").text
+    check("no timeline" in info, "%s: timeline info %r" % (name, info))
+
+
 def main():
     binary, lib, workdir = sys.argv[1:4]
     if not os.path.exists(lib):
@@ -353,13 +379,16 @@ def main():
         add_frame_names(s, hostile_qualname="transient_burst")
     mixed = run_program(lib, workdir, "mixed", {"MPROFILE_STACKS": "mixed"})
     add_frame_names(os.path.join(mixed, "phase3.snap"))
+    plain, empty = write_tracemalloc_snapshots(workdir)
     pages = {k: os.path.join(workdir, k + ".html") for k in ("report", "timeline", "diff",
-                                                            "mixed")}
+                                                            "mixed", "plain", "empty")}
     report(binary, ["--format", "html", "-o", pages["report"], snaps[2]])
     report(binary, ["--format", "html", "--timeline", "-o", pages["timeline"], snaps[2],
                     snaps[0], snaps[1]])
     report(binary, ["--format", "html", "--diff", "-o", pages["diff"], snaps[1], snaps[2]])
     report(binary, ["--format", "html", "-o", pages["mixed"], os.path.join(mixed, "phase3.snap")])
+    report(binary, ["--format", "html", "-o", pages["plain"], plain])
+    report(binary, ["--format", "html", "-o", pages["empty"], empty])
     for page in pages.values():
         with open(page, encoding="utf-8") as f:
             text = f.read()
@@ -375,6 +404,8 @@ def main():
             check_timeline_page(driver, pages["timeline"], [snaps[2], snaps[0], snaps[1]])
             check_diff_page(driver, pages["diff"])
             check_mixed_page(driver, pages["mixed"], os.path.join(mixed, "phase3.snap"))
+            check_bare_page(driver, pages["plain"], plain)
+            check_bare_page(driver, pages["empty"], empty)
         finally:
             driver.quit()
     print("%s (%.1f s)" % ("FAIL" if failures else "OK", time.monotonic() - started))
