@@ -12,7 +12,8 @@ user would and opens each in Chromium through Selenium:
     says how many bytes match, a table row finds its frames, a click makes the
     clicked node full width, Back
     restores the view, the Peak tab draws the peak snapshot's nodes, the
-    timeline draws every point of the embedded timeline and marks the peak;
+    timeline draws every point of the embedded timeline and marks the peak and
+    the snapshot;
     the screenshot goes to WORKDIR/report.png;
   - --timeline phase3 phase1 phase2: one marker per snapshot, every distinct
     point, the flame graph of the latest snapshot;
@@ -258,6 +259,8 @@ def check_main_page(driver, page, snap, peak, workdir):
           "%s: timeline has %d points, want %d" % (name, npoints, len(s.timeline)))
     check(len(driver.find_elements("css selector", "#timeline .peak-marker")) == 1,
           name + ": no peak marker on the timeline")
+    check(len(driver.find_elements("css selector", "#timeline circle.snapshot-marker")) == 1,
+          name + ": the snapshot is not marked on its timeline")
     driver.set_window_size(1400, driver.execute_script("return document.body.scrollHeight") + 20)
     shot = os.path.join(workdir, "report.png")
     driver.save_screenshot(shot)

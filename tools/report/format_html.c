@@ -240,7 +240,8 @@ static void write_timeline(FILE *out, const report *rep)
 {
     const snapshot *s = rep->snap;
     const meta_entry *pt = snapshot_meta(rep->peak_snap ? rep->peak_snap : s, "peak_time");
-    fputs(",\n \"timeline\": {\"peak_time\": ", out);
+    fprintf(out, ",\n \"timeline\": {\"series\": %s, \"peak_time\": ",
+            rep->series ? "true" : "false");
     if (pt && pt->kind == META_FLOAT)
         html_json_double(out, pt->f);
     else if (pt && pt->kind == META_INT)
@@ -273,6 +274,17 @@ static void write_timeline(FILE *out, const report *rep)
         html_json_double(out, ts->snaps[i].time);
         fprintf(out, ", %" PRId64 ", ", ts->snaps[i].live_bytes);
         html_json_cstr(out, ts->snaps[i].path);
+        fputc(']', out);
+    }
+    /* Without --timeline, the snapshot itself marks where on its timeline
+     * the flame graph was taken. */
+    const meta_entry *t = snapshot_meta(s, "time"), *live = snapshot_meta(s, "live_bytes");
+    if (!ts && s->ntimeline && t && (t->kind == META_FLOAT || t->kind == META_INT) && live &&
+        live->kind == META_INT) {
+        fputc('[', out);
+        html_json_double(out, t->kind == META_FLOAT ? t->f : (double)t->i);
+        fprintf(out, ", %" PRId64 ", ", live->i);
+        html_json_cstr(out, s->path ? s->path : "");
         fputc(']', out);
     }
     fputs("]}", out);

@@ -476,6 +476,11 @@
     }
     var t0 = pts[0][0], t1 = pts[pts.length - 1][0], maxBytes = 0;
     pts.forEach(function (p) { for (var k = 1; k < 4; k++) if (p[k] !== null && p[k] > maxBytes) maxBytes = p[k]; });
+    tl.snapshots.forEach(function (s) {
+      t0 = Math.min(t0, s[0]);
+      t1 = Math.max(t1, s[0]);
+      maxBytes = Math.max(maxBytes, s[1]);
+    });
     var span = Math.max(t1 - t0, 1e-3);
     var unitIdx = 0, units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     while (unitIdx < 4 && maxBytes / Math.pow(1024, unitIdx) >= 1024) unitIdx++;
@@ -548,14 +553,15 @@
     if (tl.snapshots.length) {
       var sn = el('span'), ring = el('span', { 'class': 'swatch ring' });
       sn.appendChild(ring);
-      sn.appendChild(document.createTextNode('snapshots (' + tl.snapshots.length + ')'));
+      sn.appendChild(document.createTextNode(!tl.series ? 'this snapshot'
+                                             : 'snapshots (' + tl.snapshots.length + ')'));
       lg.appendChild(sn);
     }
     if (peakMarked) key('hsl(0, 75%, 50%)', true, 'peak time');
     var live = pts.map(function (p) { return p[1]; });
     info.textContent = pts.length + ' points over ' + span.toFixed(span < 10 ? 2 : 0) + ' s, live bytes from ' +
       formatSize(Math.min.apply(null, live)) + ' to ' + formatSize(Math.max.apply(null, live)) +
-      (tl.snapshots.length ? ', ' + tl.snapshots.length + ' snapshots' : '') + '.';
+      (tl.series ? ', ' + tl.snapshots.length + ' snapshots' : '') + '.';
   }
 
   /* ---------- table ---------- */
