@@ -53,8 +53,9 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  /* Metadata keys are the file's: no prototype, so "__proto__" is a key like any other. */
   function metaOf(snap) {
-    var m = {};
+    var m = Object.create(null);
     (snap.metadata || []).forEach(function (kv) { m[kv[0]] = kv[1]; });
     return m;
   }
