@@ -25,7 +25,7 @@ user would and opens each in Chromium through Selenium:
     console error, the nodes, and the page says there is no timeline.
 
 usage: e2e_html.py REPORT_BINARY LIBMPROFILE WORKDIR   (run it with /usr/bin/python3.11)
-Exits 77 (skipped) when the library, Chromium, chromedriver or Selenium is missing."""
+Exits 77 (skipped) when Chromium, chromedriver or Selenium is missing."""
 import math
 import os
 import shutil
@@ -363,8 +363,8 @@ def check_bare_page(driver, page, snap):
 def main():
     binary, lib, workdir = sys.argv[1:4]
     if not os.path.exists(lib):
-        print("SKIP: %s not found" % lib)
-        return 77
+        print("FAIL: %s not found (build the mprofile target)" % lib)
+        return 1
     try:
         import selenium  # noqa: F401 (Debian python3-selenium; start_browser imports from it)
     except ImportError:
