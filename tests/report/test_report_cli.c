@@ -189,17 +189,15 @@ static void test_cli__html(void **state)
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--format=html", "--diff", "old", "new"), CLI_RUN);
     cli_opts_free(&o);
-    /* --timeline: every positional argument is a snapshot of the plot
-     * (timeline_files points into argv, which must outlive the check). */
-    char *argv[] = {"mprofile-report", "--timeline", "--format", "html", "c", "a", "b", NULL};
-    assert_int_equal(parse(&o, err, 7, argv), CLI_RUN);
+    /* --timeline: every positional argument is a snapshot of the plot. */
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format", "html", "c", "a", "b"), CLI_RUN);
     assert_true(o.timeline);
-    assert_int_equal(o.ntimeline_files, 3);
-    assert_string_equal(o.timeline_files[0], "c");
-    assert_string_equal(o.timeline_files[2], "b");
+    assert_int_equal(o.nfiles, 3);
+    assert_string_equal(o.files[0], "c");
+    assert_string_equal(o.files[2], "b");
     cli_opts_free(&o);
-    assert_int_equal(PARSE(&o, err, "--timeline", "--format", "html", "a"), CLI_RUN);
-    assert_int_equal(o.ntimeline_files, 1);
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format", "html", "--peak", "p", "a"), CLI_RUN);
+    assert_int_equal(o.nfiles, 1);
     cli_opts_free(&o);
 
     assert_int_equal(PARSE(&o, err, "--format", "svg", "s"), CLI_USAGE);
@@ -211,14 +209,21 @@ static void test_cli__html(void **state)
     assert_int_equal(PARSE(&o, err, "--format=html", "--diff", "--peak", "p", "a", "b"), CLI_USAGE);
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--timeline", "a", "b"), CLI_USAGE);
-    assert_string_equal(err, "--timeline needs --format html (and no --diff)");
+    assert_string_equal(err, "--timeline needs --format html (and no --diff or --trend)");
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--timeline", "--format=html", "--diff", "a", "b"), CLI_USAGE);
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--timeline", "--format=html"), CLI_USAGE);
-    assert_string_equal(err, "--timeline needs at least one snapshot");
     cli_opts_free(&o);
+    /* One page shows one snapshot: merging, --trend and --by-pid are the
+     * text, JSON and collapsed reports'. */
     assert_int_equal(PARSE(&o, err, "--format=html", "a", "b"), CLI_USAGE);
+    assert_string_equal(err, "--format html shows one snapshot (several with --timeline)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--trend", "a", "b", "c"), CLI_USAGE);
+    assert_string_equal(err, "--format html does not show --trend or --by-pid");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--by-pid", "a"), CLI_USAGE);
     cli_opts_free(&o);
 }
 

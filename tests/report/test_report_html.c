@@ -298,6 +298,17 @@ static char *write_series_snapshot(const char *dir, const char *name, double tim
     return path;
 }
 
+/* Load the files into snaps (one table, as mprofile-report does). */
+static void load_files(intern *in, char **paths, size_t n, snapshot *snaps,
+                       const snapshot **ptrs)
+{
+    char msg[256];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(snapshot_load_file(&snaps[i], in, paths[i], 0, msg, sizeof msg), 0);
+        ptrs[i] = &snaps[i];
+    }
+}
+
 static void test_html__timeline_series(void **state)
 {
     (void)state;
@@ -311,9 +322,13 @@ static void test_html__timeline_series(void **state)
     paths[0] = write_series_snapshot(dir, "late.snap", 102.5, 35, late, 3);
     paths[1] = write_series_snapshot(dir, "early.snap", 101.5, -1, early, 2);
     paths[2] = write_series_snapshot(dir, "plain.snap", 99.0, 77, NULL, 0);
+    intern *in = intern_new();
+    snapshot snaps[4];
+    const snapshot *ptrs[4];
+    load_files(in, paths, 3, snaps, ptrs);
     timeline_series ts;
     char msg[256];
-    assert_int_equal(timeline_series_load(&ts, paths, 3, msg, sizeof msg), 0);
+    assert_int_equal(timeline_series_build(&ts, ptrs, 3, msg, sizeof msg), 0);
     /* By time: plain, early, late; early has no live_bytes: its traces' sum. */
     assert_int_equal(ts.nsnaps, 3);
     assert_string_equal(ts.snaps[0].path, paths[2]);
@@ -321,6 +336,7 @@ static void test_html__timeline_series(void **state)
     assert_string_equal(ts.snaps[1].path, paths[1]);
     assert_int_equal(ts.snaps[1].live_bytes, 500);
     assert_string_equal(ts.snaps[2].path, paths[0]);
+    assert_ptr_equal(ts.snaps[2].snap, &snaps[0]);
     /* 3 snapshot points and 3 distinct timeline points, by time. */
     assert_int_equal(ts.npoints, 6);
     static const double times[] = {99.0, 100.0, 101.0, 101.5, 102.0, 102.5};
@@ -333,10 +349,13 @@ static void test_html__timeline_series(void **state)
     timeline_series_free(&ts);
     /* A snapshot without a time stops the series, naming the file. */
     char *untimed = write_series_snapshot(dir, "untimed.snap", -1, 5, NULL, 0);
-    char *two[] = {paths[0], untimed};
-    assert_int_equal(timeline_series_load(&ts, two, 2, msg, sizeof msg), -1);
+    load_files(in, &untimed, 1, &snaps[3], &ptrs[3]);
+    assert_int_equal(timeline_series_build(&ts, &ptrs[2], 2, msg, sizeof msg), -1);
     assert_non_null(strstr(msg, "untimed.snap: no numeric 'time' metadata"));
     timeline_series_free(&ts);
+    for (size_t i = 0; i < 4; i++)
+        snapshot_free(&snaps[i]);
+    intern_free(in);
     for (size_t i = 0; i < 3; i++) {
         unlink(paths[i]);
         free(paths[i]);
