@@ -6,7 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 # report_e2e_pprof test (which skips without go).
 PACKAGES="build-essential cmake libcmocka-dev python3 python3-dev python3.11 python3.11-dev \
     clang libclang-rt-14-dev debootstrap python3-tornado python3-numpy libjemalloc2 \
-    libunwind-dev gdb python3-pytest zlib1g-dev golang-go"
+    libunwind-dev gdb python3-pytest zlib1g-dev golang-go chromium chromium-driver \
+    python3-selenium"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

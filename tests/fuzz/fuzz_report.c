@@ -52,6 +52,7 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
                  * to a profile but time; --format pprof refuses --diff. */
                 if (!old && g == 0 && (variant == 0 || variant == 4))
                     format_pprof(out, &rep);
+                format_html(out, &rep);
             }
             free(rows);
         }

@@ -25,6 +25,46 @@ def snapshot_bytes(path):
         return fp.read()
 
 
+def check_html(report, workdir, good, broken):
+    """--format html: a page for a good snapshot; one error line and exit 1 for a broken
+    peak (given or found by name) and for --timeline snapshots that are broken or have no
+    time to order them by."""
+    failures = 0
+    d = os.path.join(workdir, "html")
+    os.makedirs(d, exist_ok=True)
+    paths = {}
+    for name, data in (("good.snap", good), ("broken.snap", broken), ("alone.snap", good),
+                       ("alone.peak.snap", broken)):
+        paths[name] = os.path.join(d, name)
+        with open(paths[name], "wb") as fp:
+            fp.write(data)
+    page = os.path.join(d, "page.html")
+    res = subprocess.run([report, "--format", "html", "-o", page, paths["good.snap"]],
+                         capture_output=True, text=True)
+    with open(page, encoding="utf-8") as fp:
+        if res.returncode != 0 or not fp.read().startswith("<!DOCTYPE html>"):
+            failures += 1
+            print("FAIL html: %d %r" % (res.returncode, res.stderr))
+    cases = [
+        (["--peak", paths["broken.snap"], paths["good.snap"]], paths["broken.snap"] + ": offset"),
+        ([paths["alone.snap"]], paths["alone.peak.snap"] + ": offset"),
+        (["--peak", os.path.join(d, "missing.snap"), paths["good.snap"]],
+         os.path.join(d, "missing.snap") + ": "),
+        (["--timeline", paths["good.snap"]],
+         paths["good.snap"] + ": no numeric 'time' metadata"),
+        (["--timeline", paths["broken.snap"]], paths["broken.snap"] + ": offset"),
+    ]
+    for args, needle in cases:
+        res = subprocess.run([report, "--format", "html", "-o", page] + args, capture_output=True,
+                             text=True)
+        lines = res.stderr.splitlines()
+        if (res.returncode != 1 or len(lines) != 1
+                or not lines[0].startswith("mprofile-report: " + needle)):
+            failures += 1
+            print("FAIL html %r: %d %r" % (args, res.returncode, res.stderr))
+    return failures
+
+
 def main():
     report, workdir = sys.argv[1:3]
     os.makedirs(workdir, exist_ok=True)
@@ -160,6 +200,7 @@ def main():
             failures += 1
             print("FAIL pprof to /dev/full: %d %r" % (res.returncode, res.stderr))
 
+    failures += check_html(report, workdir, good, bad["truncated_40"][0])
     print("%d bad inputs, %d failures" % (len(bad), failures))
     return 1 if failures else 0
 

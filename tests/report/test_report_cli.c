@@ -164,7 +164,7 @@ static void test_cli__pprof(void **state)
     assert_string_equal(err, "--trend writes text or json, not a pprof profile");
     cli_opts_free(&o);
     assert_int_equal(PARSE(&o, err, "--format", "proto", "s"), CLI_USAGE);
-    assert_string_equal(err, "unknown --format 'proto' (text, json, collapsed or pprof)");
+    assert_string_equal(err, "unknown --format 'proto' (text, json, collapsed, pprof or html)");
     cli_opts_free(&o);
 }
 
@@ -204,6 +204,60 @@ static void test_cli__domains(void **state)
     cli_opts_free(&o);
 }
 
+static void test_cli__html(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--format", "html", "-o", "r.html", "s"), CLI_RUN);
+    assert_int_equal(o.format, FORMAT_HTML);
+    assert_null(o.peak);
+    assert_false(o.timeline);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--peak", "p.snap", "s"), CLI_RUN);
+    assert_string_equal(o.peak, "p.snap");
+    assert_string_equal(o.files[0], "s");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--diff", "old", "new"), CLI_RUN);
+    cli_opts_free(&o);
+    /* --timeline: every positional argument is a snapshot of the plot. */
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format", "html", "c", "a", "b"), CLI_RUN);
+    assert_true(o.timeline);
+    assert_int_equal(o.nfiles, 3);
+    assert_string_equal(o.files[0], "c");
+    assert_string_equal(o.files[2], "b");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format", "html", "--peak", "p", "a"), CLI_RUN);
+    assert_int_equal(o.nfiles, 1);
+    cli_opts_free(&o);
+
+    assert_int_equal(PARSE(&o, err, "--format", "svg", "s"), CLI_USAGE);
+    assert_string_equal(err, "unknown --format 'svg' (text, json, collapsed, pprof or html)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--peak", "p.snap", "s"), CLI_USAGE);
+    assert_string_equal(err, "--peak needs --format html (and no --diff)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--diff", "--peak", "p", "a", "b"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--timeline", "a", "b"), CLI_USAGE);
+    assert_string_equal(err, "--timeline needs --format html (and no --diff or --trend)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format=html", "--diff", "a", "b"), CLI_USAGE);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--timeline", "--format=html"), CLI_USAGE);
+    cli_opts_free(&o);
+    /* One page shows one snapshot: merging, --trend and --by-pid are the
+     * text, JSON and collapsed reports'. */
+    assert_int_equal(PARSE(&o, err, "--format=html", "a", "b"), CLI_USAGE);
+    assert_string_equal(err, "--format html shows one snapshot (several with --timeline)");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--trend", "a", "b", "c"), CLI_USAGE);
+    assert_string_equal(err, "--format html does not show --trend or --by-pid");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--format=html", "--by-pid", "a"), CLI_USAGE);
+    cli_opts_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_cli__merge_and_trend),
         cmocka_unit_test(test_cli__domains),
         cmocka_unit_test(test_cli__pprof),
+        cmocka_unit_test(test_cli__html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@ void cli_usage(FILE *out)
           "       mprofile-report [OPTIONS] SNAPSHOT...          the same, snapshots merged\n"
           "       mprofile-report --diff [OPTIONS] OLD NEW       what grew between two snapshots\n"
           "       mprofile-report --trend [OPTIONS] SNAPSHOT...  sites whose live bytes grow\n"
+          "       mprofile-report --format html --timeline [OPTIONS] SNAPSHOT...\n"
+          "                                                      memory over several snapshots\n"
           "\n"
           "  -n, --top N           rows to show (default 10; 0 = all)\n"
           "  -g, --group-by KEY    lineno (default), filename or traceback\n"
@@ -25,8 +27,14 @@ void cli_usage(FILE *out)
           "      --domain SPEC     keep traces of that domain (repeatable): python, native,\n"
           "                        tracked (every other domain) or a domain number\n"
           "      --exclude-domain SPEC  drop traces of that domain (repeatable)\n"
-          "      --format FORMAT   text (default), json, collapsed or pprof (gzipped\n"
-          "                        profile.proto, for go tool pprof; use -o FILE)\n"
+          "      --format FORMAT   text (default), json, collapsed, pprof (gzipped\n"
+          "                        profile.proto, for go tool pprof; use -o FILE) or html\n"
+          "                        (a self-contained page: flame graphs, timeline, top\n"
+          "                        rows; use with -o)\n"
+          "      --peak FILE       html: the peak snapshot to show (default: the snapshot's\n"
+          "                        peak companion NAME.peak.EXT when it exists)\n"
+          "      --timeline        html: plot the memory of every SNAPSHOT given, by time;\n"
+          "                        the flame graphs show the latest\n"
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "      --python-only     drop the native frames of mixed Python + native stacks\n"
           "                        (the report of a Python-only recording)\n"
@@ -78,8 +86,31 @@ static int add_domain(cli_opts *o, const domain_spec *spec)
 enum {
     OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF,
     OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS, OPT_PYTHON_ONLY, OPT_TREND, OPT_BY_PID,
-    OPT_FALSE_LEAK_RATE
+    OPT_FALSE_LEAK_RATE, OPT_PEAK, OPT_TIMELINE
 };
+
+/* --format html: one snapshot, OLD NEW with --diff, or the series of
+ * --timeline; not merged snapshots nor --trend. */
+static int html_args(const cli_opts *o, char *err, size_t errlen)
+{
+    if (o->peak && (o->format != FORMAT_HTML || o->diff)) {
+        snprintf(err, errlen, "--peak needs --format html (and no --diff)");
+        return -1;
+    }
+    if (o->timeline && (o->format != FORMAT_HTML || o->diff || o->trend)) {
+        snprintf(err, errlen, "--timeline needs --format html (and no --diff or --trend)");
+        return -1;
+    }
+    if (o->format == FORMAT_HTML && (o->trend || o->by_pid)) {
+        snprintf(err, errlen, "--format html does not show --trend or --by-pid");
+        return -1;
+    }
+    if (o->format == FORMAT_HTML && !o->diff && !o->timeline && o->nfiles != 1) {
+        snprintf(err, errlen, "--format html shows one snapshot (several with --timeline)");
+        return -1;
+    }
+    return 0;
+}
 
 int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t errlen)
 {
@@ -100,6 +131,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"trend", no_argument, NULL, OPT_TREND},
         {"by-pid", no_argument, NULL, OPT_BY_PID},
         {"false-leak-rate", required_argument, NULL, OPT_FALSE_LEAK_RATE},
+        {"peak", required_argument, NULL, OPT_PEAK},
+        {"timeline", no_argument, NULL, OPT_TIMELINE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -171,8 +204,11 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
                 o->format = FORMAT_COLLAPSED;
             else if (strcmp(optarg, "pprof") == 0)
                 o->format = FORMAT_PPROF;
+            else if (strcmp(optarg, "html") == 0)
+                o->format = FORMAT_HTML;
             else {
-                snprintf(err, errlen, "unknown --format '%s' (text, json, collapsed or pprof)",
+                snprintf(err, errlen,
+                         "unknown --format '%s' (text, json, collapsed, pprof or html)",
                          optarg);
                 return CLI_USAGE;
             }
@@ -181,6 +217,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         case OPT_DIFF: o->diff = 1; break;
         case OPT_TREND: o->trend = 1; break;
         case OPT_BY_PID: o->by_pid = 1; break;
+        case OPT_PEAK: o->peak = optarg; break;
+        case OPT_TIMELINE: o->timeline = 1; break;
         case OPT_FALSE_LEAK_RATE: {
             char *end;
             errno = 0;
@@ -236,6 +274,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         snprintf(err, errlen, "--by-pid cannot be used with --diff");
         return CLI_USAGE;
     }
+    if (html_args(o, err, errlen) < 0)
+        return CLI_USAGE;
     if (o->trend && o->format == FORMAT_COLLAPSED) {
         snprintf(err, errlen, "--trend writes text or json, not collapsed stacks");
         return CLI_USAGE;

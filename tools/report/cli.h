@@ -7,7 +7,7 @@
 
 #include "aggregate.h"
 
-enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF };
+enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF, FORMAT_HTML };
 
 typedef struct cli_filter {
     const char *pattern;
@@ -33,6 +33,8 @@ typedef struct cli_opts {
     size_t ndomains;
     int domain_roots;
     int python_only; /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
+    const char *peak; /* --peak FILE (html) */
+    int timeline;     /* --timeline (html): files are the snapshots of the plot */
 } cli_opts;
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_USAGE = -1 };

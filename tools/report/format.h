@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "aggregate.h"
+#include "html_inputs.h"
 
 typedef struct report {
     intern *in;
@@ -21,6 +22,10 @@ typedef struct report {
     int domain_roots; /* collapsed: the domain name as the root frame */
     int python_only;  /* the snapshots were loaded with SNAPSHOT_PYTHON_ONLY */
     const char *root; /* collapsed: a first frame of every stack ("pid N" with --by-pid) */
+    /* HTML only: the peak companion (or --peak), NULL without one; the
+     * --timeline series, NULL without --timeline. */
+    const snapshot *peak_snap;
+    const timeline_series *series;
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
@@ -47,6 +52,7 @@ int format_json_rows(FILE *out, const report *rep, const char *pid);
 int format_collapsed(FILE *out, const report *rep);
 /* A gzipped pprof profile (profile.proto); -1 also when out of memory. */
 int format_pprof(FILE *out, const report *rep);
+int format_html(FILE *out, const report *rep);
 
 /* Merged snapshots: one section per process with --by-pid, else one. */
 typedef struct merge_section {

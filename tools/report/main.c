@@ -1,5 +1,6 @@
 /* mprofile-report: top allocation sites of a snapshot or of several merged,
- * what grew between two, or which sites grow across a series.
+ * what grew between two, or which sites grow across a series; or all of a
+ * snapshot on one HTML page.
  * Exit status: 0 success, 1 bad input or I/O error, 2 usage. */
 #include <errno.h>
 #include <stddef.h>
@@ -149,12 +150,78 @@ out:
     return rc;
 }
 
+/* The HTML page's peak: --peak FILE, else the peak companion of snap when
+ * it exists (and snap is not itself a peak snapshot).  *loaded is set when
+ * peak holds a snapshot to free.  Returns as write_report. */
+static int load_peak(const cli_opts *o, intern *in, const snapshot *snap, snapshot *peak,
+                     int *loaded, char *msg, size_t msglen)
+{
+    const meta_entry *is_peak = snapshot_meta(snap, "is_peak");
+    char *companion = NULL;
+    const char *path = o->peak;
+    if (!path && snap->path && !(is_peak && is_peak->kind == META_BOOL && is_peak->i)) {
+        companion = html_peak_companion(snap->path);
+        if (!companion) {
+            snprintf(msg, msglen, "out of memory");
+            return -2;
+        }
+        if (access(companion, F_OK) == 0)
+            path = companion;
+    }
+    int rc = 0;
+    if (path) {
+        unsigned flags = o->python_only ? SNAPSHOT_PYTHON_ONLY : 0;
+        rc = snapshot_load_file(peak, in, path, flags, msg, msglen) < 0 ? -2 : 0;
+        *loaded = rc == 0;
+    }
+    free(companion);
+    return rc;
+}
+
+/* --format html: the snapshot (NEW with --diff; with --timeline the latest
+ * of the series, which the plot shows whole) and its peak.  Returns as
+ * write_report. */
+static int write_html(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
+                      const snapshot **snaps, char *msg, size_t msglen)
+{
+    timeline_series series = {0};
+    const snapshot *snap = o->diff ? snaps[1] : snaps[0];
+    snapshot peak = {0};
+    int peak_loaded = 0, rc = -2;
+    row *rows = NULL;
+    size_t nrows = 0;
+    if (o->timeline) {
+        if (timeline_series_build(&series, snaps, o->nfiles, msg, msglen) < 0)
+            goto out;
+        snap = series.snaps[series.nsnaps - 1].snap;
+    }
+    if (!o->diff && load_peak(o, in, snap, &peak, &peak_loaded, msg, msglen) < 0)
+        goto out;
+    if ((o->diff ? aggregate_diff(snaps[0], snaps[1], in, ao, &rows, &nrows)
+                 : aggregate_rows(snap, in, ao, &rows, &nrows)) < 0) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    report rep = {.in = in, .snap = snap, .old_snap = o->diff ? snaps[0] : NULL, .opts = ao,
+                  .rows = rows, .nrows = nrows, .top = o->top, .python_only = o->python_only,
+                  .peak_snap = peak_loaded ? &peak : NULL, .series = o->timeline ? &series : NULL};
+    rc = format_html(out, &rep);
+out:
+    free(rows);
+    if (peak_loaded)
+        snapshot_free(&peak);
+    timeline_series_free(&series);
+    return rc;
+}
+
 /* The report the options ask for: 0, -1 on a write error, -2 with a
  * message in msg for input that cannot make it or when out of memory. */
 static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts *ao,
                         const snapshot **snaps, char *msg, size_t msglen)
 {
     int rc;
+    if (o->format == FORMAT_HTML)
+        return write_html(out, o, in, ao, snaps, msg, msglen);
     if (o->trend)
         return write_trend(out, o, in, ao, snaps, msg, msglen);
     if (o->diff || (o->nfiles == 1 && !o->by_pid)) {
