@@ -43,7 +43,7 @@ static int starts_with(const char *s, size_t len, const char *prefix)
 
 /* The object of a native frame's name ("<native> f (OBJ)" or
  * "<native> OBJ+0xOFF"), or NULL for "<native> ??". */
-static const char *native_object(const char *name, size_t len, size_t *olen)
+static const char *native_object_name(const char *name, size_t len, size_t *olen)
 {
     const char *s = name + 9, *end = name + len;
     if (len > 9 && end[-1] == ')') {
@@ -70,7 +70,7 @@ static int frame_kind(const report *rep, int32_t frame)
     int32_t file = intern_frame_file(rep->in, frame);
     const char *name = intern_file_name(rep->in, file, &len);
     if (loaded_native(rep, file)) {
-        const char *obj = native_object(name, len, &olen);
+        const char *obj = native_object_name(name, len, &olen);
         if (obj && (starts_with(obj, olen, "python") || starts_with(obj, olen, "libpython")))
             return KIND_INTERPRETER;
         return KIND_NATIVE;
