@@ -38,7 +38,12 @@ from tracemalloc import (
 
 from . import _lib, _objects
 
-__version__ = "0.1.0"
+try:
+    from ._version import __version__
+except ImportError:
+    # The source tree itself (PYTHONPATH=lib/python): CMake writes _version.py into every copy
+    # it stages or installs, from the project's version.
+    __version__ = "0+unknown"
 
 __all__ = [
     "DomainFilter",
