@@ -118,14 +118,11 @@ class InstallTest(unittest.TestCase):
                 page = f.read()
             self.assertIn(".TH %s 1" % command.upper(), page)
             self.assertIn("mprofile " + ENV["MP_VERSION"], page)
-            helps = [[command, "--help"]] + ([[command, "run", "--help"]]
-                                            if command == "mprofile" else [])
-            for args in helps:
-                args[0] = self.installed(ENV["MP_BINDIR"], args[0])
-                for option in set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", support.run(args))):
-                    # roff spells "-" as "\-".
-                    self.assertIn(option.replace("-", "\\-"), page,
-                                  "%s.1 lacks %s" % (command, option))
+            usage = support.run([self.installed(ENV["MP_BINDIR"], command), "--help"])
+            for option in set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage)):
+                # roff spells "-" as "\-".
+                self.assertTrue(option.replace("-", "\\-") in page,
+                                "%s.1 lacks %s" % (command, option))
 
 
 if __name__ == "__main__":
