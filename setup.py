@@ -17,7 +17,6 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
 
@@ -82,7 +81,7 @@ class build_cmake(Command):
         bindir, self.package_parent = scheme_layout()
         build_dir = os.path.join(os.path.abspath(self.build_temp), "cmake")
         package_dir = self.package_parent + "/mprofile"
-        cmake = os.environ.get("CMAKE", "cmake")
+        cmake = "cmake"
         self.spawn([cmake, "-S", SOURCE_DIR, "-B", build_dir,
                     "-DCMAKE_BUILD_TYPE=Release",
                     "-DMPROFILE_BUILD_TESTS=OFF",
@@ -138,6 +137,8 @@ class build_scripts_cmake(build_scripts):
 
 
 class BinaryDistribution(Distribution):
+    """Tags the wheel for this interpreter and platform: it holds ELF binaries."""
+
     def has_ext_modules(self):
         return True
 

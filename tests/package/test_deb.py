@@ -98,7 +98,8 @@ class DebTest(unittest.TestCase):
                      "/usr/lib/python3/dist-packages/mprofile/_build_config.py",
                      "/usr/libexec/mprofile/check-config", "/usr/libexec/mprofile/spawn",
                      "/usr/libexec/mprofile/attach",
-                     "/usr/share/man/man1/mprofile.1.gz", "/usr/share/man/man1/mprofile-report.1.gz",
+                     "/usr/share/man/man1/mprofile.1.gz",
+                     "/usr/share/man/man1/mprofile-report.1.gz",
                      "/usr/share/doc/mprofile/copyright"]:
             self.assertIn(path, files)
         self.assertFalse([f for f in files if f.startswith("/usr/local")])
