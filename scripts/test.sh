@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the whole test suite: unit tests (also under ASan+UBSan and under TSan), end-to-end tests
-# on every interpreter found, the report tool's tests and fuzz replay, the Python version matrix
+# on every interpreter found, the report tool's tests and fuzz replay, the Python version matrix,
+# the three ways to install (cmake --install, pip into a venv, the .deb in a Debian 12 chroot)
 # and the stress tests.
 # Run from the repository as root on Debian 12.
 set -eu
