@@ -87,6 +87,7 @@ update() {
 
 missing=""
 for p in $install; do
+    # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
     if ! in_chroot dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q "ok installed"; then
         missing="$missing $p"
     fi
