@@ -74,11 +74,9 @@ class DebTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mprofile-deb-")
+        # Removed even when setUpClass fails half-way (tearDownClass would not run).
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.deb = build_package(os.path.join(cls.tmp, "out"))
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_fields(self):
         fields = support.run(["dpkg-deb", "--field", self.deb])

@@ -31,14 +31,12 @@ class InstallTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mprofile-install-")
+        # Removed even when setUpClass fails half-way (tearDownClass would not run).
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.destdir = os.path.join(cls.tmp, "destdir")
         support.run([ENV["MP_CMAKE"], "--install", ENV["MP_BINARY_DIR"]],
                     env=support.clean_env(DESTDIR=cls.destdir))
         cls.root = cls.destdir + PREFIX
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def installed(self, *parts):
         path = os.path.join(self.root, *parts)

@@ -27,7 +27,7 @@ def copy_sources(destination):
     top_level = {"build", ".git"}
     shutil.copytree(os.environ["MP_SOURCE_DIR"], destination, ignore=lambda directory, names: [
         name for name in names
-        if name in ("__pycache__",) or name.endswith(".egg-info")
+        if name == "__pycache__" or name.endswith(".egg-info")
         or (directory == os.environ["MP_SOURCE_DIR"] and name in top_level)])
 
 
@@ -35,6 +35,8 @@ class PipTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mprofile-pip-")
+        # Removed even when setUpClass fails half-way (tearDownClass would not run).
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.source = os.path.join(cls.tmp, "src")
         copy_sources(cls.source)
         cls.venv = os.path.join(cls.tmp, "venv")
@@ -43,10 +45,6 @@ class PipTest(unittest.TestCase):
         support.run(pip + ["install", "--no-index", "--find-links", WHEELS, "wheel"])
         support.run(pip + ["install", "--no-build-isolation", "--no-index", cls.source],
                     cwd=cls.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def venv_python(self, code):
         return support.run([os.path.join(self.venv, "bin", "python"), "-c", code], cwd=self.tmp)
