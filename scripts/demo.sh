@@ -24,9 +24,9 @@ import sys, tracemalloc
 for stat in tracemalloc.Snapshot.load(sys.argv[1]).statistics('lineno')[:3]:
     print(stat)" "$snap"
 
-echo "== the mprofile Python module (installed under /usr/local/lib/python3/site-packages)"
+echo "== the mprofile Python module (installed into /usr/local/lib/python3.11/dist-packages, where python3.11 looks)"
 cd "$out"
-PYTHONPATH=/usr/local/lib/python3/site-packages /usr/bin/python3.11 -c "
+/usr/bin/python3.11 -c "
 import mprofile
 mprofile.start(sample_rate=128 * 1024)
 data = [bytearray(10_000) for _ in range(2_000)]

@@ -81,6 +81,14 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(frame.lineno, line)
         self.assertIsInstance(snap, tracemalloc.Snapshot)
 
+    def test_lone_positional_argument_is_max_frames(self):
+        # The original's and tracemalloc.start()'s signature, kept: exact mode with 32768
+        # frames, not a rate of 32 KiB (docs/python.md tells to pass keywords).
+        mprofile.start(32768)
+        self.assertEqual(mprofile.get_traceback_limit(), 32768)
+        self.assertEqual(mprofile.get_sample_rate(), 0)
+        mprofile.stop()
+
     def test_profile_1frame(self):
         mprofile.start(1)
         self.assertEqual(mprofile.get_traceback_limit(), 1)

@@ -29,7 +29,10 @@ import sys
 import tempfile
 import time
 
-LIBRARY = os.environ.get("MPROFILE_LIBRARY") or "@MPROFILE_LIBRARY@"
+# The build tree names the library by its absolute path, an install tree relative to this
+# script's directory, so that the tree can move (cmake/InstallPaths.cmake).
+LIBRARY = os.environ.get("MPROFILE_LIBRARY") or os.path.normpath(os.path.join(
+    os.path.dirname(os.path.realpath(__file__)), "@MPROFILE_LIBRARY@"))
 GDB = os.environ.get("MPROFILE_GDB") or "/usr/bin/gdb"
 SUPPORTED = ((3, 11), (3, 15))
 DEFAULT_OUT = "mprofile.%p.%n.snap"

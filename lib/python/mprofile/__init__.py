@@ -6,6 +6,10 @@
     for stat in snap.statistics("lineno")[:10]:
         print(stat)
 
+Give start() its arguments by keyword: its first parameter is max_frames, as in
+tracemalloc.start(); with no sample_rate it records every allocation (exact mode), several times
+slower than sampling.
+
 The functions keep the names, arguments, defaults and errors of the original mprofile package,
 which mirrored tracemalloc; results are tracemalloc objects. Sampling is done by libmprofile.so
 (see _lib for how it is found): under LD_PRELOAD this module drives the library that is already
@@ -38,7 +42,12 @@ from tracemalloc import (
 
 from . import _lib, _objects
 
-__version__ = "0.1.0"
+try:
+    from ._version import __version__
+except ImportError:
+    # The source tree itself (PYTHONPATH=lib/python): CMake writes _version.py into every copy
+    # it stages or installs, from the project's version.
+    __version__ = "0+unknown"
 
 __all__ = [
     "DomainFilter",
@@ -83,8 +92,13 @@ _requested_rate = None
 def start(max_frames=128, sample_rate=0):
     """Starts sampling allocations, keeping at most max_frames frames per traceback.
 
-    sample_rate is the mean number of bytes allocated between two samples; 0 and 1 trace every
-    allocation with its exact size (the original mprofile's 0 did the same). Raises ValueError
+    Pass the arguments by keyword: start(sample_rate=128 * 1024). The first parameter is
+    max_frames, as in the original mprofile and tracemalloc.start(), so start(32768) keeps 32768
+    frames in exact mode; it does not sample every 32 KiB.
+
+    sample_rate is the mean number of bytes allocated between two samples, which costs a few
+    percent; 0 (the default) and 1 trace every allocation with its exact size (the original
+    mprofile's 0 did the same): exact mode, several times slower (docs/python.md). Raises ValueError
     for max_frames outside 1..65535 or a negative sample_rate, RuntimeError when already
     sampling, NotSupportedError when libmprofile.so does not support this Python.
     """
