@@ -21,6 +21,8 @@ typedef struct report {
     int domain_roots; /* collapsed: the domain name as the root frame */
     int python_only;  /* the snapshots were loaded with SNAPSHOT_PYTHON_ONLY */
     const char *root; /* collapsed: a first frame of every stack ("pid N" with --by-pid) */
+    int hide_imports; /* the snapshots were loaded with SNAPSHOT_HIDE_IMPORTS */
+    int names;        /* text: the function after each frame (--names) */
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
@@ -70,6 +72,8 @@ typedef struct merge_report {
     size_t top;
     int domain_roots;
     int python_only;
+    int hide_imports; /* as in report */
+    int names;
 } merge_report;
 
 int format_merge_text(FILE *out, const merge_report *m);
@@ -92,6 +96,7 @@ typedef struct trend_report {
     const agg_opts *opts;
     size_t top;       /* growing sites shown per group; 0 = all */
     int python_only;
+    int hide_imports;
     int by_pid;
     double false_leak_rate;
     size_t family_sites; /* sites of every group, tested together */
@@ -108,6 +113,9 @@ const char *group_by_name(group_by g);
 size_t report_shown_rows(const report *rep);
 long long report_count(const snapshot *snap, double count);
 double report_rse(const row *r);
+/* --diff of sampled snapshots: the size difference is within 2 standard
+ * errors of 0 (sqrt(r->var), an upper bound: see docs/report.md). */
+int report_diff_is_noise(const row *r);
 /* Whether a snapshot of the report has a domain other than python. */
 int report_has_domains(const report *rep);
 /* Domains of the mixed rows among the shown ones (aggregate_row_domains),

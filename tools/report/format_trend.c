@@ -233,10 +233,12 @@ int format_trend_json(FILE *out, const trend_report *r)
     for (size_t k = 0; k < r->ngroups; k++)
         sampled |= r->groups[k].result && r->groups[k].result->sampled;
     fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"trend\", \"group_by\": \"%s\", "
-                 "\"cumulative\": %s, \"python_only\": %s, \"estimated\": %s, \"by_pid\": %s, "
+                 "\"cumulative\": %s, \"inclusive\": %s, \"python_only\": %s, "
+                 "\"hide_imports\": %s, \"estimated\": %s, \"by_pid\": %s, "
                  "\"false_leak_rate\": ",
             group_by_name(r->opts->group), r->opts->cumulative ? "true" : "false",
-            r->python_only ? "true" : "false", sampled ? "true" : "false",
+            r->opts->inclusive ? "true" : "false", r->python_only ? "true" : "false",
+            r->hide_imports ? "true" : "false", sampled ? "true" : "false",
             r->by_pid ? "true" : "false");
     format_json_double(out, r->false_leak_rate);
     if (!r->by_pid) {
