@@ -498,6 +498,33 @@ static void test_model__tells_files_that_are_no_snapshot(void **state)
             fail_msg("case %zu: not_snapshot %d, '%s'", i, err.not_snapshot, err.message);
         intern_free(in);
     }
+    /* A truncated snapshot is a damaged snapshot, once its first bytes
+     * name the class (here with FRAME, which fails first, as Python writes
+     * protocol 4). */
+    pb full = {0};
+    pb_stack st = {F1, 2};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&full);
+    pb_trace(&full, 100, &st, &memo, 0);
+    pb_snapshot_traces_done(&full, 5);
+    pb_snapshot_end(&full);
+    pb framed = {0};
+    pb_op(&framed, 0x80);
+    pb_op(&framed, 4);
+    pb_op(&framed, 0x95);
+    pb_le(&framed, full.len - 2, 8);
+    pb_bytes(&framed, full.buf + 2, full.len - 2);
+    free(full.buf);
+    for (size_t cut = 1; cut < framed.len; cut++) {
+        intern *in = intern_new();
+        snapshot s;
+        snapshot_error err;
+        assert_int_equal(snapshot_from_buffer(&s, in, framed.buf, cut, 0, &err), -1);
+        /* PROTO and FRAME (11 bytes), "tracemalloc" (13), MEMOIZE, "Snapshot" (10) */
+        assert_int_equal(err.not_snapshot, cut < 35);
+        intern_free(in);
+    }
+    free(framed.buf);
     /* A snapshot whose content is invalid is a snapshot. */
     pb b = {0};
     pb_snapshot_begin(&b);

@@ -745,6 +745,23 @@ static int load_traces(loader *l, const pv *list, size_t offset)
     return finish_domains(l, offset);
 }
 
+/* Whether the first bytes name tracemalloc.Snapshot, as every snapshot's do
+ * (GLOBAL or two short strings, after PROTO and FRAME): a truncated file
+ * fails on its FRAME length before the reader gets to the class, yet it is
+ * a damaged snapshot, not some other file. */
+static int names_snapshot_class(const uint8_t *data, size_t len)
+{
+    static const char module[] = "tracemalloc", name[] = "Snapshot";
+    size_t head = len < 64 ? len : 64;
+    if (!len || data[0] != 0x80) /* PROTO */
+        return 0;
+    const uint8_t *m = memmem(data, head, module, sizeof module - 1);
+    if (!m)
+        return 0;
+    size_t rest = head - (size_t)(m - data);
+    return memmem(m, rest, name, sizeof name - 1) != NULL;
+}
+
 /* What a pickle that is no snapshot holds, for its error message. */
 static const char *root_kind(const pv *root)
 {
@@ -777,7 +794,7 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     if (pickle_read(data, len, (flags & SNAPSHOT_RELEASE_CONSUMED) != 0, &doc, &perr) < 0) {
         err->offset = perr.offset;
         snprintf(err->message, sizeof err->message, "%s", perr.message);
-        err->not_snapshot = !perr.saw_snapshot;
+        err->not_snapshot = !perr.saw_snapshot && !names_snapshot_class(data, len);
         return -1;
     }
     int rc = 0;
