@@ -264,6 +264,46 @@ static void test_format__text_names(void **state)
     free(text);
 }
 
+/* A trace without frames is the row "<unknown>:0", which has no name and,
+ * with -g traceback, no frame at all. */
+static void test_format__names_of_an_empty_traceback(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    pb_stack stacks[] = {{S0, 2}, {NULL, 0}};
+    static const int64_t sizes[] = {100, 7};
+    static const size_t of[] = {0, 1};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 2, NULL, sizes, of, 2);
+    pb_snapshot_traces_done(&b, 10);
+    pb_frame_names(&b, NAMES, 3);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+    for (group_by g = GROUP_LINENO; g <= GROUP_TRACEBACK; g++) {
+        agg_opts o = {.group = g};
+        row *rows;
+        size_t n;
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+        assert_int_equal(n, 2);
+        report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .names = 1};
+        char *text = render(&rep, format_text);
+        assert_non_null(strstr(text, g == GROUP_FILENAME ? "\n<unknown>:0: size=7 B"
+                                                         : "\n<unknown>:0: size=7 B, count=1"));
+        free(text);
+        char *json = render(&rep, format_json);
+        assert_non_null(strstr(json, g == GROUP_TRACEBACK ? "\"frames\": []"
+                                                          : "\"lineno\": 0, \"function\": null}]"));
+        free(json);
+        free(rows);
+    }
+    snapshot_free(&s);
+    intern_free(in);
+}
+
 static void test_format__json_and_collapsed_names(void **state)
 {
     (void)state;
@@ -929,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_format__json_and_collapsed),
         cmocka_unit_test(test_format__text_names),
         cmocka_unit_test(test_format__json_and_collapsed_names),
+        cmocka_unit_test(test_format__names_of_an_empty_traceback),
         cmocka_unit_test(test_format__sampled_diff_rows_have_standard_errors),
         cmocka_unit_test(test_format__inclusive_and_hidden_imports_in_headers),
         cmocka_unit_test(test_format__text_domains_header_and_markers),

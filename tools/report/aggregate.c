@@ -489,7 +489,7 @@ int32_t row_frame_id(const intern *in, group_by g, const row *r, size_t i)
         return r->key;
     size_t n;
     const int32_t *frames = intern_stack_frames(in, r->key, &n);
-    return frames[n - 1 - i];
+    return i < n ? frames[n - 1 - i] : -1; /* an empty traceback has no frame 0 */
 }
 
 /* qsort has no context argument; reports are single threaded. */

@@ -83,7 +83,8 @@ int aggregate_row_domains(const snapshot *snap, const snapshot *old_snap, intern
 size_t row_nframes(const intern *in, group_by g, const row *r);
 void row_frame(const intern *in, group_by g, const row *r, size_t i, int32_t *file, int64_t *lineno);
 /* The frame id of frame i of a row's key (same order as row_frame), or -1
- * for a filename key, which is a file and names no function. */
+ * for a filename key, which is a file and names no function, and for an
+ * empty traceback (printed as "<unknown>:0"). */
 int32_t row_frame_id(const intern *in, group_by g, const row *r, size_t i);
 
 /* Compare two stacks root first (for collapsed output). */
