@@ -35,6 +35,7 @@ void cli_usage(FILE *out)
           "      --hide-imports    drop the frames of the import machinery (<frozen\n"
           "                        importlib._bootstrap>, ..._external>, zipimport)\n"
           "      --names           text: the function after each frame, file:line (name)\n"
+          "                        (JSON and collapsed output always have the names)\n"
           "      --by-pid          keep processes apart (metadata pid): one section\n"
           "                        (collapsed: one 'pid N' root frame) or trend per process\n"
           "      --false-leak-rate P  --trend: chance that a program that does not leak\n"
@@ -43,7 +44,9 @@ void cli_usage(FILE *out)
           "  -h, --help            show this help\n"
           "      --version         show the version\n"
           "\n"
-          "Reads snapshots written by libmprofile or tracemalloc.Snapshot.dump().\n",
+          "Reads snapshots written by libmprofile or tracemalloc.Snapshot.dump().\n"
+          "Rows of sampled snapshots end with rse= (relative standard error), with --diff\n"
+          "with se= (standard error of the size difference) and 'noise' within 2 se.\n",
           out);
 }
 
