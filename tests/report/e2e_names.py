@@ -91,7 +91,7 @@ def collapsed(snap, names):
                   for f in t.traceback]
         key = ";".join(frames) or "<unknown>:0"
         sums[key] = sums.get(key, 0) + t.size
-    return sorted("%s %d" % kv for kv in sums.items())
+    return sorted("%s %d" % kv for kv in sums.items() if kv[1])  # 0 bytes: no line
 
 out = {"cases": []}
 for key in ("lineno", "filename", "traceback"):
