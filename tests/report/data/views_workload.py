@@ -1,13 +1,20 @@
 """Real stacks for the report's views of a snapshot (--inclusive,
 --hide-imports): recursion and allocations made while a module is imported.
 
-usage: views_workload.py RECURSIVE_SNAPSHOT IMPORT_SNAPSHOT END_SNAPSHOT
+usage: views_workload.py RECURSIVE_SNAPSHOT IMPORT_SNAPSHOT END_SNAPSHOT ZIP_SNAPSHOT
 Dumps a snapshot of recursive allocations, one taken by a module while it
 is being imported (views_imported.py: its stacks go through the import
-machinery's frozen frames), and one at the end."""
+machinery's frozen frames), one at the end, and one taken by a module
+imported from a zip archive (zipimport's frames too)."""
 import os
 import sys
 import tracemalloc
+import zipfile
+
+ZIPPED = """import os, tracemalloc
+ROWS = [bytearray(100 + i) for i in range(50)]
+tracemalloc.take_snapshot().dump(os.environ["VIEWS_ZIP_SNAPSHOT"])
+"""
 
 
 def walk(depth, keep):
@@ -44,6 +51,12 @@ def main():
     keep.append(views_imported.TABLE)
     keep.append([str(i) * 3 for i in range(500)])
     tracemalloc.take_snapshot().dump(sys.argv[3])
+    archive = os.path.join(os.path.dirname(os.path.abspath(sys.argv[4])), "views_modules.zip")
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("views_zipped.py", ZIPPED)
+    sys.path.insert(0, archive)
+    os.environ["VIEWS_ZIP_SNAPSHOT"] = sys.argv[4]
+    import views_zipped  # noqa: F401  (dumps its snapshot while zipimport imports it)
 
 
 if __name__ == "__main__":
