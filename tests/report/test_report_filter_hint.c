@@ -89,6 +89,12 @@ static void test_filter_hint__only_when_nothing_matched(void **state)
     assert_string_equal(text, "");
     free(text);
     free(used);
+    /* Snapshots without traces have no frame: no hint. */
+    used = filter_hint_used_files(old_only, 0, in);
+    text = hint("app.py", 1, used, in);
+    assert_string_equal(text, "");
+    free(text);
+    free(used);
     snapshot_free(&old);
     snapshot_free(&new_);
     intern_free(in);

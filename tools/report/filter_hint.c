@@ -32,15 +32,19 @@ int filter_hint(FILE *err, const char *pattern, int inclusive, const glob_patter
 {
     if (!filter_hint_relative(pattern))
         return 0;
+    int any = 0;
     for (size_t f = 0; f < intern_nfiles(in); f++) {
         if (!used[f])
             continue;
+        any = 1;
         size_t len;
         const char *name = intern_file_name(in, (int32_t)f, &len);
         int r = glob_match(g, name, len);
         if (r != 0)
             return r < 0 ? -1 : 0;
     }
+    if (!any) /* no frame at all (no traces): no pattern could match */
+        return 0;
     fprintf(err, "mprofile-report: %s '%s' matched no frame; file names are usually absolute "
                  "paths, try '*/%s'\n", inclusive ? "--include" : "--exclude", pattern, pattern);
     return 1;

@@ -23,7 +23,8 @@ int filter_hint_relative(const char *pattern);
  * of memory. */
 uint8_t *filter_hint_used_files(const snapshot *const *snaps, size_t n, const intern *in);
 
-/* When pattern is relative and g matches none of the used files, writes
+/* When pattern is relative and g matches none of the used files (there
+ * being at least one), writes
  * "mprofile-report: --include 'P' matched no frame; ..., try '*\/P'" on
  * err and returns 1; otherwise 0.  -1 when out of memory. */
 int filter_hint(FILE *err, const char *pattern, int inclusive, const glob_pattern *g,
