@@ -29,6 +29,13 @@ typedef struct report {
 void format_size(char *buf, size_t buflen, double size, int sign);
 /* str(Statistic) or str(StatisticDiff) of a row (without newline). */
 void format_row_text(char *buf, size_t buflen, const report *rep, const row *r);
+/* --names (rep->names): before, the function of frame i of a row's key
+ * (row_frame order) and after, when the snapshots name it; nothing
+ * otherwise.  Control characters and parentheses are written as '?'. */
+void format_frame_name(FILE *out, const report *rep, const row *r, size_t i, const char *before,
+                       const char *after);
+/* JSON: ', "function": NAME' of frame i of a row's key, null when unknown. */
+void format_json_function(FILE *out, const intern *in, group_by g, const row *key, size_t i);
 /* Write "filename:lineno" of a traceback's first (oldest) frame. */
 void format_traceback_str(FILE *out, const report *rep, const row *r);
 
@@ -97,6 +104,7 @@ typedef struct trend_report {
     size_t top;       /* growing sites shown per group; 0 = all */
     int python_only;
     int hide_imports;
+    int names; /* text: the function after each frame */
     int by_pid;
     double false_leak_rate;
     size_t family_sites; /* sites of every group, tested together */

@@ -119,6 +119,18 @@ void format_json_snapshot(FILE *out, const snapshot *s)
     fputs("}}", out);
 }
 
+void format_json_function(FILE *out, const intern *in, group_by g, const row *key, size_t i)
+{
+    int32_t frame = row_frame_id(in, g, key, i);
+    size_t len;
+    const char *function = frame >= 0 ? intern_frame_name(in, frame, &len) : NULL;
+    fputs(", \"function\": ", out);
+    if (function)
+        format_json_string(out, function, len);
+    else
+        fputs("null", out);
+}
+
 /* Only native frames carry "native": the frames of Python snapshots are
  * written as they always were. */
 static int frame_is_native(const report *rep, int32_t file)
@@ -210,14 +222,8 @@ int format_json_rows(FILE *out, const report *rep, const char *pid)
             const char *name = intern_file_name(rep->in, file, &len);
             fputs(k ? ", {\"filename\": " : "{\"filename\": ", out);
             format_json_string(out, name, len);
-            fprintf(out, ", \"lineno\": %" PRId64 ", \"function\": ", lineno);
-            int32_t frame = row_frame_id(rep->in, o->group, r, k);
-            size_t flen;
-            const char *function = frame >= 0 ? intern_frame_name(rep->in, frame, &flen) : NULL;
-            if (function)
-                format_json_string(out, function, flen);
-            else
-                fputs("null", out);
+            fprintf(out, ", \"lineno\": %" PRId64, lineno);
+            format_json_function(out, rep->in, o->group, r, k);
             fprintf(out, "%s}", frame_is_native(rep, file) ? ", \"native\": true" : "");
         }
         fputs("], \"text\": ", out);

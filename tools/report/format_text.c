@@ -286,8 +286,8 @@ void format_text_header(FILE *out, const snapshot *s, const char *label)
  * qualified names have neither parentheses nor control characters; a
  * forged name's are written as '?', so that the name always ends at the
  * first ')' and the row stays on one line. */
-static void frame_name_suffix(FILE *out, const report *rep, const row *r, size_t i,
-                              const char *before, const char *after)
+void format_frame_name(FILE *out, const report *rep, const row *r, size_t i, const char *before,
+                       const char *after)
 {
     int32_t frame = rep->names ? row_frame_id(rep->in, rep->opts->group, r, i) : -1;
     size_t len;
@@ -351,7 +351,7 @@ int format_text_rows(FILE *out, const report *rep)
         const row *r = &rep->rows[i];
         format_traceback_str(out, rep, r);
         /* str(Traceback) is its oldest frame: frame 0 in every key type. */
-        frame_name_suffix(out, rep, r, 0, " (", ")");
+        format_frame_name(out, rep, r, 0, " (", ")");
         format_row_text(buf, sizeof buf, rep, r);
         fprintf(out, ": %s", buf);
         row_marker(out, r, doms, begin, i);
@@ -369,7 +369,7 @@ int format_text_rows(FILE *out, const report *rep)
                 fwrite(name, 1, len, out);
                 fprintf(out, "\", line %" PRId64, lineno);
                 /* Python's own traceback form: '  File "f", line N, in name'. */
-                frame_name_suffix(out, rep, r, k, ", in ", "");
+                format_frame_name(out, rep, r, k, ", in ", "");
                 fputc('\n', out);
             }
         }

@@ -136,7 +136,7 @@ static int write_trend(FILE *out, const cli_opts *o, intern *in, const agg_opts 
         goto out;
     }
     trend_report r = {.in = in, .opts = ao, .top = o->top, .python_only = o->python_only,
-                      .hide_imports = o->hide_imports,
+                      .hide_imports = o->hide_imports, .names = o->names,
                       .by_pid = o->by_pid, .false_leak_rate = o->false_leak_rate,
                       .family_sites = nresults ? results[0].family_sites : 0, .groups = groups,
                       .ngroups = (size_t)ngroups};
