@@ -1,6 +1,6 @@
 /* libFuzzer target: any byte string through the whole report pipeline
  * (reader, snapshot model, every grouping, filters, domain filters, every
- * output format).
+ * output format, names, inclusive rows, hidden imports, filter hints).
  * It must never crash, hang or use unbounded memory. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aggregate.h"
+#include "filter_hint.h"
 #include "format.h"
 #include "match.h"
 #include "merge.h"
@@ -32,8 +33,9 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
     domain_spec_parse("tracked", 0, &domains[2]);
     FILE *out = fopen("/dev/null", "w");
     for (int g = 0; g < 3 && out; g++) {
-        for (int variant = 0; variant < 6; variant++) {
+        for (int variant = 0; variant < 7; variant++) {
             agg_opts o = {.group = (group_by)g, .cumulative = variant == 1 && g != GROUP_TRACEBACK,
+                          .inclusive = variant == 6 && g != GROUP_TRACEBACK,
                           .all_frames = variant == 3, .filters = filters,
                           .nfilters = variant >= 2 && variant <= 3 ? 4 : 0,
                           .domains = variant == 4 ? domains : &domains[2],
@@ -43,7 +45,8 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
             int rc = old ? aggregate_diff(old, s, in, &o, &rows, &n) : aggregate_rows(s, in, &o, &rows, &n);
             if (rc == 0) {
                 report rep = {.in = in, .snap = s, .old_snap = old, .opts = &o, .rows = rows,
-                              .nrows = n, .top = (size_t)variant, .domain_roots = variant == 5};
+                              .nrows = n, .top = (size_t)variant, .domain_roots = variant == 5,
+                              .names = variant % 2};
                 format_text(out, &rep);
                 format_json(out, &rep);
                 format_collapsed(out, &rep);
@@ -57,6 +60,12 @@ static void run_reports(intern *in, const snapshot *s, const snapshot *old)
             free(rows);
         }
     }
+    /* The hint for filters that match no frame. */
+    const snapshot *snaps[2] = {s, old};
+    uint8_t *used = filter_hint_used_files(snaps, old ? 2 : 1, in);
+    for (int i = 0; i < 4 && used && out; i++)
+        filter_hint(out, pats[i], 1, filters[i].glob, used, in);
+    free(used);
     if (out)
         fclose(out);
     for (int i = 0; i < 4; i++)
@@ -120,6 +129,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snapshot_free(&s);
         /* And read as --python-only does, native frames dropped as the traces are read. */
         if (snapshot_from_buffer(&s, in, data, size, SNAPSHOT_PYTHON_ONLY, &err) == 0) {
+            run_reports(in, &s, NULL);
+            snapshot_free(&s);
+        }
+        /* And with the import machinery's frames hidden (--hide-imports). */
+        if (snapshot_from_buffer(&s, in, data, size, SNAPSHOT_PYTHON_ONLY | SNAPSHOT_HIDE_IMPORTS,
+                                 &err) == 0) {
             run_reports(in, &s, NULL);
             snapshot_free(&s);
         }

@@ -2,7 +2,8 @@
 
 Small real snapshots (tracemalloc dumps in pickle protocols 2 to 5, a
 sampled snapshot with libmprofile's metadata keys, peak snapshots with
-their timeline and hostile timelines, traces in many tracemalloc domains) and the malformed inputs
+their timeline and hostile timelines, traces in many tracemalloc domains, function names and
+hostile ones, import machinery frames) and the malformed inputs
 the reader must reject.  Inputs found by fuzzing are kept next to them as
 corpus/crash-* or corpus/regress-* and are never regenerated.
 usage: python3 make_corpus.py [CORPUS_DIR]"""
@@ -123,6 +124,29 @@ def main():
         [("<native> deflate (libz.so.1)", 7, 1), ("<native> ??", -1, 2), ("<native> ??", 0, -5),
          ("<native> main (python3)", 5, 2**63 - 1), (1, 2, 3), ("<native> ??",), "str"],
         [(("a.py", 3), 7), "x"])
+    # Function names (frame_names): names with the characters the formats
+    # escape, a frame named twice, a name for a frame of no trace; then
+    # entries of every wrong shape, which the reader skips.
+    named = tracemalloc.Snapshot(sampled.traces._traces, 10)
+    named.frame_names = [(("a.py", 3), "Cache.get"), (("main.py", 1), "<module>"),
+                         (("b.py", 7), "odd;name\n(x)\r"), (("b.py", 7), "a"),
+                         (("gone.py", 9), "gone"), (("main.py", 2), "")]
+    seeds["seed-names-p4"] = pickle.dumps(named, protocol=4)
+    seeds["seed-names-p2"] = pickle.dumps(named, protocol=2)
+    named.frame_names = [("a.py", 3), (("a.py", 3),), (("a.py", "3"), "f"), (("a.py", 3), 5),
+                         ((("a.py", 3), 1), "f"), [("a.py", 3), "f"], (("a.py", 3), "f", 1),
+                         None, (("a.py", 2**40), "big"), ((1, 3), "f")]
+    seeds["seed-names-hostile-p4"] = pickle.dumps(named, protocol=4)
+    named.frame_names = {("a.py", 3): "f"}
+    seeds["seed-names-dict-p4"] = pickle.dumps(named, protocol=4)
+    # Import machinery frames (--hide-imports), a stack of them only.
+    boot = ("<frozen importlib._bootstrap>", 241)
+    imports = tracemalloc.Snapshot(
+        [(0, 64, (("mod.py", 3), boot, ("<frozen importlib._bootstrap_external>", 940), boot,
+                  ("main.py", 1)), 5),
+         (0, 32, (("<frozen zipimport>", 70), boot), 2), (0, 16, (("mod.py", 3),), 1)], 10)
+    seeds["seed-imports-p4"] = pickle.dumps(imports, protocol=4)
+    seeds["seed-text-file"] = b"tracemalloc.Snapshot, but as text\n"
     old_style = tracemalloc.Snapshot([(0, 10, (("x.py", 1),))], 1)  # Python < 3.9 traces
     seeds["seed-3tuple-p4"] = pickle.dumps(old_style, protocol=4)
     seeds["seed-empty-file"] = b""

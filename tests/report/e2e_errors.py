@@ -11,7 +11,10 @@ import subprocess
 import sys
 import tracemalloc
 
-ERROR_LINE = re.compile(r"^mprofile-report: (.*): offset (\d+): (.+)$")
+# "FILE: offset N: detail" for a damaged or invalid snapshot, "FILE: not a
+# tracemalloc snapshot ([...; ]offset N: detail)" for any other file.
+ERROR_LINE = re.compile(r"^mprofile-report: (.*?): (not a tracemalloc snapshot \()?"
+                        r"(not a pickle of protocol 2 to 5; )?offset (\d+): (.+?)(\))?$")
 
 
 def snapshot_bytes(path):
@@ -65,6 +68,32 @@ def check_html(report, workdir, good, broken):
     return failures
 
 
+def check_filter_hints(report, path):
+    """A relative --include/--exclude pattern that matches no frame gets a hint on stderr,
+    and only such a pattern; the report and the exit status do not change."""
+    failures = 0
+    this = os.path.basename(__file__)
+    cases = [(["--include", this], "--include '%s' matched no frame; file names are usually "
+                                   "absolute paths, try '*/%s'" % (this, this)),
+             (["--exclude", "tests/report/*"], "--exclude 'tests/report/*' matched no frame"),
+             (["--include", "*/" + this], None), (["--include", os.path.abspath(__file__)], None),
+             (["--include", "<frozen nothing>"], None), (["--exclude", "nothing.py"], "'*/nothing.py'"),
+             # '?' matches the leading '/': relative, but it matches.
+             (["--all-frames", "--include", "*.py", "--exclude", "?*/e2e_*.py"], None)]
+    for args, hint in cases:
+        res = subprocess.run([report, "-n", "0"] + args + [path], capture_output=True, text=True)
+        ok = res.returncode == 0 and res.stdout.startswith("# ")
+        if hint is None:
+            ok = ok and res.stderr == ""
+        else:
+            ok = (ok and res.stderr.startswith("mprofile-report: ") and hint in res.stderr
+                  and len(res.stderr.splitlines()) == 1)
+        if not ok:
+            failures += 1
+            print("FAIL filter hint %r: %d %r" % (args, res.returncode, res.stderr))
+    return failures
+
+
 def main():
     report, workdir = sys.argv[1:3]
     os.makedirs(workdir, exist_ok=True)
@@ -75,28 +104,39 @@ def main():
         def __reduce__(self):
             return (os.system, ("true",))
 
+    # name: (bytes, a part of the detail, what the file is: "other" for no
+    # snapshot at all, "text" for no snapshot and no pickle either, "snapshot"
+    # for a damaged or invalid snapshot).
     bad = {
-        "empty": (b"", "empty file"),
-        "random": (bytes(rng.randrange(256) for _ in range(4096)), None),
-        "other_pickle": (pickle.dumps({"a": [1, 2, 3]}, protocol=4), "not a pickled"),
-        "global": (pickle.dumps(Evil(), protocol=2), "refusing global"),
-        "huge_string": (b"\x80\x04\x8d" + (1 << 62).to_bytes(8, "little"), "exceeds the input"),
-        "huge_frame": (b"\x80\x04\x95" + (1 << 60).to_bytes(8, "little") + b".", "exceeds the input"),
-        "deep_marks": (b"\x80\x04" + b"(" * 100000, "nesting deeper"),
-        "deep_tuples": (b"\x80\x04)" + b"\x85" * 200000 + b".", "not a pickled"),
-        "memo_bomb": (b"\x80\x04)r\xff\xff\xff\x7f.", "memo index"),
-        "bad_get": (b"\x80\x04h\x05.", "never stored"),
-        "trailing": (good + b"xx", "trailing bytes"),
-        "protocol0": (pickle.dumps([1], protocol=0), None),
+        "empty": (b"", "empty file", "other"),
+        "random": (bytes(rng.randrange(256) for _ in range(4096)), None, "text"),
+        "text": (b"tracemalloc snapshot of app.py\nsize=12 MiB\n", None, "text"),
+        "other_pickle": (pickle.dumps({"a": [1, 2, 3]}, protocol=4),
+                         "the pickle holds a dict, not a tracemalloc.Snapshot", "other"),
+        "list_pickle": (pickle.dumps([("app.py", 1)], protocol=4), "holds a list", "other"),
+        "global": (pickle.dumps(Evil(), protocol=2), "refusing global", "other"),
+        "huge_string": (b"\x80\x04\x8d" + (1 << 62).to_bytes(8, "little"), "exceeds the input",
+                        "other"),
+        "huge_frame": (b"\x80\x04\x95" + (1 << 60).to_bytes(8, "little") + b".",
+                       "exceeds the input", "other"),
+        "deep_marks": (b"\x80\x04" + b"(" * 100000, "nesting deeper", "other"),
+        "deep_tuples": (b"\x80\x04)" + b"\x85" * 200000 + b".", "holds a tuple", "other"),
+        "memo_bomb": (b"\x80\x04)r\xff\xff\xff\x7f.", "memo index", "other"),
+        "bad_get": (b"\x80\x04h\x05.", "never stored", "other"),
+        "trailing": (good + b"xx", "trailing bytes", "snapshot"),
+        "protocol0": (pickle.dumps([1], protocol=0), None, "text"),
     }
     bad_stacks = tracemalloc.Snapshot([(0, 8, (("<native> main (python3)", 0),), 1)], 5)
     bad_stacks.stacks = 1
-    bad["stacks_not_str"] = (pickle.dumps(bad_stacks, protocol=4), "stacks is not a string")
-    for cut in (1, 2, 11, 40, len(good) // 2, len(good) - 1):
-        bad["truncated_%d" % cut] = (good[:cut], None)
+    bad["stacks_not_str"] = (pickle.dumps(bad_stacks, protocol=4), "stacks is not a string",
+                             "snapshot")
+    # The first cuts end before the pickle names tracemalloc.Snapshot.
+    for cut, kind in ((1, "other"), (2, "other"), (11, "other"), (40, "snapshot"),
+                      (len(good) // 2, "snapshot"), (len(good) - 1, "snapshot")):
+        bad["truncated_%d" % cut] = (good[:cut], None, kind)
 
     failures = 0
-    for name, (data, needle) in sorted(bad.items()):
+    for name, (data, needle, kind) in sorted(bad.items()):
         path = os.path.join(workdir, name + ".pickle")
         with open(path, "wb") as fp:
             fp.write(data)
@@ -104,8 +144,10 @@ def main():
         lines = res.stderr.splitlines()
         m = ERROR_LINE.match(lines[0]) if len(lines) == 1 else None
         ok = (res.returncode == 1 and m is not None and m.group(1) == path
-              and int(m.group(2)) <= len(data) and res.stdout == ""
-              and (needle is None or needle in m.group(3)))
+              and int(m.group(4)) <= len(data) and res.stdout == ""
+              and (needle is None or needle in m.group(5))
+              and bool(m.group(2)) == bool(m.group(6)) == (kind != "snapshot")
+              and bool(m.group(3)) == (kind == "text"))
         if not ok:
             failures += 1
             print("FAIL %s: exit %d, stderr %r" % (name, res.returncode, res.stderr))
@@ -144,7 +186,8 @@ def main():
              ["--format", "pprof", "--domain-roots", good_path],
              ["--format", "pprof", good_path, good_path],
              ["--format", "pprof", "--by-pid", good_path],
-             ["--format", "pprof", "--trend", good_path, good_path, good_path]]
+             ["--format", "pprof", "--trend", good_path, good_path, good_path],
+             ["--inclusive", "--cumulative", good_path], ["--inclusive", "-g", "traceback", good_path]]
     for args in usage:
         res = subprocess.run([report] + args, capture_output=True, text=True)
         if res.returncode != 2 or not res.stderr.startswith("mprofile-report: ") or res.stdout:
@@ -170,6 +213,16 @@ def main():
         if res.returncode != 0 or not res.stdout:
             failures += 1
             print("FAIL %r: %d" % (args, res.returncode))
+    res = subprocess.run([report, "--version"], capture_output=True, text=True)
+    if not re.fullmatch(r"mprofile-report \d+\.\d+\.\d+\n", res.stdout):
+        failures += 1
+        print("FAIL --version: %r" % res.stdout)
+    res = subprocess.run([report, "--help"], capture_output=True, text=True)
+    for option in ("--inclusive", "--hide-imports", "--names", "--version"):
+        if option not in res.stdout:
+            failures += 1
+            print("FAIL --help does not mention %s" % option)
+    failures += check_filter_hints(report, good_path)
 
     out = os.path.join(workdir, "out.txt")
     res = subprocess.run([report, "-o", out, good_path], capture_output=True, text=True)

@@ -15,6 +15,8 @@ Then runs data/native_program.py in exact mode with MPROFILE_NATIVE=1: the
 snapshot has python and native traces; the header gives each domain's
 totals, and --domain python / native print exactly the rows of
 filter_traces([DomainFilter(True, d)]).statistics(), native rows marked.
+The exact snapshot's function names (frame_names): --names rows and collapsed
+stacks carry the names pickle loads.
 Last, data/alloc_program.py in exact mode with MPROFILE_STACKS=mixed (skipped
 when libmprofile falls back to Python stacks, without libunwind): default rows
 are tracemalloc's on the mixed snapshot, --python-only rows are tracemalloc's
@@ -216,6 +218,62 @@ def rows(stdout):
             if not line.startswith("# ") and not line.startswith('  File "')]
 
 
+EXPECT_NAMES = r'''
+import json, sys, tracemalloc
+s = tracemalloc.Snapshot.load(sys.argv[1])
+names = dict(getattr(s, "frame_names", []))
+out = {"named": len(names)}
+for key in ("lineno", "traceback"):
+    rows = []
+    for st in s.statistics(key):
+        first = st.traceback[0]
+        name = names.get((first.filename, first.lineno))
+        rows.append(str(st.traceback) + (" (%s)" % name if name else "")
+                    + str(st)[len(str(st.traceback)):])
+        if key == "traceback":
+            rows += ['  File "%s", line %d%s' % (f.filename, f.lineno,
+                                                ", in %s" % names[(f.filename, f.lineno)]
+                                                if (f.filename, f.lineno) in names else "")
+                     for f in st.traceback]
+    out[key] = rows
+def esc(x):
+    return x.replace(";", ":").replace("\n", " ").replace("\r", " ")
+sums = {}
+for t in s.traces:
+    k = ";".join("%s (%s:%d)" % (esc(names[(f.filename, f.lineno)]), esc(f.filename), f.lineno)
+                 if (f.filename, f.lineno) in names else "%s:%d" % (esc(f.filename), f.lineno)
+                 for f in t.traceback) or "<unknown>:0"
+    sums[k] = sums.get(k, 0) + t.size
+# Stacks of 0 bytes (malloc(0)) make no line: nothing to draw.
+out["collapsed"] = sorted("%s %d" % kv for kv in sums.items() if kv[1])
+print(json.dumps(out))
+'''
+
+
+def check_names(report, python, snap):
+    """The function names libmprofile writes (frame_names): --names rows are tracemalloc's
+    with " (name)" after the key, traceback lines end with ", in name", and collapsed frames
+    are "name (file:line)", all from the names pickle loads."""
+    want = json.loads(subprocess.run([python, "-c", EXPECT_NAMES, snap], capture_output=True,
+                                     text=True, check=True).stdout)
+    failures = 0
+    if want["named"] == 0:
+        print("FAIL names: libmprofile wrote no frame_names")
+        return 1
+    for key in ("lineno", "traceback"):
+        out = subprocess.run([report, "--names", "-n", "0", "-g", key, snap], capture_output=True,
+                             text=True, check=True).stdout
+        if [line for line in out.splitlines() if not line.startswith("# ")] != want[key]:
+            print("FAIL names: --names -g %s rows differ" % key)
+            failures += 1
+    out = subprocess.run([report, "--format", "collapsed", snap], capture_output=True, text=True,
+                         check=True).stdout
+    if sorted(out.splitlines()) != want["collapsed"]:
+        print("FAIL names: collapsed stacks differ")
+        failures += 1
+    return failures
+
+
 def main():
     report, lib, python, workdir = sys.argv[1:5]
     for path in (lib, python):
@@ -267,6 +325,8 @@ def main():
                 print("FAIL %s: metadata %s missing from JSON" % (mode, field))
                 failures += 1
         failures += check_peak(report, python, snap, mode)
+        if mode == "exact":
+            failures += check_names(report, python, snap)
     failures += check_native(report, lib, python, workdir)
     failures += check_mixed(report, lib, python, workdir)
     print("%d failures" % failures)

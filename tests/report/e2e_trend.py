@@ -131,7 +131,10 @@ def main():
             failures.append("%s: the leak is not the first row:\n%s" % (name, text))
             continue
         top = doc["rows"][0]
-        if top["frames"] != [{"filename": PROGRAM, "lineno": LEAK_LINE}]:
+        # "function": libmprofile names the frame (frame_names), null without a name.
+        if top["frames"] != [{"filename": PROGRAM, "lineno": LEAK_LINE,
+                              "function": top["frames"][0].get("function")}] \
+                or not isinstance(top["frames"][0]["function"], (str, type(None))):
             failures.append("%s: JSON top row %s" % (name, top["frames"]))
         truth = true_slope(lines, doc["times"])
         error = abs(top["slope"] - truth) / truth

@@ -308,6 +308,31 @@ static inline void pb_peak_metadata(pb *b, const char *trigger, int is_peak, dou
     pb_timeline(b, pts, n);
 }
 
+/* An entry of the frame_names metadata: ((file, lineno), name). */
+typedef struct pb_name {
+    const char *file;
+    int lineno;
+    const char *name;
+} pb_name;
+
+/* The state key "frame_names" and its list, as docs/format.md describes it. */
+static inline void pb_frame_names(pb *b, const pb_name *names, size_t n)
+{
+    pb_str(b, "frame_names");
+    pb_op(b, ']');
+    if (!n)
+        return;
+    pb_op(b, '(');
+    for (size_t i = 0; i < n; i++) {
+        pb_str(b, names[i].file);
+        pb_int(b, names[i].lineno);
+        pb_op(b, 0x86); /* TUPLE2 */
+        pb_str(b, names[i].name);
+        pb_op(b, 0x86);
+    }
+    pb_op(b, 'e');
+}
+
 static inline void pb_snapshot(pb *b, const pb_stack *stacks, size_t nstacks, const int64_t *sizes,
                                const size_t *stack_of, size_t ntraces, int64_t sample_rate)
 {

@@ -135,6 +135,96 @@ static void test_aggregate__cumulative_counts_every_frame(void **state)
     free(rows);
 }
 
+/* --inclusive: a key once per trace, however often its stack repeats it. */
+static void test_aggregate__inclusive_counts_each_key_once_per_trace(void **state)
+{
+    fixture *f = *state;
+    agg_opts o = {.group = GROUP_LINENO, .inclusive = 1};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    /* b.py:5 300, c.py:9 200, a.py:1 105, r.py:3 60, r.py:7 60, a.py:2 5:
+     * r.py:3 is twice in S2 (recursion) but adds its 2 traces once. */
+    assert_int_equal(n, 6);
+    frame_of(f, o.group, &rows[0], 0, "b.py", 5);
+    assert_int_equal(rows[0].size, 300);
+    frame_of(f, o.group, &rows[2], 0, "a.py", 1);
+    assert_int_equal(rows[2].size, 105);
+    frame_of(f, o.group, &rows[3], 0, "r.py", 7);
+    frame_of(f, o.group, &rows[4], 0, "r.py", 3);
+    assert_int_equal(rows[4].size, 60);
+    assert_true(rows[4].count == 2);
+    int64_t total;
+    double count, var;
+    snapshot_totals(&f->s, &total, &count, &var);
+    for (size_t i = 0; i < n; i++)
+        assert_true(rows[i].size <= total);
+    free(rows);
+    o.group = GROUP_FILENAME;
+    assert_int_equal(aggregate_rows(&f->s, f->in, &o, &rows, &n), 0);
+    assert_int_equal(n, 4);
+    frame_of(f, o.group, &rows[2], 0, "a.py", 0);
+    assert_int_equal(rows[2].size, 105); /* S3 has a.py twice: once */
+    frame_of(f, o.group, &rows[3], 0, "r.py", 0);
+    assert_int_equal(rows[3].size, 60); /* 3 frames of r.py: once */
+    free(rows);
+}
+
+/* A 4 MiB heap of one deeply recursive stack: no inclusive row exceeds
+ * 4 MiB, where cumulative rows count each recursion level; with sampling
+ * the variance is that of a single count, not k^2 times it. */
+static void test_aggregate__inclusive_recursion_never_exceeds_the_heap(void **state)
+{
+    (void)state;
+    static const pb_frame deep[] = {{"walk.py", 4}, {"walk.py", 4}, {"walk.py", 4},
+                                    {"walk.py", 4}, {"walk.py", 9}, {"main.py", 1}};
+    pb_stack stacks[] = {{deep, 6}};
+    static const int64_t sizes[] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    static const size_t of[] = {0, 0, 0, 0};
+    for (int sampled = 0; sampled < 2; sampled++) {
+        intern *in = intern_new();
+        snapshot s;
+        pb b = {0};
+        pb_snapshot(&b, stacks, 1, sizes, of, 4, sampled ? 65536 : 0);
+        snapshot_error err;
+        assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+        free(b.buf);
+        for (group_by g = GROUP_LINENO; g <= GROUP_FILENAME; g++) {
+            agg_opts o = {.group = g, .inclusive = 1};
+            row *rows;
+            size_t n;
+            assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+            assert_int_equal(n, g == GROUP_LINENO ? 3 : 2);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(rows[i].size, 4 << 20);
+                assert_true(rows[i].var == s.acc[0].var);
+            }
+            free(rows);
+            o = (agg_opts){.group = g, .cumulative = 1};
+            assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+            assert_int_equal(rows[0].size, (g == GROUP_LINENO ? 4 : 5) * (4 << 20));
+            free(rows);
+        }
+        /* --diff of inclusive rows: the old snapshot had one trace. */
+        snapshot old;
+        b = (pb){0};
+        pb_snapshot(&b, stacks, 1, sizes, of, 1, sampled ? 65536 : 0);
+        assert_int_equal(snapshot_from_buffer(&old, in, b.buf, b.len, 0, &err), 0);
+        free(b.buf);
+        agg_opts o = {.group = GROUP_LINENO, .inclusive = 1};
+        row *rows;
+        size_t n;
+        assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(rows[i].size_diff, 3 << 20);
+        free(rows);
+        snapshot_free(&old);
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
 static void test_aggregate__ties_break_on_traceback_descending(void **state)
 {
     (void)state;
@@ -522,6 +612,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aggregate__lineno_groups_by_most_recent_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregate__filename_and_traceback_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregate__cumulative_counts_every_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregate__inclusive_counts_each_key_once_per_trace,
+                                        setup, teardown),
+        cmocka_unit_test(test_aggregate__inclusive_recursion_never_exceeds_the_heap),
         cmocka_unit_test(test_aggregate__ties_break_on_traceback_descending),
         cmocka_unit_test_setup_teardown(test_aggregate__filters_match_tracemalloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregate__diff_against_old, setup, teardown),

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -258,6 +259,46 @@ static void test_cli__html(void **state)
     cli_opts_free(&o);
 }
 
+static void test_cli__report_options(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "s"), CLI_RUN);
+    assert_false(o.inclusive || o.hide_imports || o.names);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--inclusive", "--hide-imports", "--names", "-g", "filename",
+                           "s"),
+                     CLI_RUN);
+    assert_true(o.inclusive && o.hide_imports && o.names && !o.cumulative);
+    cli_opts_free(&o);
+    /* Names are always in JSON and collapsed output: --names is accepted there. */
+    assert_int_equal(PARSE(&o, err, "--names", "--format", "json", "s"), CLI_RUN);
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--inclusive", "--cumulative", "s"), CLI_USAGE);
+    assert_string_equal(err, "--inclusive and --cumulative exclude each other");
+    cli_opts_free(&o);
+    assert_int_equal(PARSE(&o, err, "--inclusive", "-g", "traceback", "s"), CLI_USAGE);
+    assert_string_equal(err, "--inclusive cannot be used with --group-by traceback");
+    cli_opts_free(&o);
+}
+
+static void test_cli__version_line(void **state)
+{
+    (void)state;
+    cli_opts o;
+    char err[256], *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    char *argv[] = {"mprofile-report", "--version", NULL};
+    assert_int_equal(cli_parse(2, argv, &o, out, err, sizeof err), CLI_EXIT_OK);
+    fclose(out);
+    /* "mprofile-report X.Y.Z\n", the project's version. */
+    assert_string_equal(text, "mprofile-report " MPROFILE_TEST_VERSION "\n");
+    free(text);
+    cli_opts_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +309,8 @@ int main(void)
         cmocka_unit_test(test_cli__domains),
         cmocka_unit_test(test_cli__pprof),
         cmocka_unit_test(test_cli__html),
+        cmocka_unit_test(test_cli__report_options),
+        cmocka_unit_test(test_cli__version_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

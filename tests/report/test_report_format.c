@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,12 +178,253 @@ static void test_format__json_and_collapsed(void **state)
     char *json = render(&rep, format_json);
     assert_non_null(strstr(json, "\"schema\": \"mprofile-report/1\""));
     assert_non_null(strstr(json, "{\"size\": 100, \"count\": 1, \"count_estimate\": 1, \"average\": 100, "
-                                 "\"rse\": null, \"frames\": [{\"filename\": \"x/a.py\", \"lineno\": 12}], "
+                                 "\"rse\": null, \"frames\": [{\"filename\": \"x/a.py\", \"lineno\": 12, \"function\": null}], "
                                  "\"text\": \"x/a.py:12: size=100 B, count=1, average=100 B\"}"));
     free(json);
     char *folded = render(&rep, format_collapsed);
     assert_string_equal(folded, "main.py:3;x/a.py:12 100\nmain.py:4;b:c.py:7 23\n");
     free(folded);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+/* S0 and S1 with function names: main.py:4 has none, and b;c.py:7 a
+ * forged one with the characters each format must escape. */
+static const pb_name NAMES[] = {
+    {"x/a.py", 12, "Cache.get"}, {"main.py", 3, "<module>"}, {"b;c.py", 7, "odd;name\n(x)"}};
+
+static void load_named(intern *in, snapshot *s, int named)
+{
+    pb_stack stacks[] = {{S0, 2}, {S1, 2}};
+    static const int64_t sizes[] = {100, 23};
+    static const size_t of[] = {0, 1};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 2, NULL, sizes, of, 2);
+    pb_snapshot_traces_done(&b, 10);
+    if (named)
+        pb_frame_names(&b, NAMES, 3);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+}
+
+/* The text report of a snapshot with or without names, and --names. */
+static char *render_named(int named, group_by g, int names)
+{
+    intern *in = intern_new();
+    snapshot s;
+    load_named(in, &s, named);
+    agg_opts o = {.group = g};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .names = names};
+    char *text = render(&rep, format_text);
+    free(rows);
+    snapshot_free(&s);
+    intern_free(in);
+    return text;
+}
+
+static void test_format__text_names(void **state)
+{
+    (void)state;
+    /* Without --names the rows are tracemalloc's, names or not. */
+    for (group_by g = GROUP_LINENO; g <= GROUP_TRACEBACK; g++) {
+        char *plain = render_named(0, g, 0), *named = render_named(1, g, 0);
+        char *plain_names = render_named(0, g, 1);
+        assert_string_equal(plain, named);
+        assert_string_equal(plain, plain_names);
+        free(plain);
+        free(named);
+        free(plain_names);
+    }
+    char *text = render_named(1, GROUP_LINENO, 1);
+    assert_string_equal(text, "# : 2 traces, traceback_limit=10, total size=123 B, count=2\n"
+                              "# top 2 of 2 rows, group by lineno\n"
+                              "x/a.py:12 (Cache.get): size=100 B, count=1, average=100 B\n"
+                              "b;c.py:7 (odd;name??x?): size=23 B, count=1, average=23 B\n");
+    free(text);
+    /* A file has no function. */
+    text = render_named(1, GROUP_FILENAME, 1);
+    assert_non_null(strstr(text, "\nx/a.py:0: size=100 B"));
+    free(text);
+    /* str(Traceback) is the oldest frame; the frames are in Python's
+     * traceback form. */
+    text = render_named(1, GROUP_TRACEBACK, 1);
+    assert_non_null(strstr(text, "\nmain.py:3 (<module>): size=100 B, count=1, average=100 B\n"
+                                 "  File \"main.py\", line 3, in <module>\n"
+                                 "  File \"x/a.py\", line 12, in Cache.get\n"
+                                 "main.py:4: size=23 B, count=1, average=23 B\n"
+                                 "  File \"main.py\", line 4\n"
+                                 "  File \"b;c.py\", line 7, in odd;name??x?\n"));
+    free(text);
+}
+
+/* A trace without frames is the row "<unknown>:0", which has no name and,
+ * with -g traceback, no frame at all. */
+static void test_format__names_of_an_empty_traceback(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    pb_stack stacks[] = {{S0, 2}, {NULL, 0}};
+    static const int64_t sizes[] = {100, 7};
+    static const size_t of[] = {0, 1};
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_traces(&b, stacks, 2, NULL, sizes, of, 2);
+    pb_snapshot_traces_done(&b, 10);
+    pb_frame_names(&b, NAMES, 3);
+    pb_snapshot_end(&b);
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), 0);
+    free(b.buf);
+    for (group_by g = GROUP_LINENO; g <= GROUP_TRACEBACK; g++) {
+        agg_opts o = {.group = g};
+        row *rows;
+        size_t n;
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+        assert_int_equal(n, 2);
+        report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .names = 1};
+        char *text = render(&rep, format_text);
+        assert_non_null(strstr(text, g == GROUP_FILENAME ? "\n<unknown>:0: size=7 B"
+                                                         : "\n<unknown>:0: size=7 B, count=1"));
+        free(text);
+        char *json = render(&rep, format_json);
+        assert_non_null(strstr(json, g == GROUP_TRACEBACK ? "\"frames\": []"
+                                                          : "\"lineno\": 0, \"function\": null}]"));
+        free(json);
+        free(rows);
+    }
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__json_and_collapsed_names(void **state)
+{
+    (void)state;
+    for (int named = 0; named < 2; named++) {
+        intern *in = intern_new();
+        snapshot s;
+        load_named(in, &s, named);
+        agg_opts o = {.group = GROUP_TRACEBACK};
+        row *rows;
+        size_t n;
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+        report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n};
+        char *json = render(&rep, format_json);
+        assert_non_null(strstr(json, named ? "\"frames\": [{\"filename\": \"main.py\", \"lineno\": 4, "
+                                             "\"function\": null}, {\"filename\": \"b;c.py\", "
+                                             "\"lineno\": 7, \"function\": \"odd;name\\u000a(x)\"}]"
+                                           : "\"frames\": [{\"filename\": \"main.py\", \"lineno\": 4, "
+                                             "\"function\": null}, {\"filename\": \"b;c.py\", "
+                                             "\"lineno\": 7, \"function\": null}]"));
+        free(json);
+        char *folded = render(&rep, format_collapsed);
+        /* "function (file:line)", ';' as ':' and a newline as a space. */
+        assert_string_equal(folded, named ? "<module> (main.py:3);Cache.get (x/a.py:12) 100\n"
+                                            "main.py:4;odd:name (x) (b:c.py:7) 23\n"
+                                          : "main.py:3;x/a.py:12 100\nmain.py:4;b:c.py:7 23\n");
+        free(folded);
+        free(rows);
+        /* A filename key names no function. */
+        o.group = GROUP_FILENAME;
+        assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+        rep.rows = rows;
+        rep.nrows = n;
+        json = render(&rep, format_json);
+        assert_non_null(strstr(json, "[{\"filename\": \"x/a.py\", \"lineno\": 0, \"function\": null}]"));
+        free(json);
+        free(rows);
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
+/* Sampled --diff rows: str(StatisticDiff), then the standard error of the
+ * size difference and "noise" within 2 of them; exact rows unchanged. */
+static void test_format__sampled_diff_rows_have_standard_errors(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s, old;
+    /* S0: blocks far above the rate, always sampled (no variance);
+     * S1: a small block, its weight one sample of many. */
+    static const int64_t sizes[] = {100000, 100000, 1500}, osizes[] = {100000, 1600};
+    static const size_t of[] = {0, 0, 1}, oof[] = {0, 1};
+    load(in, &s, sizes, of, 3, 1000);
+    load(in, &old, osizes, oof, 2, 1000);
+    agg_opts o = {.group = GROUP_LINENO};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    report rep = {.in = in, .snap = &s, .old_snap = &old, .opts = &o, .rows = rows, .nrows = n};
+    char want[256], se[32], line[256];
+    assert_false(report_diff_is_noise(&rows[0]));
+    assert_true(report_diff_is_noise(&rows[1]));
+    format_size(se, sizeof se, sqrt(rows[1].var), 0);
+    assert_true(sqrt(rows[1].var) > 50);
+    format_row_text(line, sizeof line, &rep, &rows[1]);
+    snprintf(want, sizeof want, ", se=%s, noise", se);
+    assert_non_null(strstr(line, want));
+    assert_int_equal(strlen(strstr(line, want)), strlen(want));
+    char *text = render(&rep, format_text);
+    assert_non_null(strstr(text, "\n# se = standard error of the size difference"));
+    format_size(se, sizeof se, sqrt(rows[0].var), 0);
+    snprintf(want, sizeof want, "x/a.py:12: size=195 KiB (+97.7 KiB), count=2 (+1), "
+                                "average=97.7 KiB, se=%s\n", se);
+    assert_non_null(strstr(text, want));
+    free(text);
+    char *json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"noise\": false"));
+    assert_non_null(strstr(json, "\"noise\": true"));
+    free(json);
+    free(rows);
+    snapshot_free(&old);
+    snapshot_free(&s);
+    /* Exact snapshots: no standard error, no noise. */
+    load(in, &s, sizes, of, 3, 0);
+    load(in, &old, osizes, oof, 2, 0);
+    assert_int_equal(aggregate_diff(&old, &s, in, &o, &rows, &n), 0);
+    rep = (report){.in = in, .snap = &s, .old_snap = &old, .opts = &o, .rows = rows, .nrows = n};
+    text = render(&rep, format_text);
+    assert_null(strstr(text, "se="));
+    assert_null(strstr(text, "noise"));
+    free(text);
+    json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"noise\": null"));
+    free(json);
+    free(rows);
+    snapshot_free(&old);
+    snapshot_free(&s);
+    intern_free(in);
+}
+
+static void test_format__inclusive_and_hidden_imports_in_headers(void **state)
+{
+    (void)state;
+    intern *in = intern_new();
+    snapshot s;
+    static const int64_t sizes[] = {100, 23};
+    static const size_t of[] = {0, 1};
+    load(in, &s, sizes, of, 2, 0);
+    agg_opts o = {.group = GROUP_FILENAME, .inclusive = 1};
+    row *rows;
+    size_t n;
+    assert_int_equal(aggregate_rows(&s, in, &o, &rows, &n), 0);
+    report rep = {.in = in, .snap = &s, .opts = &o, .rows = rows, .nrows = n, .hide_imports = 1};
+    char *text = render(&rep, format_text);
+    assert_non_null(strstr(text, "\n# top 3 of 3 rows, group by filename, inclusive, imports hidden\n"));
+    free(text);
+    char *json = render(&rep, format_json);
+    assert_non_null(strstr(json, "\"cumulative\": false, \"inclusive\": true, \"python_only\": false, "
+                                 "\"hide_imports\": true,"));
+    free(json);
     free(rows);
     snapshot_free(&s);
     intern_free(in);
@@ -424,21 +666,23 @@ static void test_format__json_mixed_stacks(void **state)
 {
     (void)state;
     char *json = render_mixed(0, GROUP_TRACEBACK, format_json);
-    assert_non_null(strstr(json, "\"cumulative\": false, \"python_only\": false,"));
+    assert_non_null(strstr(json, "\"cumulative\": false, \"inclusive\": false, \"python_only\": false,"));
     assert_non_null(
         strstr(json, "\"stacks\": \"mixed\", \"distinct_native_frames\": 2, \"domains\""));
     assert_non_null(strstr(json, "\"metadata\": {\"stacks\": \"mixed\"}"));
     assert_non_null(
         strstr(json, "\"frames\": [{\"filename\": \"<native> main (python3)\", \"lineno\": 0, "
-                     "\"native\": true}, {\"filename\": \"main.py\", \"lineno\": 3}, "
-                     "{\"filename\": \"x/a.py\", \"lineno\": 12}, "
+                     "\"function\": null, \"native\": true}, {\"filename\": \"main.py\", "
+                     "\"lineno\": 3, \"function\": null}, "
+                     "{\"filename\": \"x/a.py\", \"lineno\": 12, \"function\": null}, "
                      "{\"filename\": \"<native> deflate (libz.so.1)\", \"lineno\": 0, "
-                     "\"native\": true}]"));
+                     "\"function\": null, \"native\": true}]"));
     free(json);
     json = render_mixed(SNAPSHOT_PYTHON_ONLY, GROUP_TRACEBACK, format_json);
     assert_non_null(strstr(json, "\"python_only\": true"));
-    assert_non_null(strstr(json, "\"frames\": [{\"filename\": \"main.py\", \"lineno\": 3}, "
-                                 "{\"filename\": \"x/a.py\", \"lineno\": 12}]"));
+    assert_non_null(strstr(json, "\"frames\": [{\"filename\": \"main.py\", \"lineno\": 3, "
+                                 "\"function\": null}, "
+                                 "{\"filename\": \"x/a.py\", \"lineno\": 12, \"function\": null}]"));
     assert_null(strstr(json, "\"native\": true"));
     free(json);
 
@@ -462,7 +706,7 @@ static void test_format__json_mixed_stacks(void **state)
     json = render(&rep, format_json);
     assert_non_null(strstr(json, "\"stacks\": \"python\", \"distinct_native_frames\": 0"));
     assert_non_null(
-        strstr(json, "[{\"filename\": \"<native> deflate (libz.so.1)\", \"lineno\": 0}]"));
+        strstr(json, "[{\"filename\": \"<native> deflate (libz.so.1)\", \"lineno\": 0, \"function\": null}]"));
     free(json);
     char *text = render(&rep, format_text);
     assert_null(strstr(text, "# stacks"));
@@ -723,6 +967,11 @@ int main(void)
         cmocka_unit_test(test_format__traceback_rows_show_oldest_frame_then_frames),
         cmocka_unit_test(test_format__sampled_rows_add_rse_and_header),
         cmocka_unit_test(test_format__json_and_collapsed),
+        cmocka_unit_test(test_format__text_names),
+        cmocka_unit_test(test_format__json_and_collapsed_names),
+        cmocka_unit_test(test_format__names_of_an_empty_traceback),
+        cmocka_unit_test(test_format__sampled_diff_rows_have_standard_errors),
+        cmocka_unit_test(test_format__inclusive_and_hidden_imports_in_headers),
         cmocka_unit_test(test_format__text_domains_header_and_markers),
         cmocka_unit_test(test_format__json_domains),
         cmocka_unit_test(test_format__collapsed_with_domains),

@@ -408,6 +408,138 @@ static void test_model__python_only_drops_native_frames(void **state)
     intern_free(in);
 }
 
+/* A module imported by main.py allocating at import time, a nested
+ * import, zipimport, and a block allocated by the import system itself. */
+static const pb_frame I0[] = {{"/app/mod.py", 3},
+                              {"<frozen importlib._bootstrap>", 241},
+                              {"<frozen importlib._bootstrap_external>", 940},
+                              {"<frozen importlib._bootstrap>", 690},
+                              {"main.py", 1}};
+static const pb_frame I1[] = {{"/app/mod.py", 3}, {"main.py", 1}};
+static const pb_frame I2[] = {{"<frozen zipimport>", 70}, {"<frozen importlib._bootstrap>", 1}};
+static const pb_frame I3[] = {{"<frozen importlib._bootstrap_external>", 729}};
+static const pb_frame I4[] = {{"<frozen importlib.util>", 5}, {"<frozen importlib._bootstrapx>", 1}};
+
+static void test_model__hide_imports_drops_import_machinery_frames(void **state)
+{
+    (void)state;
+    assert_true(snapshot_import_file("<frozen zipimport>", 18));
+    assert_false(snapshot_import_file("<frozen zipimport>x", 19));
+    assert_false(snapshot_import_file("<frozen importlib._bootstrap", 28));
+    for (int hide = 0; hide < 2; hide++) {
+        intern *in = intern_new();
+        snapshot s;
+        pb_stack stacks[] = {{I0, 5}, {I1, 2}, {I2, 2}, {I3, 1}, {I4, 2}};
+        static const int64_t sizes[] = {10, 20, 40, 80, 160};
+        static const size_t of[] = {0, 1, 2, 3, 4};
+        pb b = {0};
+        pb_snapshot(&b, stacks, 5, sizes, of, 5, 0);
+        snapshot_error err;
+        assert_int_equal(
+            snapshot_from_buffer(&s, in, b.buf, b.len, hide ? SNAPSHOT_HIDE_IMPORTS : 0, &err), 0);
+        free(b.buf);
+        assert_int_equal(s.imports_hidden, hide);
+        if (!hide) {
+            assert_int_equal(intern_nstacks(in), 5);
+        } else {
+            /* I0 becomes I1; I2 and I3 become ("<unknown>", 0); other
+             * frozen modules stay. */
+            assert_int_equal(intern_nstacks(in), 3);
+            assert_int_equal(s.acc[0].size, 30);
+            assert_int_equal(s.acc[0].traces, 2);
+            assert_int_equal(s.acc[1].size, 120);
+            size_t n, len;
+            const int32_t *frames = intern_stack_frames(in, 1, &n);
+            assert_int_equal(n, 1);
+            assert_string_equal(intern_file_name(in, intern_frame_file(in, frames[0]), &len),
+                                "<unknown>");
+            frames = intern_stack_frames(in, 2, &n);
+            assert_int_equal(n, 2);
+            assert_int_equal(s.acc[2].size, 160);
+        }
+        snapshot_free(&s);
+        intern_free(in);
+    }
+}
+
+/* The "not a tracemalloc snapshot" errors: no snapshot at all, against a
+ * damaged or invalid one. */
+static void test_model__tells_files_that_are_no_snapshot(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        size_t len;
+        int not_snapshot;
+        const char *needle;
+    } cases[] = {
+        {"", 0, 1, "empty file"},
+        {"hello, world\n", 13, 1, NULL},
+        {"\x80\x04]\x94.", 5, 1, "the pickle holds a list, not a tracemalloc.Snapshot"},
+        {"\x80\x04}\x94.", 5, 1, "the pickle holds a dict, not a tracemalloc.Snapshot"},
+        {"\x80\x04K\x05.", 5, 1, "the pickle holds an int, not a tracemalloc.Snapshot"},
+        {"\x80\x04\x8c\x05posix\x8c\x06system\x93.", 19, 1, "refusing global posix.system"},
+        {"\x80\x04", 2, 1, "truncated"},
+        /* tracemalloc.Snapshot named, then a wrong state: a damaged snapshot */
+        {"\x80\x04\x8c\x0btracemalloc\x8c\x08Snapshot\x93)\x81]b.", 31, 0, "BUILD with a state"},
+        {"\x80\x04\x8c\x0btracemalloc\x8c\x08Snapshot\x93)\x81", 28, 0, "truncated"},
+        {"\x80\x04\x8c\x0btracemalloc\x8c\x08Snapshot\x93)\x81.", 29, 1,
+         "holds a tracemalloc.Snapshot without state"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        intern *in = intern_new();
+        snapshot s;
+        snapshot_error err;
+        assert_int_equal(snapshot_from_buffer(&s, in, (const uint8_t *)cases[i].data, cases[i].len,
+                                              0, &err),
+                         -1);
+        if (err.not_snapshot != cases[i].not_snapshot ||
+            (cases[i].needle && !strstr(err.message, cases[i].needle)))
+            fail_msg("case %zu: not_snapshot %d, '%s'", i, err.not_snapshot, err.message);
+        intern_free(in);
+    }
+    /* A truncated snapshot is a damaged snapshot, once its first bytes
+     * name the class (here with FRAME, which fails first, as Python writes
+     * protocol 4). */
+    pb full = {0};
+    pb_stack st = {F1, 2};
+    uint32_t memo = UINT32_MAX;
+    pb_snapshot_begin(&full);
+    pb_trace(&full, 100, &st, &memo, 0);
+    pb_snapshot_traces_done(&full, 5);
+    pb_snapshot_end(&full);
+    pb framed = {0};
+    pb_op(&framed, 0x80);
+    pb_op(&framed, 4);
+    pb_op(&framed, 0x95);
+    pb_le(&framed, full.len - 2, 8);
+    pb_bytes(&framed, full.buf + 2, full.len - 2);
+    free(full.buf);
+    for (size_t cut = 1; cut < framed.len; cut++) {
+        intern *in = intern_new();
+        snapshot s;
+        snapshot_error err;
+        assert_int_equal(snapshot_from_buffer(&s, in, framed.buf, cut, 0, &err), -1);
+        /* PROTO and FRAME (11 bytes), "tracemalloc" (13), MEMOIZE, "Snapshot" (10) */
+        assert_int_equal(err.not_snapshot, cut < 35);
+        intern_free(in);
+    }
+    free(framed.buf);
+    /* A snapshot whose content is invalid is a snapshot. */
+    pb b = {0};
+    pb_snapshot_begin(&b);
+    pb_int(&b, 5);
+    pb_snapshot_traces_done(&b, 5);
+    pb_snapshot_end(&b);
+    intern *in = intern_new();
+    snapshot s;
+    snapshot_error err;
+    assert_int_equal(snapshot_from_buffer(&s, in, b.buf, b.len, 0, &err), -1);
+    assert_false(err.not_snapshot);
+    free(b.buf);
+    intern_free(in);
+}
+
 static void test_model__native_names_outside_mixed_snapshots_are_python(void **state)
 {
     (void)state;
@@ -510,7 +642,7 @@ static void test_model__rejects_malformed_snapshots(void **state)
 
     static const char not_snapshot[] = "\x80\x04]\x94.";
     pb_bytes(&b, not_snapshot, 5);
-    expect_model_error(&b, "not a pickled tracemalloc.Snapshot");
+    expect_model_error(&b, "the pickle holds a list, not a tracemalloc.Snapshot");
 
     pb_snapshot_begin(&b);
     pb_int(&b, 5); /* a trace that is an int */
@@ -902,6 +1034,8 @@ int main(void)
         cmocka_unit_test(test_model__no_timeline_without_the_key),
         cmocka_unit_test(test_model__malformed_timelines_are_ignored),
         cmocka_unit_test(test_model__huge_timelines_are_ignored),
+        cmocka_unit_test(test_model__hide_imports_drops_import_machinery_frames),
+        cmocka_unit_test(test_model__tells_files_that_are_no_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

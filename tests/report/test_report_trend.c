@@ -455,7 +455,23 @@ static void test_trend__output(void **state)
                                 "\"p_value\": 0, \"growth\": 3072, \"first\": 1000, \"last\": 4072, "
                                 "\"rises\": 3, \"series\": [1000, 2024, 3048, 4072], "
                                 "\"series_stderr\": [0, 0, 0, 0], \"frames\": [{\"filename\": "
-                                "\"app.py\", \"lineno\": 10}], \"text\": \"app.py:10\"}"));
+                                "\"app.py\", \"lineno\": 10, \"function\": null}], \"text\": \"app.py:10\"}"));
+    free(buf);
+    /* Function names (frame_names): JSON always, text with --names. */
+    int32_t frame = intern_frame(in, intern_file(in, "app.py", 6), 10);
+    assert_int_equal(intern_set_frame_name(in, frame, "Cache.grow", 10), 0);
+    r.names = 1;
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(format_trend_text(out, &r), 0);
+    fclose(out);
+    assert_non_null(strstr(buf, "\napp.py:10 (Cache.grow): slope=+6144 B/h, growth="));
+    free(buf);
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(format_trend_json(out, &r), 0);
+    fclose(out);
+    assert_non_null(strstr(buf, "\"lineno\": 10, \"function\": \"Cache.grow\"}], \"text\": \"app.py:10\"}"));
     free(buf);
     trend_free(&t);
     for (int i = 0; i < 4; i++)

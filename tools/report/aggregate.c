@@ -1,7 +1,9 @@
 /* Grouping follows tracemalloc.Snapshot._group_by: the key of a trace is
  * its most recent frame (lineno), that frame's file with line 0 (filename)
  * or the whole traceback; in cumulative mode a trace counts once for every
- * frame of its traceback, repeated frames included.  Because the key only
+ * frame of its traceback, repeated frames included.  Inclusive mode (not
+ * tracemalloc's) counts a trace once for every distinct key of its
+ * traceback.  Because the key only
  * depends on the stack, rows are built from the per-stack sums (of the
  * domains that pass the domain filters, which tracemalloc's DomainFilter
  * applies per trace). */
@@ -186,6 +188,7 @@ int aggregate_stack_filter(const snapshot *snap, intern *in, const agg_opts *opt
 
 typedef struct grouper {
     int32_t *slot;      /* key -> row index, -1 when none */
+    int32_t *seen;      /* inclusive: key -> last stack that added it */
     int32_t *last_stack; /* cumulative: last stack that touched the row */
     double *mult;        /* cumulative: occurrences of the key in that stack */
     size_t nkeys;
@@ -269,6 +272,12 @@ static int group(const snapshot *snap, intern *in, const agg_opts *opts, row **r
         if (!gr.last_stack || !gr.mult)
             goto out;
     }
+    if (opts->inclusive) {
+        gr.seen = malloc((gr.nkeys ? gr.nkeys : 1) * sizeof *gr.seen);
+        if (!gr.seen)
+            goto out;
+        memset(gr.seen, 0xff, gr.nkeys * sizeof *gr.seen);
+    }
     size_t nst = view.nacc < intern_nstacks(in) ? view.nacc : intern_nstacks(in);
     for (size_t st = 0; st < nst; st++) {
         const stack_acc *a = &view.acc[st];
@@ -284,6 +293,15 @@ static int group(const snapshot *snap, intern *in, const agg_opts *opts, row **r
         } else if (nf == 0) {
             if (add_to_key(&gr, unknown, (int32_t)st, a, opts->cumulative, dom, mixed) < 0)
                 goto out;
+        } else if (opts->inclusive) {
+            for (size_t k = 0; k < nf; k++) {
+                int32_t key = frame_key(in, opts->group, frames[k]);
+                if (gr.seen[key] == (int32_t)st)
+                    continue;
+                gr.seen[key] = (int32_t)st;
+                if (add_to_key(&gr, key, (int32_t)st, a, 0, dom, mixed) < 0)
+                    goto out;
+            }
         } else if (!opts->cumulative) {
             if (add_to_key(&gr, frame_key(in, opts->group, frames[0]), (int32_t)st, a, 0, dom, mixed) < 0)
                 goto out;
@@ -303,6 +321,7 @@ out:
     free(gr.slot);
     free(gr.last_stack);
     free(gr.mult);
+    free(gr.seen);
     free(pass);
     aggregate_view_free(&view);
     return rc;
@@ -361,7 +380,10 @@ static int collect_row_domains(const snapshot *snap, intern *in, const agg_opts 
                 continue;
             size_t nf;
             const int32_t *frames = intern_stack_frames(in, st, &nf);
-            size_t nk = opts->group == GROUP_TRACEBACK || nf == 0 || !opts->cumulative ? 1 : nf;
+            /* Repeated keys of an inclusive stack push the same pair, which
+             * is dropped as a duplicate below. */
+            int every_frame = opts->cumulative || opts->inclusive;
+            size_t nk = opts->group == GROUP_TRACEBACK || nf == 0 || !every_frame ? 1 : nf;
             for (size_t k = 0; k < nk && rc == 0; k++) {
                 int32_t key;
                 if (opts->group == GROUP_TRACEBACK)
@@ -457,6 +479,17 @@ void row_frame(const intern *in, group_by g, const row *r, size_t i, int32_t *fi
     }
     *file = intern_frame_file(in, frame);
     *lineno = intern_frame_lineno(in, frame);
+}
+
+int32_t row_frame_id(const intern *in, group_by g, const row *r, size_t i)
+{
+    if (g == GROUP_FILENAME)
+        return -1;
+    if (g == GROUP_LINENO)
+        return r->key;
+    size_t n;
+    const int32_t *frames = intern_stack_frames(in, r->key, &n);
+    return i < n ? frames[n - 1 - i] : -1; /* an empty traceback has no frame 0 */
 }
 
 /* qsort has no context argument; reports are single threaded. */

@@ -21,6 +21,9 @@ typedef struct report_filter {
 typedef struct agg_opts {
     group_by group;
     int cumulative;
+    /* Each distinct key of a trace's stack once: a recursive function's
+     * frame counts once per trace, so no row exceeds the total. */
+    int inclusive;
     int all_frames;
     const report_filter *filters;
     size_t nfilters;
@@ -79,6 +82,10 @@ int aggregate_row_domains(const snapshot *snap, const snapshot *old_snap, intern
  * for lineno/filename keys a single frame.  Sets file and lineno of frame i. */
 size_t row_nframes(const intern *in, group_by g, const row *r);
 void row_frame(const intern *in, group_by g, const row *r, size_t i, int32_t *file, int64_t *lineno);
+/* The frame id of frame i of a row's key (same order as row_frame), or -1
+ * for a filename key, which is a file and names no function, and for an
+ * empty traceback (printed as "<unknown>:0"). */
+int32_t row_frame_id(const intern *in, group_by g, const row *r, size_t i);
 
 /* Compare two stacks root first (for collapsed output). */
 int aggregate_compare_stacks_root_first(intern *in, int32_t a, int32_t b);

@@ -21,6 +21,8 @@ void cli_usage(FILE *out)
           "  -n, --top N           rows to show (default 10; 0 = all)\n"
           "  -g, --group-by KEY    lineno (default), filename or traceback\n"
           "      --cumulative      count every frame of a trace (lineno, filename)\n"
+          "      --inclusive       count each frame (or file) once per trace, so no row\n"
+          "                        exceeds the total, recursion included\n"
           "      --include GLOB    keep traces whose file matches (repeatable)\n"
           "      --exclude GLOB    drop traces whose file matches (repeatable)\n"
           "      --all-frames      filters match any frame, not only the most recent\n"
@@ -38,6 +40,10 @@ void cli_usage(FILE *out)
           "      --domain-roots    collapsed: the domain name as the root of every stack\n"
           "      --python-only     drop the native frames of mixed Python + native stacks\n"
           "                        (the report of a Python-only recording)\n"
+          "      --hide-imports    drop the frames of the import machinery (<frozen\n"
+          "                        importlib._bootstrap>, ..._external>, zipimport)\n"
+          "      --names           text: the function after each frame, file:line (name)\n"
+          "                        (JSON and collapsed output always have the names)\n"
           "      --by-pid          keep processes apart (metadata pid): one section\n"
           "                        (collapsed: one 'pid N' root frame) or trend per process\n"
           "      --false-leak-rate P  --trend: chance that a program that does not leak\n"
@@ -46,7 +52,9 @@ void cli_usage(FILE *out)
           "  -h, --help            show this help\n"
           "      --version         show the version\n"
           "\n"
-          "Reads snapshots written by libmprofile or tracemalloc.Snapshot.dump().\n",
+          "Reads snapshots written by libmprofile or tracemalloc.Snapshot.dump().\n"
+          "Rows of sampled snapshots end with rse= (relative standard error), with --diff\n"
+          "with se= (standard error of the size difference) and 'noise' within 2 se.\n",
           out);
 }
 
@@ -86,7 +94,8 @@ static int add_domain(cli_opts *o, const domain_spec *spec)
 enum {
     OPT_CUMULATIVE = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES, OPT_FORMAT, OPT_VERSION, OPT_DIFF,
     OPT_DOMAIN, OPT_EXCLUDE_DOMAIN, OPT_DOMAIN_ROOTS, OPT_PYTHON_ONLY, OPT_TREND, OPT_BY_PID,
-    OPT_FALSE_LEAK_RATE, OPT_PEAK, OPT_TIMELINE
+    OPT_FALSE_LEAK_RATE, OPT_PEAK, OPT_TIMELINE,
+    OPT_INCLUSIVE, OPT_HIDE_IMPORTS, OPT_NAMES
 };
 
 /* --format html: one snapshot, OLD NEW with --diff, or the series of
@@ -118,6 +127,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"top", required_argument, NULL, 'n'},
         {"group-by", required_argument, NULL, 'g'},
         {"cumulative", no_argument, NULL, OPT_CUMULATIVE},
+        {"inclusive", no_argument, NULL, OPT_INCLUSIVE},
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"all-frames", no_argument, NULL, OPT_ALL_FRAMES},
@@ -125,6 +135,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
         {"exclude-domain", required_argument, NULL, OPT_EXCLUDE_DOMAIN},
         {"domain-roots", no_argument, NULL, OPT_DOMAIN_ROOTS},
         {"python-only", no_argument, NULL, OPT_PYTHON_ONLY},
+        {"hide-imports", no_argument, NULL, OPT_HIDE_IMPORTS},
+        {"names", no_argument, NULL, OPT_NAMES},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},
         {"diff", no_argument, NULL, OPT_DIFF},
@@ -171,6 +183,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
             }
             break;
         case OPT_CUMULATIVE: o->cumulative = 1; break;
+        case OPT_INCLUSIVE: o->inclusive = 1; break;
+        case OPT_HIDE_IMPORTS: o->hide_imports = 1; break;
+        case OPT_NAMES: o->names = 1; break;
         case OPT_ALL_FRAMES: o->all_frames = 1; break;
         case OPT_INCLUDE:
         case OPT_EXCLUDE:
@@ -283,6 +298,15 @@ int cli_parse(int argc, char **argv, cli_opts *o, FILE *out, char *err, size_t e
     if (o->cumulative && o->group == GROUP_TRACEBACK) {
         /* Snapshot.statistics raises ValueError for this combination. */
         snprintf(err, errlen, "--cumulative cannot be used with --group-by traceback");
+        return CLI_USAGE;
+    }
+    if (o->inclusive && o->cumulative) {
+        snprintf(err, errlen, "--inclusive and --cumulative exclude each other");
+        return CLI_USAGE;
+    }
+    if (o->inclusive && o->group == GROUP_TRACEBACK) {
+        /* A traceback key is the whole stack: it is counted once already. */
+        snprintf(err, errlen, "--inclusive cannot be used with --group-by traceback");
         return CLI_USAGE;
     }
     if (o->domain_roots && o->format != FORMAT_COLLAPSED) {

@@ -19,6 +19,7 @@ typedef struct cli_opts {
     size_t top;
     group_by group;
     int cumulative;
+    int inclusive; /* each frame (or file) once per trace */
     int all_frames;
     enum output_format format;
     const char *output;
@@ -32,9 +33,12 @@ typedef struct cli_opts {
     domain_spec *domains; /* --domain and --exclude-domain, in command line order */
     size_t ndomains;
     int domain_roots;
-    int python_only; /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
+    int python_only;  /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
     const char *peak; /* --peak FILE (html) */
     int timeline;     /* --timeline (html): files are the snapshots of the plot */
+    int python_only;  /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
+    int hide_imports; /* drop import machinery frames (SNAPSHOT_HIDE_IMPORTS) */
+    int names;        /* text: the function after each frame */
 } cli_opts;
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_USAGE = -1 };

@@ -26,12 +26,21 @@ typedef struct report {
      * --timeline series, NULL without --timeline. */
     const snapshot *peak_snap;
     const timeline_series *series;
+    int hide_imports; /* the snapshots were loaded with SNAPSHOT_HIDE_IMPORTS */
+    int names;        /* text: the function after each frame (--names) */
 } report;
 
 /* tracemalloc._format_size(size, sign) into buf. */
 void format_size(char *buf, size_t buflen, double size, int sign);
 /* str(Statistic) or str(StatisticDiff) of a row (without newline). */
 void format_row_text(char *buf, size_t buflen, const report *rep, const row *r);
+/* --names (rep->names): before, the function of frame i of a row's key
+ * (row_frame order) and after, when the snapshots name it; nothing
+ * otherwise.  Control characters and parentheses are written as '?'. */
+void format_frame_name(FILE *out, const report *rep, const row *r, size_t i, const char *before,
+                       const char *after);
+/* JSON: ', "function": NAME' of frame i of a row's key, null when unknown. */
+void format_json_function(FILE *out, const intern *in, group_by g, const row *key, size_t i);
 /* Write "filename:lineno" of a traceback's first (oldest) frame. */
 void format_traceback_str(FILE *out, const report *rep, const row *r);
 
@@ -76,6 +85,8 @@ typedef struct merge_report {
     size_t top;
     int domain_roots;
     int python_only;
+    int hide_imports; /* as in report */
+    int names;
 } merge_report;
 
 int format_merge_text(FILE *out, const merge_report *m);
@@ -98,6 +109,8 @@ typedef struct trend_report {
     const agg_opts *opts;
     size_t top;       /* growing sites shown per group; 0 = all */
     int python_only;
+    int hide_imports;
+    int names; /* text: the function after each frame */
     int by_pid;
     double false_leak_rate;
     size_t family_sites; /* sites of every group, tested together */
@@ -114,6 +127,9 @@ const char *group_by_name(group_by g);
 size_t report_shown_rows(const report *rep);
 long long report_count(const snapshot *snap, double count);
 double report_rse(const row *r);
+/* --diff of sampled snapshots: the size difference is within 2 standard
+ * errors of 0 (sqrt(r->var), an upper bound: see docs/report.md). */
+int report_diff_is_noise(const row *r);
 /* Whether a snapshot of the report has a domain other than python. */
 int report_has_domains(const report *rep);
 /* Domains of the mixed rows among the shown ones (aggregate_row_domains),

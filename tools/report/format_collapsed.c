@@ -1,6 +1,7 @@
 /* Collapsed stacks ("folded" format of flamegraph.pl, also read by
  * speedscope and inferno): one line per stack, root frame first, frames
- * separated by ';', then a space and the bytes.  With --diff each line has
+ * separated by ';', then a space and the bytes.  A frame is
+ * "function (file:line)", or "file:line" when its function is unknown.  With --diff each line has
  * the old and the new bytes, the input of flamegraph.pl's differential
  * mode.  Grouping options do not apply: a flame graph wants whole stacks.
  * With --domain-roots each line starts with the name of its traces'
@@ -17,17 +18,29 @@ static int cmp_stack(const void *a, const void *b)
     return aggregate_compare_stacks_root_first(sort_in, *(const int32_t *)a, *(const int32_t *)b);
 }
 
-static void write_frame(FILE *out, intern *in, int32_t frame)
+/* ';' separates frames and a newline ends the record: neither may appear
+ * inside a frame, so ';' is written as ':' and CR or LF as a space. */
+static void write_escaped(FILE *out, const char *s, size_t len)
 {
-    size_t len;
-    const char *name = intern_file_name(in, intern_frame_file(in, frame), &len);
-    /* ';' separates frames and a newline ends the record: neither may
-     * appear inside a frame name. */
     for (size_t i = 0; i < len; i++) {
-        char c = name[i];
+        char c = s[i];
         fputc(c == ';' ? ':' : (c == '\n' || c == '\r') ? ' ' : c, out);
     }
-    fprintf(out, ":%" PRId64, intern_frame_lineno(in, frame));
+}
+
+/* "function (file:line)" when the function is known (the form of py-spy's
+ * collapsed stacks), else "file:line". */
+static void write_frame(FILE *out, intern *in, int32_t frame)
+{
+    size_t len, flen;
+    const char *function = intern_frame_name(in, frame, &flen);
+    const char *name = intern_file_name(in, intern_frame_file(in, frame), &len);
+    if (function) {
+        write_escaped(out, function, flen);
+        fputs(" (", out);
+    }
+    write_escaped(out, name, len);
+    fprintf(out, ":%" PRId64 "%s", intern_frame_lineno(in, frame), function ? ")" : "");
 }
 
 static int64_t stack_size(const acc_view *v, const uint8_t *pass, size_t st)

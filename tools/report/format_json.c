@@ -119,6 +119,18 @@ void format_json_snapshot(FILE *out, const snapshot *s)
     fputs("}}", out);
 }
 
+void format_json_function(FILE *out, const intern *in, group_by g, const row *key, size_t i)
+{
+    int32_t frame = row_frame_id(in, g, key, i);
+    size_t len;
+    const char *function = frame >= 0 ? intern_frame_name(in, frame, &len) : NULL;
+    fputs(", \"function\": ", out);
+    if (function)
+        format_json_string(out, function, len);
+    else
+        fputs("null", out);
+}
+
 /* Only native frames carry "native": the frames of Python snapshots are
  * written as they always were. */
 static int frame_is_native(const report *rep, int32_t file)
@@ -132,9 +144,11 @@ int format_json(FILE *out, const report *rep)
     const agg_opts *o = rep->opts;
     int sampled = snapshot_is_sampled(rep->snap) || (rep->old_snap && snapshot_is_sampled(rep->old_snap));
     fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"%s\", \"group_by\": \"%s\", "
-                 "\"cumulative\": %s, \"python_only\": %s, \"estimated\": %s,\n",
+                 "\"cumulative\": %s, \"inclusive\": %s, \"python_only\": %s, "
+                 "\"hide_imports\": %s, \"estimated\": %s,\n",
             rep->old_snap ? "diff" : "top", group_by_name(o->group), o->cumulative ? "true" : "false",
-            rep->python_only ? "true" : "false", sampled ? "true" : "false");
+            o->inclusive ? "true" : "false", rep->python_only ? "true" : "false",
+            rep->hide_imports ? "true" : "false", sampled ? "true" : "false");
     if (rep->old_snap) {
         fputs(" \"old_snapshot\": ", out);
         format_json_snapshot(out, rep->old_snap);
@@ -181,6 +195,8 @@ int format_json_rows(FILE *out, const report *rep, const char *pid)
                 format_json_double(out, sqrt(r->var));
             else
                 fputs("null", out);
+            fputs(", \"noise\": ", out);
+            fputs(!sampled ? "null" : report_diff_is_noise(r) ? "true" : "false", out);
         } else {
             fputs(", \"rse\": ", out);
             if (sampled)
@@ -206,8 +222,9 @@ int format_json_rows(FILE *out, const report *rep, const char *pid)
             const char *name = intern_file_name(rep->in, file, &len);
             fputs(k ? ", {\"filename\": " : "{\"filename\": ", out);
             format_json_string(out, name, len);
-            fprintf(out, ", \"lineno\": %" PRId64 "%s}", lineno,
-                    frame_is_native(rep, file) ? ", \"native\": true" : "");
+            fprintf(out, ", \"lineno\": %" PRId64, lineno);
+            format_json_function(out, rep->in, o->group, r, k);
+            fprintf(out, "%s}", frame_is_native(rep, file) ? ", \"native\": true" : "");
         }
         fputs("], \"text\": ", out);
         /* The text line, as tracemalloc would print it. */

@@ -12,7 +12,8 @@ static report section_report(const merge_report *m, const merge_section *s, cons
 {
     return (report){.in = m->in, .snap = &s->merged, .opts = m->opts, .rows = s->rows,
                     .nrows = s->nrows, .top = m->top, .domain_roots = m->domain_roots,
-                    .python_only = m->python_only, .root = root};
+                    .python_only = m->python_only, .hide_imports = m->hide_imports,
+                    .names = m->names, .root = root};
 }
 
 static void pid_text(char *buf, size_t len, const merge_section *s, int json)
@@ -101,10 +102,12 @@ int format_merge_json(FILE *out, const merge_report *m)
     for (size_t i = 0; i < m->ninputs; i++)
         sampled |= snapshot_is_sampled(m->inputs[i]);
     fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"merge\", \"group_by\": \"%s\", "
-                 "\"cumulative\": %s, \"python_only\": %s, \"estimated\": %s, \"by_pid\": %s,\n"
+                 "\"cumulative\": %s, \"inclusive\": %s, \"python_only\": %s, "
+                 "\"hide_imports\": %s, \"estimated\": %s, \"by_pid\": %s,\n"
                  " \"snapshots\": [",
             group_by_name(o->group), o->cumulative ? "true" : "false",
-            m->python_only ? "true" : "false", sampled ? "true" : "false",
+            o->inclusive ? "true" : "false", m->python_only ? "true" : "false",
+            m->hide_imports ? "true" : "false", sampled ? "true" : "false",
             m->by_pid ? "true" : "false");
     for (size_t i = 0; i < m->ninputs; i++) {
         fputs(i ? ",\n  " : "\n  ", out);

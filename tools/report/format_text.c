@@ -46,6 +46,12 @@ double report_rse(const row *r)
     return r->size > 0 ? sqrt(r->var) / (double)r->size : 0.0;
 }
 
+int report_diff_is_noise(const row *r)
+{
+    /* Without variance (exact snapshots) a difference is exact: never noise. */
+    return r->var > 0 && fabs((double)r->size_diff) <= 2.0 * sqrt(r->var);
+}
+
 int report_has_domains(const report *rep)
 {
     return snapshot_has_domains(rep->snap) || (rep->old_snap && snapshot_has_domains(rep->old_snap));
@@ -120,6 +126,12 @@ void format_row_text(char *buf, size_t buflen, const report *rep, const row *r)
     }
     if (is_sampled(rep) && !rep->old_snap && n < buflen)
         snprintf(buf + n, buflen - n, ", rse=%.1f%%", 100.0 * report_rse(r));
+    if (is_sampled(rep) && rep->old_snap && n < buflen) {
+        /* After str(StatisticDiff), so the tracemalloc part stays a prefix. */
+        char se[32];
+        format_size(se, sizeof se, sqrt(r->var), 0);
+        snprintf(buf + n, buflen - n, ", se=%s%s", se, report_diff_is_noise(r) ? ", noise" : "");
+    }
 }
 
 /* A Unix time of the metadata (float or int) as "YYYY-MM-DD HH:MM:SS
@@ -270,6 +282,26 @@ void format_text_header(FILE *out, const snapshot *s, const char *label)
     }
 }
 
+/* --names: " (NAME)" after a frame whose function is known.  Python's
+ * qualified names have neither parentheses nor control characters; a
+ * forged name's are written as '?', so that the name always ends at the
+ * first ')' and the row stays on one line. */
+void format_frame_name(FILE *out, const report *rep, const row *r, size_t i, const char *before,
+                       const char *after)
+{
+    int32_t frame = rep->names ? row_frame_id(rep->in, rep->opts->group, r, i) : -1;
+    size_t len;
+    const char *name = frame >= 0 ? intern_frame_name(rep->in, frame, &len) : NULL;
+    if (!name)
+        return;
+    fputs(before, out);
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)name[k];
+        fputc(c < 0x20 || c == 0x7f || c == '(' || c == ')' ? '?' : c, out);
+    }
+    fputs(after, out);
+}
+
 /* " [native]", " [tracked:N]" or " [python+native]" after a row that is
  * not all python. */
 static void row_marker(FILE *out, const row *r, const int64_t *doms, const size_t *begin, size_t i)
@@ -301,9 +333,14 @@ int format_text(FILE *out, const report *rep)
 int format_text_rows(FILE *out, const report *rep)
 {
     const agg_opts *o = rep->opts;
+    if (rep->old_snap && is_sampled(rep))
+        fputs("# se = standard error of the size difference (the samples taken as independent: "
+              "an upper bound); noise = within 2 se of no change\n", out);
     size_t shown = report_shown_rows(rep);
-    fprintf(out, "# %s %zu of %zu rows, group by %s%s%s\n", rep->old_snap ? "differences:" : "top",
-            shown, rep->nrows, group_by_name(o->group), o->cumulative ? ", cumulative" : "",
+    fprintf(out, "# %s %zu of %zu rows, group by %s%s%s%s%s\n",
+            rep->old_snap ? "differences:" : "top", shown, rep->nrows, group_by_name(o->group),
+            o->cumulative ? ", cumulative" : "", o->inclusive ? ", inclusive" : "",
+            rep->hide_imports ? ", imports hidden" : "",
             o->nfilters || o->ndomains ? ", filtered" : "");
     int64_t *doms;
     size_t *begin;
@@ -313,6 +350,8 @@ int format_text_rows(FILE *out, const report *rep)
     for (size_t i = 0; i < shown; i++) {
         const row *r = &rep->rows[i];
         format_traceback_str(out, rep, r);
+        /* str(Traceback) is its oldest frame: frame 0 in every key type. */
+        format_frame_name(out, rep, r, 0, " (", ")");
         format_row_text(buf, sizeof buf, rep, r);
         fprintf(out, ": %s", buf);
         row_marker(out, r, doms, begin, i);
@@ -328,7 +367,10 @@ int format_text_rows(FILE *out, const report *rep)
                 const char *name = intern_file_name(rep->in, file, &len);
                 fputs("  File \"", out);
                 fwrite(name, 1, len, out);
-                fprintf(out, "\", line %" PRId64 "\n", lineno);
+                fprintf(out, "\", line %" PRId64, lineno);
+                /* Python's own traceback form: '  File "f", line N, in name'. */
+                format_frame_name(out, rep, r, k, ", in ", "");
+                fputc('\n', out);
             }
         }
     }

@@ -39,7 +39,7 @@ static void pid_text(char *buf, size_t len, const trend_group *g, const char *no
 
 static report site_report(const trend_report *r, const trend_result *t)
 {
-    return (report){.in = r->in, .snap = t->order[t->n - 1], .opts = r->opts};
+    return (report){.in = r->in, .snap = t->order[t->n - 1], .opts = r->opts, .names = r->names};
 }
 
 static size_t shown_sites(const trend_result *t, size_t top)
@@ -56,6 +56,7 @@ static void site_text(FILE *out, const trend_report *r, const trend_result *t, c
     format_size(to, sizeof to, s->bytes[t->n - 1], 0);
     report rep = site_report(r, t);
     format_traceback_str(out, &rep, &s->key);
+    format_frame_name(out, &rep, &s->key, 0, " (", ")");
     fprintf(out, ": slope=%s/h, growth=%s (%s -> %s), ", slope, growth, from, to);
     if (isinf(s->fit.t))
         fputs("t=inf", out);
@@ -78,7 +79,9 @@ static void site_text(FILE *out, const trend_report *r, const trend_result *t, c
         const char *name = intern_file_name(r->in, file, &len);
         fputs("  File \"", out);
         fwrite(name, 1, len, out);
-        fprintf(out, "\", line %" PRId64 "\n", lineno);
+        fprintf(out, "\", line %" PRId64, lineno);
+        format_frame_name(out, &rep, &s->key, f, ", in ", "");
+        fputc('\n', out);
     }
 }
 
@@ -180,7 +183,9 @@ static void site_json(FILE *out, const trend_report *r, const trend_result *t, c
         const char *name = intern_file_name(r->in, file, &len);
         fputs(f ? ", {\"filename\": " : "{\"filename\": ", out);
         format_json_string(out, name, len);
-        fprintf(out, ", \"lineno\": %" PRId64 "}", lineno);
+        fprintf(out, ", \"lineno\": %" PRId64, lineno);
+        format_json_function(out, r->in, r->opts->group, &s->key, f);
+        fputc('}', out);
     }
     fputs("], \"text\": ", out);
     char *buf = NULL;
@@ -233,10 +238,12 @@ int format_trend_json(FILE *out, const trend_report *r)
     for (size_t k = 0; k < r->ngroups; k++)
         sampled |= r->groups[k].result && r->groups[k].result->sampled;
     fprintf(out, "{\"schema\": \"mprofile-report/1\", \"mode\": \"trend\", \"group_by\": \"%s\", "
-                 "\"cumulative\": %s, \"python_only\": %s, \"estimated\": %s, \"by_pid\": %s, "
+                 "\"cumulative\": %s, \"inclusive\": %s, \"python_only\": %s, "
+                 "\"hide_imports\": %s, \"estimated\": %s, \"by_pid\": %s, "
                  "\"false_leak_rate\": ",
             group_by_name(r->opts->group), r->opts->cumulative ? "true" : "false",
-            r->python_only ? "true" : "false", sampled ? "true" : "false",
+            r->opts->inclusive ? "true" : "false", r->python_only ? "true" : "false",
+            r->hide_imports ? "true" : "false", sampled ? "true" : "false",
             r->by_pid ? "true" : "false");
     format_json_double(out, r->false_leak_rate);
     if (!r->by_pid) {

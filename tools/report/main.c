@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "filter_hint.h"
 #include "format.h"
 #include "merge.h"
 #include "trend.h"
@@ -136,6 +137,7 @@ static int write_trend(FILE *out, const cli_opts *o, intern *in, const agg_opts 
         goto out;
     }
     trend_report r = {.in = in, .opts = ao, .top = o->top, .python_only = o->python_only,
+                      .hide_imports = o->hide_imports, .names = o->names,
                       .by_pid = o->by_pid, .false_leak_rate = o->false_leak_rate,
                       .family_sites = nresults ? results[0].family_sites : 0, .groups = groups,
                       .ngroups = (size_t)ngroups};
@@ -236,7 +238,8 @@ static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts
         report rep = {.in = in, .snap = o->diff ? snaps[1] : snaps[0],
                       .old_snap = o->diff ? snaps[0] : NULL, .opts = ao, .rows = rows,
                       .nrows = nrows, .top = o->top, .domain_roots = o->domain_roots,
-                      .python_only = o->python_only};
+                      .python_only = o->python_only, .hide_imports = o->hide_imports,
+                      .names = o->names};
         rc = o->format == FORMAT_JSON ? format_json(out, &rep)
            : o->format == FORMAT_COLLAPSED ? format_collapsed(out, &rep)
            : o->format == FORMAT_PPROF ? format_pprof(out, &rep)
@@ -246,7 +249,8 @@ static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts
     }
     merge_report m = {.in = in, .opts = ao, .inputs = snaps, .ninputs = o->nfiles,
                       .by_pid = o->by_pid, .top = o->top, .domain_roots = o->domain_roots,
-                      .python_only = o->python_only};
+                      .python_only = o->python_only, .hide_imports = o->hide_imports,
+                      .names = o->names};
     if (build_sections(&m, snaps, o->nfiles, in) < 0) {
         free_sections(&m);
         snprintf(msg, msglen, "out of memory");
@@ -257,6 +261,24 @@ static int write_report(FILE *out, const cli_opts *o, intern *in, const agg_opts
        : format_merge_text(out, &m);
     free_sections(&m);
     return rc;
+}
+
+/* A hint on stderr for each relative filter pattern that matched no frame
+ * of any snapshot (filter_hint.h); the report itself is unchanged. */
+static int hint_filters(const cli_opts *o, const snapshot **snaps, size_t nsnaps,
+                        const intern *in, const report_filter *filters)
+{
+    if (!o->nfilters)
+        return 0;
+    uint8_t *used = filter_hint_used_files(snaps, nsnaps, in);
+    if (!used)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < o->nfilters && rc >= 0; i++)
+        rc = filter_hint(stderr, o->filters[i].pattern, o->filters[i].inclusive, filters[i].glob,
+                         used, in);
+    free(used);
+    return rc < 0 ? -1 : 0;
 }
 
 static int run(const cli_opts *o)
@@ -281,7 +303,8 @@ static int run(const cli_opts *o)
             goto done;
         }
     }
-    unsigned flags = o->python_only ? SNAPSHOT_PYTHON_ONLY : 0;
+    unsigned flags = (o->python_only ? SNAPSHOT_PYTHON_ONLY : 0) |
+                     (o->hide_imports ? SNAPSHOT_HIDE_IMPORTS : 0);
     for (; loaded < o->nfiles; loaded++) {
         if (snapshot_load_file(&snaps[loaded], in, o->files[loaded], flags, msg, sizeof msg) < 0) {
             fprintf(stderr, "mprofile-report: %s\n", msg);
@@ -289,7 +312,12 @@ static int run(const cli_opts *o)
         }
         ptrs[loaded] = &snaps[loaded];
     }
-    agg_opts ao = {.group = o->group, .cumulative = o->cumulative, .all_frames = o->all_frames,
+    if (hint_filters(o, ptrs, o->nfiles, in, filters) < 0) {
+        fputs("mprofile-report: out of memory\n", stderr);
+        goto done;
+    }
+    agg_opts ao = {.group = o->group, .cumulative = o->cumulative, .inclusive = o->inclusive,
+                   .all_frames = o->all_frames,
                    .filters = filters, .nfilters = o->nfilters, .domains = o->domains,
                    .ndomains = o->ndomains};
     if (o->output) {

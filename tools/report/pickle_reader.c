@@ -465,6 +465,8 @@ static int make_global(reader *r, const char *mod, size_t modlen, const char *na
         return fail(r, "refusing global %.*s.%.*s (only tracemalloc.Snapshot and "
                        "tracemalloc._Traces are allowed)", ml, mod, nl, name);
     }
+    if (cls == PV_CLASS_SNAPSHOT)
+        r->err->saw_snapshot = 1;
     pv v = {.kind = PV_CLASS, .u.i = cls};
     return push(r, v);
 }
@@ -762,6 +764,7 @@ int pickle_read(const uint8_t *data, size_t len, int release_consumed,
                 pickle_doc **out, pickle_error *err)
 {
     *out = NULL;
+    err->saw_snapshot = 0;
     pickle_doc *doc = calloc(1, sizeof *doc);
     if (!doc) {
         err->offset = 0;

@@ -108,6 +108,9 @@ typedef struct pickle_doc pickle_doc;
 typedef struct pickle_error {
     size_t offset;
     char message[160];
+    /* The input named tracemalloc.Snapshot before the error: it looks like
+     * a (damaged) snapshot rather than some other file. */
+    int saw_snapshot;
 } pickle_error;
 
 /* Parse a complete pickle held in data[0..len).  On success returns 0 and

@@ -365,6 +365,24 @@ static int frame_is_native(const intern *in, int32_t frame)
     return native_name(name, len);
 }
 
+int snapshot_import_file(const char *name, size_t len)
+{
+    static const char *const files[] = {"<frozen importlib._bootstrap>",
+                                        "<frozen importlib._bootstrap_external>",
+                                        "<frozen zipimport>"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (len == strlen(files[i]) && memcmp(name, files[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+static int frame_is_import(const intern *in, int32_t frame)
+{
+    size_t len;
+    const char *name = intern_file_name(in, intern_frame_file(in, frame), &len);
+    return snapshot_import_file(name, len);
+}
+
 /* Counts a native frame of the snapshot's traces, once per distinct frame. */
 static int note_native(loader *l, int32_t frame, size_t offset)
 {
@@ -385,7 +403,8 @@ static int note_native(loader *l, int32_t frame, size_t offset)
 }
 
 /* The frame ids of a stack into l->tmp, without the native ones when they
- * are dropped.  Returns how many, or -1. */
+ * are dropped and without the import machinery's when it is hidden.
+ * Returns how many, or -1. */
 static ptrdiff_t stack_frames(loader *l, const struct pv_tuple *frames, size_t offset,
                               size_t trace_index)
 {
@@ -407,11 +426,14 @@ static ptrdiff_t stack_frames(loader *l, const struct pv_tuple *frames, size_t o
             if (l->snap->native_dropped)
                 continue;
         }
+        if (l->snap->imports_hidden && frame_is_import(l->in, id))
+            continue;
         l->tmp[kept++] = id;
     }
     if (n && !kept) {
-        /* Only native frames (a C thread, start-up): what a Python-only
-         * recording gives a block allocated without Python frames. */
+        /* Only native frames (a C thread, start-up) or import machinery:
+         * what a Python-only recording gives a block allocated without
+         * Python frames. */
         int32_t file = intern_file(l->in, "<unknown>", 9);
         int32_t id = file < 0 ? -1 : intern_frame(l->in, file, 0);
         if (id < 0)
@@ -723,6 +745,43 @@ static int load_traces(loader *l, const pv *list, size_t offset)
     return finish_domains(l, offset);
 }
 
+/* Whether the first bytes name tracemalloc.Snapshot, as every snapshot's do
+ * (GLOBAL or two short strings, after PROTO and FRAME): a truncated file
+ * fails on its FRAME length before the reader gets to the class, yet it is
+ * a damaged snapshot, not some other file. */
+static int names_snapshot_class(const uint8_t *data, size_t len)
+{
+    static const char module[] = "tracemalloc", name[] = "Snapshot";
+    size_t head = len < 64 ? len : 64;
+    if (!len || data[0] != 0x80) /* PROTO */
+        return 0;
+    const uint8_t *m = memmem(data, head, module, sizeof module - 1);
+    if (!m)
+        return 0;
+    size_t rest = head - (size_t)(m - data);
+    return memmem(m, rest, name, sizeof name - 1) != NULL;
+}
+
+/* What a pickle that is no snapshot holds, for its error message. */
+static const char *root_kind(const pv *root)
+{
+    switch (root->kind) {
+    case PV_NONE: return "None";
+    case PV_BOOL: return "a bool";
+    case PV_INT: return "an int";
+    case PV_FLOAT: return "a float";
+    case PV_STR: return "a str";
+    case PV_TUPLE: case PV_TRACE: return "a tuple";
+    case PV_LIST: return "a list";
+    case PV_DICT: return "a dict";
+    case PV_CLASS: return "a class";
+    default:
+        if (root->u.o->cls == PV_CLASS_TRACES)
+            return "a tracemalloc._Traces";
+        return "a tracemalloc.Snapshot without state";
+    }
+}
+
 int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
                          unsigned flags, snapshot_error *err)
 {
@@ -731,9 +790,11 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     loader l = {.snap = snap, .in = in, .err = err};
     pickle_doc *doc;
     pickle_error perr;
+    err->not_snapshot = 0;
     if (pickle_read(data, len, (flags & SNAPSHOT_RELEASE_CONSUMED) != 0, &doc, &perr) < 0) {
         err->offset = perr.offset;
         snprintf(err->message, sizeof err->message, "%s", perr.message);
+        err->not_snapshot = !perr.saw_snapshot && !names_snapshot_class(data, len);
         return -1;
     }
     int rc = 0;
@@ -743,7 +804,9 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
     pv traces_v, *traces = NULL;
     size_t offset = len ? len - 1 : 0, traces_offset;
     if (root->kind != PV_OBJECT || root->u.o->cls != PV_CLASS_SNAPSHOT || !root->u.o->has_state) {
-        rc = fail(&l, offset, "not a pickled tracemalloc.Snapshot");
+        rc = fail(&l, offset, "the pickle holds %s, not a tracemalloc.Snapshot",
+                  root_kind(root));
+        err->not_snapshot = 1;
         goto out;
     }
     offset = root->u.o->build_offset;
@@ -785,6 +848,7 @@ int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t
         goto out;
     }
     snap->native_dropped = snap->mixed && (flags & SNAPSHOT_PYTHON_ONLY);
+    snap->imports_hidden = (flags & SNAPSHOT_HIDE_IMPORTS) != 0;
     rc = load_traces(&l, traces, traces_offset);
 out:
     free(l.tmp);
@@ -834,9 +898,19 @@ int snapshot_load_file(snapshot *snap, intern *in, const char *path, unsigned fl
     }
     close(fd);
     snapshot_error err;
+    /* Snapshots are pickles of protocol 2 or more: they start with PROTO. */
+    int no_pickle_header = len > 0 && data[0] != 0x80;
     int rc = snapshot_from_buffer(snap, in, data, len, flags | SNAPSHOT_RELEASE_CONSUMED, &err);
     if (map)
         munmap(map, len);
+    if (rc < 0 && err.not_snapshot) {
+        /* Say what the file is not before the parser's detail, which alone
+         * (an opcode at some offset) reads like a damaged snapshot. */
+        snprintf(msg, msglen, "%s: not a tracemalloc snapshot (%soffset %zu: %s)", path,
+                 no_pickle_header ? "not a pickle of protocol 2 to 5; " : "", err.offset,
+                 err.message);
+        return -1;
+    }
     if (rc < 0) {
         snprintf(msg, msglen, "%s: offset %zu: %s", path, err.offset, err.message);
         return -1;

@@ -107,6 +107,8 @@ typedef struct snapshot {
     size_t nnative_objects;
     native_address *native_addresses;
     size_t nnative_addresses;
+    /* Loaded with SNAPSHOT_HIDE_IMPORTS. */
+    int imports_hidden;
     stack_acc *acc; /* indexed by stack id, every domain; nacc may be < intern_nstacks */
     size_t nacc;
     domain_total *domains; /* the domains of the traces, ascending; none without traces */
@@ -121,6 +123,10 @@ typedef struct snapshot {
 typedef struct snapshot_error {
     size_t offset;
     char message[200];
+    /* The input is no tracemalloc snapshot at all (an empty or text file,
+     * other bytes, a pickle of something else), as opposed to a damaged
+     * or invalid one. */
+    int not_snapshot;
 } snapshot_error;
 
 /* Flags of snapshot_from_buffer and snapshot_load_file. */
@@ -132,13 +138,18 @@ enum {
      * ("<unknown>", 0), tracemalloc's stack of a block without Python
      * frames.  No effect on other snapshots. */
     SNAPSHOT_PYTHON_ONLY = 2,
+    /* --hide-imports: remove the frames of the interpreter's import
+     * machinery (snapshot_import_file) from every stack as it is read; a
+     * stack left without frames becomes ("<unknown>", 0). */
+    SNAPSHOT_HIDE_IMPORTS = 4,
 };
 
 /* Build a snapshot from a pickle held in memory. Returns 0 or -1. */
 int snapshot_from_buffer(snapshot *snap, intern *in, const uint8_t *data, size_t len,
                          unsigned flags, snapshot_error *err);
 /* Load a file (mapped read-only).  On failure formats the complete
- * "FILE: offset N: message" text into msg. */
+ * "FILE: offset N: message" text into msg, or "FILE: not a tracemalloc
+ * snapshot (offset N: message)" when the file is no snapshot at all. */
 int snapshot_load_file(snapshot *snap, intern *in, const char *path, unsigned flags, char *msg,
                        size_t msglen);
 void snapshot_free(snapshot *snap);
@@ -153,6 +164,12 @@ int snapshot_native_file(const snapshot *snap, const intern *in, int32_t file);
 const native_address *snapshot_native_address(const snapshot *snap, int32_t file);
 /* The object of index i of native_objects, or NULL when there is no valid one. */
 const native_object *snapshot_native_object(const snapshot *snap, int64_t i);
+
+/* Whether a file name is one of the import machinery's frozen modules:
+ * <frozen importlib._bootstrap>, <frozen importlib._bootstrap_external>
+ * and <frozen zipimport>, whose frames sit between an import statement and
+ * the module code it runs. */
+int snapshot_import_file(const char *name, size_t len);
 
 const meta_entry *snapshot_meta(const snapshot *snap, const char *key);
 int snapshot_is_sampled(const snapshot *snap);
