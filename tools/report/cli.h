@@ -36,7 +36,6 @@ typedef struct cli_opts {
     int python_only;  /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
     const char *peak; /* --peak FILE (html) */
     int timeline;     /* --timeline (html): files are the snapshots of the plot */
-    int python_only;  /* drop native frames (SNAPSHOT_PYTHON_ONLY) */
     int hide_imports; /* drop import machinery frames (SNAPSHOT_HIDE_IMPORTS) */
     int names;        /* text: the function after each frame */
 } cli_opts;

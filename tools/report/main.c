@@ -172,7 +172,9 @@ static int load_peak(const cli_opts *o, intern *in, const snapshot *snap, snapsh
     }
     int rc = 0;
     if (path) {
-        unsigned flags = o->python_only ? SNAPSHOT_PYTHON_ONLY : 0;
+        /* The same view of the frames as the snapshot's. */
+        unsigned flags = (o->python_only ? SNAPSHOT_PYTHON_ONLY : 0) |
+                         (o->hide_imports ? SNAPSHOT_HIDE_IMPORTS : 0);
         rc = snapshot_load_file(peak, in, path, flags, msg, msglen) < 0 ? -2 : 0;
         *loaded = rc == 0;
     }
@@ -206,6 +208,7 @@ static int write_html(FILE *out, const cli_opts *o, intern *in, const agg_opts *
     }
     report rep = {.in = in, .snap = snap, .old_snap = o->diff ? snaps[0] : NULL, .opts = ao,
                   .rows = rows, .nrows = nrows, .top = o->top, .python_only = o->python_only,
+                  .hide_imports = o->hide_imports, .names = o->names,
                   .peak_snap = peak_loaded ? &peak : NULL, .series = o->timeline ? &series : NULL};
     rc = format_html(out, &rep);
 out:
