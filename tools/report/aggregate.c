@@ -212,6 +212,8 @@ static int add_to_key(grouper *gr, int32_t key, int32_t stack, const stack_acc *
         idx = (int32_t)gr->nrows++;
         gr->rows[idx] = (row){.key = key, .domain = domain, .mixed = mixed};
         gr->slot[key] = idx;
+        if (gr->last_stack)
+            gr->last_stack[idx] = -1; /* no stack has counted this row yet */
     }
     row *r = &gr->rows[idx];
     if (mixed || domain != r->domain)
