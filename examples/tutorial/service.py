@@ -1,14 +1,14 @@
 """A small JSON web service with a slow leak, for docs/tutorials.md.
 
-Each request parses a JSON body, builds a response, and (the bug) remembers every request's
-parsed body in a per-client history that nothing ever trims.
+Each request parses a JSON body and builds a response; and (the bug) every request's body is
+kept in a per-client audit log that nothing ever trims.
 Run: python3.11 service.py PORT SECONDS (it stops by itself after SECONDS)."""
 import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-history = {}  # client id -> every request it made: the leak
+audit_log = {}  # client id -> the body of every request it made: the leak
 
 
 def summarize(order):
@@ -20,7 +20,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         order = json.loads(body)
-        history.setdefault(order["client"], []).append(order)
+        audit_log.setdefault(order["client"], []).append(body)
         reply = json.dumps(summarize(order)).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(reply)))
