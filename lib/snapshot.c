@@ -241,7 +241,6 @@ write_metadata(mp_pickle_t *p, const mp_snapshot_meta_t *meta)
     }
 }
 
-
 unsigned
 mp_snapshot_domain(const mp_snapshot_meta_t *meta, unsigned origin)
 {
