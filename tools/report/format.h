@@ -130,6 +130,13 @@ double report_rse(const row *r);
 /* --diff of sampled snapshots: the size difference is within 2 standard
  * errors of 0 (sqrt(r->var), an upper bound: see docs/report.md). */
 int report_diff_is_noise(const row *r);
+/* Calls fn for the sums of each (domain, stack) of snap with traces whose
+ * domain passes the report's domain filters and whose stack passes pass
+ * (per stack id, from aggregate_stack_filter).  Returns 0, or -1 as soon
+ * as fn does. */
+int report_each_stack(const report *rep, const snapshot *snap, const uint8_t *pass,
+                      int (*fn)(void *ctx, int64_t domain, int32_t stack, const stack_acc *a),
+                      void *ctx);
 /* Whether a snapshot of the report has a domain other than python. */
 int report_has_domains(const report *rep);
 /* Domains of the mixed rows among the shown ones (aggregate_row_domains),

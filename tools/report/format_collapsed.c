@@ -93,44 +93,41 @@ static int cmp_dom_stack(const void *pa, const void *pb)
     return a->is_new - b->is_new;
 }
 
-static int collect(const snapshot *s, const report *rep, const uint8_t *pass, int is_new,
-                   dom_stack **items, size_t *n, size_t *cap)
+/* The stacks of one snapshot, appended to a growing array. */
+typedef struct collector {
+    dom_stack *items;
+    size_t n, cap;
+    int is_new;
+} collector;
+
+static int collect_one(void *ctx, int64_t domain, int32_t stack, const stack_acc *a)
 {
-    size_t nst = intern_nstacks(rep->in);
-    for (size_t d = 0; d < s->ndomains; d++) {
-        int64_t domain = s->domains[d].domain;
-        if (!domain_passes(rep->opts->domains, rep->opts->ndomains, domain))
-            continue;
-        size_t ne = snapshot_domain_nentries(s, d);
-        for (size_t i = 0; i < ne; i++) {
-            int32_t st;
-            const stack_acc *a = snapshot_domain_entry(s, d, i, &st);
-            if (!a->traces || (size_t)st >= nst || !pass[st])
-                continue;
-            if (*n == *cap) {
-                size_t c = *cap ? 2 * *cap : 64;
-                dom_stack *p = realloc(*items, c * sizeof *p);
-                if (!p)
-                    return -1;
-                *items = p;
-                *cap = c;
-            }
-            (*items)[(*n)++] = (dom_stack){domain, st, is_new, a->size};
-        }
+    collector *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        dom_stack *p = realloc(c->items, cap * sizeof *p);
+        if (!p)
+            return -1;
+        c->items = p;
+        c->cap = cap;
     }
+    c->items[c->n++] = (dom_stack){domain, stack, c->is_new, a->size};
     return 0;
 }
 
 static int format_domain_roots(FILE *out, const report *rep, const uint8_t *pass_new,
                                const uint8_t *pass_old)
 {
-    dom_stack *items = NULL;
-    size_t n = 0, cap = 0;
-    if (collect(rep->snap, rep, pass_new, 1, &items, &n, &cap) < 0 ||
-        (rep->old_snap && collect(rep->old_snap, rep, pass_old, 0, &items, &n, &cap) < 0)) {
-        free(items);
+    collector c = {.is_new = 1};
+    int rc = report_each_stack(rep, rep->snap, pass_new, collect_one, &c);
+    c.is_new = 0;
+    if (rc < 0 ||
+        (rep->old_snap && report_each_stack(rep, rep->old_snap, pass_old, collect_one, &c) < 0)) {
+        free(c.items);
         return -1;
     }
+    dom_stack *items = c.items;
+    size_t n = c.n;
     sort_in = rep->in;
     if (n > 1)
         qsort(items, n, sizeof *items, cmp_dom_stack);

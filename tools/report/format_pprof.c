@@ -250,8 +250,9 @@ static int add_mappings(builder *b)
     return 0;
 }
 
-static int add_sample(builder *b, int32_t stack, int64_t domain, const stack_acc *a)
+static int add_sample(void *ctx, int64_t domain, int32_t stack, const stack_acc *a)
 {
+    builder *b = ctx;
     if (b->nsamples == b->capsamples) {
         size_t cap = b->capsamples ? 2 * b->capsamples : 256;
         pprof_sample *p = realloc(b->samples, cap * sizeof *p);
@@ -261,27 +262,6 @@ static int add_sample(builder *b, int32_t stack, int64_t domain, const stack_acc
         b->capsamples = cap;
     }
     b->samples[b->nsamples++] = (pprof_sample){stack, domain, a->size, a->count};
-    return 0;
-}
-
-/* The samples: per domain that passes the domain filters, the stacks
- * whose traces pass the filename filters (pass, per stack id). */
-static int collect_samples(builder *b, const report *rep, const uint8_t *pass)
-{
-    const snapshot *s = b->snap;
-    size_t nst = intern_nstacks(b->in);
-    for (size_t d = 0; d < s->ndomains; d++) {
-        int64_t domain = s->domains[d].domain;
-        if (!domain_passes(rep->opts->domains, rep->opts->ndomains, domain))
-            continue;
-        size_t ne = snapshot_domain_nentries(s, d);
-        for (size_t i = 0; i < ne; i++) {
-            int32_t st;
-            const stack_acc *a = snapshot_domain_entry(s, d, i, &st);
-            if (a->traces && (size_t)st < nst && pass[st] && add_sample(b, st, domain, a) < 0)
-                return -1;
-        }
-    }
     return 0;
 }
 
@@ -464,7 +444,8 @@ int format_pprof(FILE *out, const report *rep)
     proto_buf profile = {0};
     int rc = -1;
     if (aggregate_stack_filter(rep->snap, rep->in, rep->opts, &pass) < 0 ||
-        collect_samples(&b, rep, pass) < 0 || encode(&profile, &b, rep) < 0)
+        report_each_stack(rep, rep->snap, pass, add_sample, &b) < 0 ||
+        encode(&profile, &b, rep) < 0)
         goto out;
     rc = gzip_write(out, profile.data, profile.len);
 out:

@@ -57,6 +57,26 @@ int report_has_domains(const report *rep)
     return snapshot_has_domains(rep->snap) || (rep->old_snap && snapshot_has_domains(rep->old_snap));
 }
 
+int report_each_stack(const report *rep, const snapshot *snap, const uint8_t *pass,
+                      int (*fn)(void *ctx, int64_t domain, int32_t stack, const stack_acc *a),
+                      void *ctx)
+{
+    size_t nst = intern_nstacks(rep->in);
+    for (size_t d = 0; d < snap->ndomains; d++) {
+        int64_t domain = snap->domains[d].domain;
+        if (!domain_passes(rep->opts->domains, rep->opts->ndomains, domain))
+            continue;
+        size_t ne = snapshot_domain_nentries(snap, d);
+        for (size_t i = 0; i < ne; i++) {
+            int32_t st;
+            const stack_acc *a = snapshot_domain_entry(snap, d, i, &st);
+            if (a->traces && (size_t)st < nst && pass[st] && fn(ctx, domain, st, a) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int report_row_domains(const report *rep, int64_t **doms, size_t **begin)
 {
     *doms = NULL;
