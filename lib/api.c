@@ -175,7 +175,8 @@ mprofile_block_stack(const void *ptr, char *names, size_t names_size, const char
         return 0;
     }
     mp_profiler_lock();
-    const mp_block_t *b = mp_heap_find(&mp_profiler.heap, (uintptr_t)ptr);
+    mp_block_t found;
+    const mp_block_t *b = mp_heap_find(&mp_profiler.heap, (uintptr_t)ptr, &found) ? &found : NULL;
     int n = 0;
     size_t used = 0;
     if (b != NULL) {

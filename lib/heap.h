@@ -1,11 +1,23 @@
 /*
  * The live sampled blocks, and the filter that lets free() skip them cheaply.
  *
- * Table: the live blocks sit densely in a segmented array of 24-byte entries (a removal moves the
- * last entry into the hole), found through an index of 32-bit positions: open addressing on the
- * block address, linear probing, deletion by backward shift (no tombstones), so lookups stay
- * short however many blocks come and go. About 30 to 40 bytes per live block in all (exact mode
- * keeps one per allocation), where a table of whole blocks at the same load took 43 to 85.
+ * Table: a chained hash table on the block's key. Every operation costs a few instructions and
+ * touches few cache lines, at any load and in exact mode (every allocation a block):
+ * - Entries (24 bytes, packed: see mp_heap_entry_t) sit in a segmented array that never moves;
+ *   a removed entry's position goes on a free list and is the next one reused, so the entries
+ *   of short-lived blocks stay in the cache. A chain is linked through the entries.
+ * - The buckets are 32-bit heads of the chains, one per live block at most (load 1, mean
+ *   chain length under 1).
+ * - Removal unlinks the entry from its chain: nothing moves (the open-addressed index this
+ *   replaces shifted its probe run back and moved the last entry into the hole, reading an
+ *   entry per step).
+ * - Growth is incremental: when the blocks reach the bucket count, a bucket array twice as big
+ *   is mapped and every later insert and removal moves two old buckets' chains into it, so no
+ *   operation does work in proportion to the table (the old index rehashed everything at once
+ *   under the lock). A key is looked up in the old array while its old bucket has not moved.
+ * Memory: 24 bytes per entry (up to the most blocks ever live since the last clear) and 4 to 8
+ * per live block of buckets (12 more while a growth is under way): 28 to 32 bytes per block,
+ * where the open-addressed index took 29 to 35.
  *
  * Filter: MP_HEAP_FILTER_SLOTS counters indexed by a hash of the block address; a counter holds
  * how many live sampled blocks hash to it, and a bitmap mirrors which counters are nonzero. The
@@ -23,6 +35,8 @@
  * A block freed around the hooks (CPython swaps allocators in a few places) leaves a stale entry;
  * a later sampled allocation at the same address overwrites it, and a later unsampled free of
  * that address removes it, so the table heals itself and never holds two entries per address.
+ *
+ * Not thread-safe: callers hold the profiler's lock (the filter's bits are read without it).
  */
 #ifndef MP_HEAP_H
 #define MP_HEAP_H
@@ -67,11 +81,29 @@ typedef struct {
     uint8_t origin;        /* MP_DOMAIN_RAW, MEM or OBJ, or an MP_ORIGIN_* */
 } mp_block_t;
 
+/* A block's weight is kept in 40 bits: a larger one (a single block over 1 TiB) is counted as
+ * this much. */
+#define MP_HEAP_MAX_WEIGHT ((UINT64_C(1) << 40) - 1)
+
+/* A live block in the table: mp_block_t packed into 24 bytes with the chain link. */
 typedef struct {
-    uint32_t *index;     /* position in entries + 1; 0 marks an empty slot */
-    size_t capacity;     /* slots in index, a power of two */
-    mp_vec_t entries;    /* the live blocks, densely, count of them */
-    size_t count;
+    uint64_t key; /* mp_heap_key; 0 while the entry is free */
+    /* Position + 1 of the next entry of the chain or of the free list; 0 ends it. Next to the
+     * key, so that a chain walk reads one cache line per entry (but for 1 entry in 8). */
+    uint32_t next;
+    uint32_t node;
+    uint64_t packed; /* weight (40 bits), origin (8), total_nframe (16) */
+} mp_heap_entry_t;
+
+typedef struct {
+    uint32_t *buckets;     /* position + 1 of each chain's first entry; 0 for none */
+    size_t nbuckets;       /* a power of two, or 0 before the first insert */
+    uint32_t *old_buckets; /* while growing: the array being moved into buckets, else NULL */
+    size_t old_nbuckets;
+    size_t moved;          /* old buckets moved so far */
+    mp_vec_t entries;      /* of mp_heap_entry_t, live and free */
+    uint32_t free_list;    /* position + 1 of a free entry, 0 for none */
+    size_t count;          /* live blocks */
     uint64_t live_bytes; /* sum of weights */
     uint64_t peak_bytes;
     uint16_t *filter;    /* MP_HEAP_FILTER_SLOTS counters */
@@ -111,8 +143,8 @@ int mp_heap_insert(mp_heap_t *h, const mp_block_t *block);
 /* Removes the block at ptr into *out (if out is not NULL). Returns 1 if found, else 0. */
 int mp_heap_remove(mp_heap_t *h, uintptr_t ptr, mp_block_t *out);
 
-/* The block at ptr, or NULL; valid until the next change to h. */
-const mp_block_t *mp_heap_find(const mp_heap_t *h, uintptr_t ptr);
+/* Copies the block at ptr into *out (if out is not NULL). Returns 1 if found, else 0. */
+int mp_heap_find(const mp_heap_t *h, uintptr_t ptr, mp_block_t *out);
 
 /* Forgets every block and gives the table's memory back (the filter stays). */
 void mp_heap_clear(mp_heap_t *h);

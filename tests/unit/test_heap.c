@@ -60,9 +60,10 @@ test_heap__insert_find_remove(void **state)
 {
     mp_heap_t *h = *state;
     mp_block_t b = block(0x5000, 100), out;
-    assert_null(mp_heap_find(h, 0x5000));
+    assert_int_equal(mp_heap_find(h, 0x5000, NULL), 0);
     assert_int_equal(mp_heap_insert(h, &b), 0);
-    assert_non_null(mp_heap_find(h, 0x5000));
+    assert_int_equal(mp_heap_find(h, 0x5000, &out), 1);
+    assert_int_equal(out.weight, 100);
     assert_int_equal(h->live_bytes, 100);
     assert_int_equal(mp_heap_remove(h, 0x5000, &out), 1);
     assert_int_equal(out.weight, 100);
@@ -112,10 +113,10 @@ test_heap__matches_a_model_under_churn(void **state)
     size_t count = 0;
     for (int i = 0; i < N; i++) {
         uintptr_t ptr = 0x10000 + (uintptr_t)i * 48;
-        const mp_block_t *b = mp_heap_find(h, ptr);
-        assert_int_equal(b != NULL, live[i]);
+        mp_block_t b;
+        assert_int_equal(mp_heap_find(h, ptr, &b), live[i]);
         if (live[i]) {
-            assert_int_equal(b->weight, (uint64_t)i + 1);
+            assert_int_equal(b.weight, (uint64_t)i + 1);
             assert_int_not_equal(filter_count(h->filter, (void *)ptr), 0);
             assert_int_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)ptr), 1);
             count++;
@@ -160,7 +161,98 @@ test_heap__saturated_counter_stays_set(void **state)
     /* Stuck: frees that hash here keep taking the slow path, which finds nothing. */
     assert_int_not_equal(filter_count(h->filter, (void *)ptr), 0);
     assert_int_not_equal(mp_heap_maybe_sampled_bit(h->bits, (void *)ptr), 0);
-    assert_null(mp_heap_find(h, ptr));
+    assert_int_equal(mp_heap_find(h, ptr, NULL), 0);
+}
+
+/* Every field survives the packing; a weight over 1 TiB is counted as MP_HEAP_MAX_WEIGHT on the
+ * way in and on the way out, so live_bytes returns to zero. */
+static void
+test_heap__entries_keep_every_field(void **state)
+{
+    mp_heap_t *h = *state;
+    mp_block_t b = {.ptr = mp_heap_key(0x7f0000001230, 200), .weight = 123456789,
+                    .node = 0xfffffffe, .total_nframe = 65535, .origin = 200};
+    mp_block_t big = {.ptr = 0x4000, .weight = UINT64_C(1) << 50, .node = 3, .origin = 3};
+    assert_int_equal(mp_heap_insert(h, &b), 0);
+    assert_int_equal(mp_heap_insert(h, &big), 0);
+    mp_block_t out;
+    assert_int_equal(mp_heap_find(h, b.ptr, &out), 1);
+    assert_memory_equal(&out, &b, offsetof(mp_block_t, origin) + 1);
+    assert_int_equal(h->live_bytes, 123456789 + MP_HEAP_MAX_WEIGHT);
+    assert_int_equal(mp_heap_remove(h, 0x4000, &out), 1);
+    assert_int_equal(out.weight, MP_HEAP_MAX_WEIGHT);
+    assert_int_equal(out.origin, 3);
+    assert_int_equal(h->live_bytes, 123456789);
+}
+
+/* A growth moves the chains a few buckets at a time: blocks are found, replaced and removed
+ * wherever their chain is meanwhile, and the old buckets go once all have moved. */
+static void
+test_heap__growth_is_incremental(void **state)
+{
+    mp_heap_t *h = *state;
+    enum { N = 1024 }; /* the first bucket array's size */
+    for (uintptr_t i = 1; i <= N; i++) {
+        mp_block_t b = block(i * 16, i);
+        assert_int_equal(mp_heap_insert(h, &b), 0);
+    }
+    assert_null(h->old_buckets);
+    mp_block_t one_more = block((N + 1) * 16, N + 1);
+    assert_int_equal(mp_heap_insert(h, &one_more), 0);
+    assert_non_null(h->old_buckets); /* under way: one insert moved two buckets */
+    assert_int_equal(h->moved, 2);
+    for (uintptr_t i = 1; i <= N + 1; i++) {
+        mp_block_t out;
+        assert_int_equal(mp_heap_find(h, i * 16, &out), 1);
+        assert_int_equal(out.weight, i);
+    }
+    /* Replacing and removing while under way. */
+    mp_block_t again = block(5 * 16, 500);
+    assert_int_equal(mp_heap_insert(h, &again), 0);
+    for (uintptr_t i = 2; i <= N + 1; i += 2) {
+        assert_int_equal(mp_heap_remove(h, i * 16, NULL), 1);
+    }
+    assert_null(h->old_buckets);
+    assert_int_equal(h->nbuckets, 2 * N);
+    assert_int_equal(h->count, (N + 2) / 2);
+    uint64_t expect = 0;
+    for (uintptr_t i = 1; i <= N + 1; i++) {
+        mp_block_t out;
+        assert_int_equal(mp_heap_find(h, i * 16, &out), i % 2);
+        if (i % 2) {
+            assert_int_equal(out.weight, i == 5 ? 500 : i);
+            expect += out.weight;
+        }
+    }
+    assert_int_equal(h->live_bytes, expect);
+}
+
+/* Removed entries are reused before the array grows, and copies skip the free ones. */
+static void
+test_heap__copy_skips_free_entries(void **state)
+{
+    mp_heap_t *h = *state;
+    for (uintptr_t i = 1; i <= 100; i++) {
+        mp_block_t b = block(i * 32, i);
+        assert_int_equal(mp_heap_insert(h, &b), 0);
+    }
+    for (uintptr_t i = 1; i <= 100; i += 3) {
+        assert_int_equal(mp_heap_remove(h, i * 32, NULL), 1);
+    }
+    mp_block_t copy[100];
+    size_t n = mp_heap_copy(h, copy, 100);
+    assert_int_equal(n, h->count);
+    uint64_t sum = 0;
+    for (size_t k = 0; k < n; k++) {
+        assert_int_not_equal(copy[k].ptr / 32 % 3, 1);
+        sum += copy[k].weight;
+    }
+    assert_int_equal(sum, h->live_bytes);
+    uint32_t len = h->entries.len;
+    mp_block_t b = block(0x100000, 1);
+    assert_int_equal(mp_heap_insert(h, &b), 0);
+    assert_int_equal(h->entries.len, len); /* a free entry was taken */
+    assert_int_equal(mp_heap_copy(h, copy, 2), 2); /* at most max */
 }
 
 int
@@ -173,6 +265,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_heap__matches_a_model_under_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__clear_empties_table_and_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__saturated_counter_stays_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heap__entries_keep_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heap__growth_is_incremental, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heap__copy_skips_free_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
