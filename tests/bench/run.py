@@ -307,8 +307,9 @@ runpy.run_path(sys.argv[1])
 if tracemalloc.is_tracing():
     print(tracemalloc.get_tracemalloc_memory())
 elif "LD_PRELOAD" in os.environ:
-    import mprofile
-    print(mprofile.get_tracemalloc_memory())
+    from mprofile import _lib
+    c = _lib.counters()
+    print(c.overhead_bytes, c.live_blocks)
 else:
     print(0)
 """
@@ -321,18 +322,23 @@ def memory(r, args, emit):
     for s in ("exact", "128k", "tm1", "tm128"):
         rss = []
         own = []
+        per_block = []
         for seed in (1, 2, 3):
             r.clean()
             extra = {"MPROFILE_SEED": str(seed)}
             _, peak, out = r.run(s, script, extra, code=MEMORY_CODE, capture=True)
             rss.append(peak)
-            own.append(int(out.split()[-1]))
-        rows.append("| %s | %.1f | %.1f | %.3f |" % (
-            s, statistics.median(own) / 2**20, (statistics.median(rss) - base_rss) / 2**20,
-            statistics.median(rss) / base_rss))
+            last = out.splitlines()[-1].split()
+            own.append(int(last[0]))
+            if len(last) > 1 and int(last[1]) > 0:
+                per_block.append(int(last[0]) / int(last[1]))
+        rows.append("| %s | %.1f | %s | %.1f | %.3f |" % (
+            s, statistics.median(own) / 2**20,
+            "%.1f" % statistics.median(per_block) if per_block else "-",
+            (statistics.median(rss) - base_rss) / 2**20, statistics.median(rss) / base_rss))
     emit("Profiler memory on large_heap.py (no profiler: peak RSS %.1f MiB)" % (base_rss / 2**20),
-         ["| setting | own memory MiB | peak RSS added MiB | peak RSS ratio |",
-          "| --- | ---: | ---: | ---: |"] + rows)
+         ["| setting | own memory MiB | own bytes per live block | peak RSS added MiB "
+          "| peak RSS ratio |", "| --- | ---: | ---: | ---: | ---: |"] + rows)
 
 
 def machine():
