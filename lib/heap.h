@@ -134,7 +134,7 @@ mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
 }
 
 /* Raises (delta 1) or lowers (-1) the filter counter of ptr without a block: frees of a pinned
- * address take the slow path (linecache.h pins the code objects it caches). */
+ * address take the slow path (framecache.h pins the code objects it caches). */
 void mp_heap_pin(mp_heap_t *h, uintptr_t ptr, int delta);
 
 /* Records a block, replacing a stale entry at the same address. 0, or -1 when out of memory. */

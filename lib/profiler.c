@@ -38,7 +38,8 @@ mp_profiler_init(void)
     if (mp_stacks_init(&P->stacks) < 0 || mp_heap_init(&P->heap) < 0) {
         return -1;
     }
-    mp_linecache_init(&P->lines, &P->heap); /* optional: without it every frame asks CPython */
+    /* Optional: without it every frame of every sample is made as on a miss. */
+    mp_framecache_init(&P->framecache, &P->heap);
     P->frame_ids = mp_alloc_zeroed((MPROFILE_MAX_FRAMES + 1) * sizeof(uint32_t));
     P->mixed_ids = mp_alloc_zeroed(MP_STACK_MAX_DEPTH * sizeof(uint32_t));
     mp_objects_init(&P->objects);
@@ -175,35 +176,41 @@ name_frame(mp_profiler_t *P, uint32_t id, const void *code)
     }
 }
 
-/* Under the lock: the frame ids of the n frames walked, lines from the cache or CPython.
- * Functions are named once per (code object, offset), when the line is looked up: two code
- * objects on one line each get their say, and a cache hit costs nothing more. Every frame is
- * made on a lookup, since reset_stacks empties the line cache with the frames (a frame made on
- * a hit, after its first making ran out of memory, stays unnamed). Returns 0, or -1 when out
- * of memory. */
+/* Under the lock, on the sampling slow path, for a (code object, offset) the cache has not
+ * seen: its frame (the line from CPython, the file name from the code object), named after the
+ * code object's function and then cached. Returns the frame id, or -1 when out of memory. */
+static int64_t
+make_frame(mp_profiler_t *P, const mp_pyframe_t *f)
+{
+    int line = mp_pyapi_code_line(&P->api, f->code, f->offset);
+    const char *file;
+    size_t len;
+    mp_pyapi_filename(&P->api, f->code, P->name_scratch, sizeof(P->name_scratch), &file, &len);
+    int64_t id = mp_stacks_frame(&P->stacks, file, len, (uint32_t)line);
+    if (id < 0) {
+        return -1;
+    }
+    name_frame(P, (uint32_t)id, f->code);
+    mp_framecache_put(&P->framecache, f->code, f->offset, (uint32_t)id);
+    return id;
+}
+
+/* Under the lock, on the sampling slow path: the frame ids of the n frames walked into
+ * P->frame_ids, from the cache, or made on a miss. Functions are named once per (code object,
+ * offset), when its frame is made: two code objects on one line each get their say, and a hit
+ * costs nothing more. Every frame the cache hands out was made (and named) on a miss, since
+ * only made frames are cached and reset_stacks empties the cache with the frames. Returns 0, or
+ * -1 when out of memory. */
 static int
 intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
 {
     for (int i = 0; i < n; i++) {
-        const mp_pyframe_t *f = &frames[i];
-        int line = mp_linecache_get(&P->lines, f->code, f->offset);
-        int looked_up = line < 0;
-        if (looked_up) {
-            line = mp_pyapi_code_line(&P->api, f->code, f->offset);
-            mp_linecache_put(&P->lines, f->code, f->offset, line);
+        int64_t id = mp_framecache_get(&P->framecache, frames[i].code, frames[i].offset);
+        if (id < 0) {
+            id = make_frame(P, &frames[i]);
         }
-        const char *name = f->filename;
-        size_t len = f->len;
-        if (name == NULL) {
-            mp_pyapi_filename(&P->api, f->code, P->name_scratch, sizeof(P->name_scratch), &name,
-                              &len);
-        }
-        int64_t id = mp_stacks_frame(&P->stacks, name, len, (uint32_t)line);
         if (id < 0) {
             return -1;
-        }
-        if (looked_up) {
-            name_frame(P, (uint32_t)id, f->code);
         }
         P->frame_ids[i] = (uint32_t)id;
     }
@@ -586,8 +593,8 @@ mp_profiler_forget(const void *ptr, mp_forgotten_t *saved)
     if (saved != NULL) {
         saved->generation = mp_profiler.generation;
     }
-    /* A code object being freed (itself sampled or not): its cached lines go. */
-    mp_linecache_forget(&mp_profiler.lines, ptr);
+    /* A code object being freed (itself sampled or not): its cached frames go. */
+    mp_framecache_forget(&mp_profiler.framecache, ptr);
     mp_profiler_unlock();
     errno = saved_errno;
     return found;
@@ -624,10 +631,10 @@ reset_stacks(mp_profiler_t *P)
     }
     mp_stacks_destroy(&P->stacks);
     P->stacks = fresh;
-    /* Frames are named when their lines are looked up: the new frames need every code object
-     * to be looked up again, or a line shared by two functions would be named by the first
-     * that runs (docs/format.md, "Function names"). */
-    mp_linecache_clear(&P->lines);
+    /* The cached frame ids are the old stacks'. Emptied, the cache makes every new frame on a
+     * miss, where it is named: each code object on a line shared by two functions gets its say
+     * again, not only the first that runs (docs/format.md, "Function names"). */
+    mp_framecache_clear(&P->framecache);
     P->unknown_frame = (uint32_t)unknown;
     P->generation++;
 }

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "framecache.h"
 #include "heap.h"
-#include "linecache.h"
 #include "mixed.h"
 #include "objects.h"
 #include "peak.h"
@@ -53,7 +53,7 @@ typedef struct {
     /* Under lock. */
     mp_stacks_t stacks;
     mp_heap_t heap;
-    mp_linecache_t lines; /* line numbers of the frames seen (off if it could not be mapped) */
+    mp_framecache_t framecache; /* the frames of the (code, offset) pairs seen (may be off) */
     mp_pyframe_t *pyframes; /* scratch: the frames of the stack being recorded */
     int pyframes_cap;
     uint32_t *frame_ids;    /* scratch: the frame ids of the stack being recorded */

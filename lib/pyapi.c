@@ -186,7 +186,7 @@ put_utf8(char *out, uint32_t c)
 
 /* The str at offset field of a code object (co_filename, co_qualname) when it is a ready str
  * (its state word in *state), else NULL. */
-static inline const char *
+static const char *
 code_str(const mp_pylayout_t *L, const char *code, int field, uint32_t *state)
 {
     const char *str = FIELD(code, field, const char *);
@@ -202,25 +202,6 @@ code_str(const mp_pylayout_t *L, const char *code, int field, uint32_t *state)
         return NULL;
     }
     return str;
-}
-
-/* The file name of a code object when it is an ASCII str (used in place): 0, or -1 when it is
- * anything else (mp_pyapi_filename then converts it or says "<unknown>"). */
-static inline int
-ascii_filename(const mp_pylayout_t *L, const char *code, const char **name, uint32_t *len)
-{
-    uint32_t state;
-    const char *str = code_str(L, code, L->code_filename, &state);
-    if (str == NULL || !((state >> L->str_compact_bit) & 1) || !((state >> L->str_ascii_bit) & 1)) {
-        return -1;
-    }
-    int64_t length = FIELD(str, L->str_length, int64_t);
-    if (length < 0 || length > UINT32_MAX) {
-        return -1;
-    }
-    *name = str + L->str_ascii_size;
-    *len = (uint32_t)length;
-    return 0;
 }
 
 /*
@@ -297,16 +278,14 @@ first_complete(const mp_pyapi_t *api, const char *frame, const char **code_out)
     return NULL;
 }
 
-/* Stores a complete frame the walk reached. */
+/* Stores a complete frame the walk reached: its code object and offset, nothing read from the
+ * code object (the profiler reads its lines and names only for frames it has not seen). */
 static inline void
 store_frame(const mp_pylayout_t *L, const char *frame, const char *code, mp_pyframe_t *f)
 {
     const char *instr = FIELD(frame, L->frame_instr, const char *);
     f->code = code;
     f->offset = (int32_t)(instr - (code + L->code_code_adaptive));
-    if (ascii_filename(L, code, &f->filename, &f->len) < 0) {
-        f->filename = NULL;
-    }
 }
 
 int

@@ -77,13 +77,11 @@ mp_pyapi_status_t mp_pyapi_resolve(mp_pyapi_t *api);
 void mp_pyapi_version_string(unsigned long version, char *buf, size_t size);
 
 /* One frame found by the walk: its code object and the byte offset that tracemalloc asks
- * PyCode_Addr2Line about (the caller resolves the line, and may cache it), and its file name as
- * UTF-8 when the name is ASCII (used in place, len bytes, not terminated); NULL when it must be
- * converted, see mp_pyapi_filename. */
+ * PyCode_Addr2Line about. The walk reads of the code object only what tells complete frames
+ * apart: the caller resolves the line (mp_pyapi_code_line) and the file name
+ * (mp_pyapi_filename) for the frames it has not seen, and may cache what it made of them. */
 typedef struct {
     const void *code;
-    const char *filename;
-    uint32_t len;
     int32_t offset;
     uint32_t group; /* mp_pyapi_walk_groups only: the C-level evaluation call it runs in */
 } mp_pyframe_t;

@@ -40,12 +40,9 @@ importing(void)
     mp_pyapi_walk(&mp_profiler.api, 256, frames, &n);
     for (int f = 0; f < n; f++) {
         char scratch[256];
-        const char *name = frames[f].filename;
-        size_t len = frames[f].len;
-        if (name == NULL) {
-            mp_pyapi_filename(&mp_profiler.api, frames[f].code, scratch, sizeof(scratch), &name,
-                              &len);
-        }
+        const char *name;
+        size_t len;
+        mp_pyapi_filename(&mp_profiler.api, frames[f].code, scratch, sizeof(scratch), &name, &len);
         for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
             size_t mlen = strlen(markers[m]);
             for (size_t i = 0; i + mlen <= len; i++) {

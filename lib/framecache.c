@@ -1,34 +1,34 @@
-#include "linecache.h"
+#include "framecache.h"
 
 #include <string.h>
 
 #include "alloc.h"
 #include "index.h"
 
-#define CODES (1u << MP_LINECACHE_CODES_BITS)
-#define LINES (1u << MP_LINECACHE_LINES_BITS)
+#define CODES   (1u << MP_FRAMECACHE_CODES_BITS)
+#define ENTRIES (1u << MP_FRAMECACHE_ENTRIES_BITS)
 
 int
-mp_linecache_init(mp_linecache_t *c, mp_heap_t *heap)
+mp_framecache_init(mp_framecache_t *c, mp_heap_t *heap)
 {
     memset(c, 0, sizeof(*c));
     c->heap = heap;
-    c->codes = mp_alloc_zeroed(CODES * sizeof(mp_linecache_code_t));
-    c->lines = mp_alloc_zeroed(LINES * sizeof(mp_linecache_line_t));
-    if (c->codes == NULL || c->lines == NULL) {
-        mp_linecache_destroy(c);
+    c->codes = mp_alloc_zeroed(CODES * sizeof(mp_framecache_code_t));
+    c->entries = mp_alloc_zeroed(ENTRIES * sizeof(mp_framecache_entry_t));
+    if (c->codes == NULL || c->entries == NULL) {
+        mp_framecache_destroy(c);
         return -1;
     }
     return 0;
 }
 
 void
-mp_linecache_destroy(mp_linecache_t *c)
+mp_framecache_destroy(mp_framecache_t *c)
 {
-    mp_alloc_release(c->codes, CODES * sizeof(mp_linecache_code_t));
-    mp_alloc_release(c->lines, LINES * sizeof(mp_linecache_line_t));
+    mp_alloc_release(c->codes, CODES * sizeof(mp_framecache_code_t));
+    mp_alloc_release(c->entries, ENTRIES * sizeof(mp_framecache_entry_t));
     c->codes = NULL;
-    c->lines = NULL;
+    c->entries = NULL;
 }
 
 static size_t
@@ -39,7 +39,7 @@ code_home(uintptr_t code)
 
 /* The slot of code in the code table, or SIZE_MAX. */
 static size_t
-code_slot(const mp_linecache_t *c, uintptr_t code)
+code_slot(const mp_framecache_t *c, uintptr_t code)
 {
     for (size_t i = code_home(code);; i = (i + 1) & (CODES - 1)) {
         if (c->codes[i].code == code) {
@@ -52,18 +52,18 @@ code_slot(const mp_linecache_t *c, uintptr_t code)
 }
 
 static size_t
-line_slot(uintptr_t code, int offset)
+entry_slot(uintptr_t code, int offset)
 {
-    return mp_hash_u64(code ^ ((uint64_t)(uint32_t)offset << 40)) & (LINES - 1);
+    return mp_hash_u64(code ^ ((uint64_t)(uint32_t)offset << 40)) & (ENTRIES - 1);
 }
 
-int
-mp_linecache_get(const mp_linecache_t *c, const void *code, int offset)
+int64_t
+mp_framecache_get(const mp_framecache_t *c, const void *code, int offset)
 {
-    if (c->lines == NULL) {
+    if (c->entries == NULL) {
         return -1;
     }
-    const mp_linecache_line_t *e = &c->lines[line_slot((uintptr_t)code, offset)];
+    const mp_framecache_entry_t *e = &c->entries[entry_slot((uintptr_t)code, offset)];
     if (e->code != (uintptr_t)code || e->offset != offset || e->gen == 0) {
         return -1;
     }
@@ -71,11 +71,11 @@ mp_linecache_get(const mp_linecache_t *c, const void *code, int offset)
     if (slot == SIZE_MAX || c->codes[slot].gen != e->gen) {
         return -1;
     }
-    return e->line;
+    return e->frame;
 }
 
 void
-mp_linecache_clear(mp_linecache_t *c)
+mp_framecache_clear(mp_framecache_t *c)
 {
     if (c->codes == NULL) {
         return;
@@ -85,41 +85,41 @@ mp_linecache_clear(mp_linecache_t *c)
             mp_heap_pin(c->heap, c->codes[i].code, -1);
         }
     }
-    memset(c->codes, 0, CODES * sizeof(mp_linecache_code_t));
+    memset(c->codes, 0, CODES * sizeof(mp_framecache_code_t));
     c->ncodes = 0;
-    /* Line entries are left in place: their generations match no code object any more. */
+    /* Entries are left in place: their generations match no code object any more. */
 }
 
 void
-mp_linecache_put(mp_linecache_t *c, const void *code, int offset, int line)
+mp_framecache_put(mp_framecache_t *c, const void *code, int offset, uint32_t frame)
 {
-    if (c->lines == NULL || code == NULL) {
+    if (c->entries == NULL || code == NULL) {
         return;
     }
     uintptr_t key = (uintptr_t)code;
     size_t slot = code_slot(c, key);
     if (slot == SIZE_MAX) {
         if (c->ncodes + 1 > CODES / 2) {
-            mp_linecache_clear(c);
+            mp_framecache_clear(c);
         }
         if (++c->gen == 0) {
             /* 2^32 code objects later: start over so that no old entry can match. */
-            memset(c->lines, 0, LINES * sizeof(mp_linecache_line_t));
-            mp_linecache_clear(c);
+            memset(c->entries, 0, ENTRIES * sizeof(mp_framecache_entry_t));
+            mp_framecache_clear(c);
             c->gen = 1;
         }
         for (slot = code_home(key); c->codes[slot].code != 0; slot = (slot + 1) & (CODES - 1)) {
         }
-        c->codes[slot] = (mp_linecache_code_t){key, c->gen};
+        c->codes[slot] = (mp_framecache_code_t){key, c->gen};
         c->ncodes++;
         mp_heap_pin(c->heap, key, 1);
     }
-    c->lines[line_slot(key, offset)] =
-        (mp_linecache_line_t){key, c->codes[slot].gen, offset, line};
+    c->entries[entry_slot(key, offset)] =
+        (mp_framecache_entry_t){key, c->codes[slot].gen, offset, frame};
 }
 
 void
-mp_linecache_forget(mp_linecache_t *c, const void *ptr)
+mp_framecache_forget(mp_framecache_t *c, const void *ptr)
 {
     if (c->codes == NULL || c->ncodes == 0) {
         return;
@@ -140,5 +140,5 @@ mp_linecache_forget(mp_linecache_t *c, const void *ptr)
             hole = i;
         }
     }
-    c->codes[hole] = (mp_linecache_code_t){0, 0};
+    c->codes[hole] = (mp_framecache_code_t){0, 0};
 }
