@@ -64,11 +64,8 @@ mp_framecache_get(const mp_framecache_t *c, const void *code, int offset)
         return -1;
     }
     const mp_framecache_entry_t *e = &c->entries[entry_slot((uintptr_t)code, offset)];
-    if (e->code != (uintptr_t)code || e->offset != offset || e->gen == 0) {
-        return -1;
-    }
-    size_t slot = code_slot(c, (uintptr_t)code);
-    if (slot == SIZE_MAX || c->codes[slot].gen != e->gen) {
+    const mp_framecache_code_t *k = &c->codes[e->code_at];
+    if (e->gen == 0 || k->gen != e->gen || k->code != (uintptr_t)code || e->offset != offset) {
         return -1;
     }
     return e->frame;
@@ -115,7 +112,7 @@ mp_framecache_put(mp_framecache_t *c, const void *code, int offset, uint32_t fra
         mp_heap_pin(c->heap, key, 1);
     }
     c->entries[entry_slot(key, offset)] =
-        (mp_framecache_entry_t){key, c->codes[slot].gen, offset, frame};
+        (mp_framecache_entry_t){c->codes[slot].gen, (uint32_t)slot, offset, frame};
 }
 
 void

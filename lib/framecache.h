@@ -10,8 +10,11 @@
  * raised, which sends the free of that address down the slow path, where mp_framecache_forget()
  * drops the code object. Entries carry the generation their code object got when it entered the
  * cache; a code object that left the cache (freed, or the table was reset) never matches old
- * entries. A frame id is good only in the stacks that made it: whoever starts the stacks over
- * calls mp_framecache_clear().
+ * entries. No generation is given twice while entries made with it remain, so an entry finds its
+ * code object by the generation and the code table slot it had: a hit reads that one slot instead
+ * of searching the table (a code object that a removal moved misses once, and is cached again).
+ * A frame id is good only in the stacks that made it: whoever starts the stacks over calls
+ * mp_framecache_clear().
  *
  * Every function runs under the profiler's lock.
  */
@@ -31,10 +34,10 @@ typedef struct {
 } mp_framecache_code_t;
 
 typedef struct {
-    uintptr_t code;
-    uint32_t gen;
+    uint32_t gen;     /* its code object's generation; 0: empty */
+    uint32_t code_at; /* the slot of its code object in the code table */
     int32_t offset;
-    uint32_t frame; /* stacks.h frame id */
+    uint32_t frame;   /* stacks.h frame id */
 } mp_framecache_entry_t;
 
 typedef struct {

@@ -13,6 +13,7 @@ filter_count(const uint16_t *filter, const void *ptr)
     return filter[mp_heap_filter_slot((uintptr_t)ptr)];
 }
 #include "framecache.h"
+#include "index.h"
 
 typedef struct {
     mp_heap_t heap;
@@ -114,6 +115,43 @@ test_framecache__clear_forgets_every_frame(void **state)
     assert_int_equal(mp_framecache_get(&f->cache, code, 6), 9);
 }
 
+/* The first page above after whose home slot in the code table is that of home_of (found as
+ * framecache.c finds it). */
+static const void *
+same_home(uintptr_t after, uintptr_t home_of)
+{
+    uint64_t mask = (1u << MP_FRAMECACHE_CODES_BITS) - 1;
+    uintptr_t code = after + 4096;
+    while ((mp_hash_u64(code) & mask) != (mp_hash_u64(home_of) & mask)) {
+        code += 4096;
+    }
+    return (const void *)code;
+}
+
+static void
+test_framecache__a_code_object_moved_by_a_removal_never_answers_wrongly(void **state)
+{
+    fixture_t *f = *state;
+    /* a and b share a home slot: b sits one further. Freeing a moves b back, where its entries
+     * do not look; then c takes b's old slot with a generation of its own. */
+    uintptr_t a = 0x7f0000050000;
+    const void *b = same_home(a, a);
+    const void *c = same_home((uintptr_t)b, a);
+    mp_framecache_put(&f->cache, (const void *)a, 0, 1);
+    mp_framecache_put(&f->cache, b, 0, 2);
+    mp_framecache_forget(&f->cache, (const void *)a);
+    int64_t moved = mp_framecache_get(&f->cache, b, 0);
+    assert_true(moved == -1 || moved == 2);
+    mp_framecache_put(&f->cache, c, 0, 3);
+    moved = mp_framecache_get(&f->cache, b, 0);
+    assert_true(moved == -1 || moved == 2);
+    assert_int_equal(mp_framecache_get(&f->cache, c, 0), 3);
+    /* Cached again, b is found where it is now. */
+    mp_framecache_put(&f->cache, b, 0, 2);
+    assert_int_equal(mp_framecache_get(&f->cache, b, 0), 2);
+    assert_int_equal(mp_framecache_get(&f->cache, (const void *)a, 0), -1);
+}
+
 static void
 test_framecache__many_code_objects_stay_consistent(void **state)
 {
@@ -147,6 +185,9 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_framecache__clear_forgets_every_frame, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_framecache__a_code_object_moved_by_a_removal_never_answers_wrongly, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_framecache__many_code_objects_stay_consistent, setup,
                                         teardown),
     };
