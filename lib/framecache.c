@@ -84,6 +84,7 @@ mp_framecache_clear(mp_framecache_t *c)
     }
     memset(c->codes, 0, CODES * sizeof(mp_framecache_code_t));
     c->ncodes = 0;
+    c->unpinned++;
     /* Entries are left in place: their generations match no code object any more. */
 }
 
@@ -127,6 +128,7 @@ mp_framecache_forget(mp_framecache_t *c, const void *ptr)
     }
     mp_heap_pin(c->heap, (uintptr_t)ptr, -1);
     c->ncodes--;
+    c->unpinned++;
     /* Backward shift, as in heap.c. */
     size_t mask = CODES - 1;
     for (size_t i = (hole + 1) & mask; c->codes[i].code != 0; i = (i + 1) & mask) {

@@ -46,7 +46,18 @@ typedef struct {
     mp_framecache_entry_t *entries;
     uint32_t ncodes;
     uint32_t gen;
+    /* How many times cached code objects were unpinned (forgotten, or the cache cleared): a
+     * caller that kept (code, offset, frame) triples itself trusts them while this stays put,
+     * since a pinned code object cannot die unseen. */
+    uint64_t unpinned;
 } mp_framecache_t;
+
+/* Whether the cache is on (it pins what it caches). */
+static inline int
+mp_framecache_on(const mp_framecache_t *c)
+{
+    return c->entries != NULL;
+}
 
 /* At start-up. Returns 0, or -1 when out of memory (the cache is then off: lookups miss, stores
  * do nothing). */

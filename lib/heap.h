@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "index.h"
 #include "vec.h"
 
 #define MP_HEAP_FILTER_BITS  18
@@ -136,6 +137,21 @@ mp_heap_maybe_sampled_bit(const uint64_t *bits, const void *ptr)
 /* Raises (delta 1) or lowers (-1) the filter counter of ptr without a block: frees of a pinned
  * address take the slow path (framecache.h pins the code objects it caches). */
 void mp_heap_pin(mp_heap_t *h, uintptr_t ptr, int delta);
+
+/* Asks the CPU for the cache lines an insert or remove of key will touch (its filter counter,
+ * its bucket, the entry an insert would take), so that their misses overlap with the caller's
+ * work until then. Changes nothing; under the lock. */
+static inline void
+mp_heap_prefetch(const mp_heap_t *h, uintptr_t key)
+{
+    __builtin_prefetch(&h->filter[mp_heap_filter_slot(key)], 1);
+    if (h->nbuckets != 0) {
+        __builtin_prefetch(&h->buckets[mp_hash_u64(key) & (h->nbuckets - 1)], 1);
+    }
+    if (h->free_list != 0) {
+        __builtin_prefetch(mp_vec_at(&h->entries, h->free_list - 1), 1);
+    }
+}
 
 /* Records a block, replacing a stale entry at the same address. 0, or -1 when out of memory. */
 int mp_heap_insert(mp_heap_t *h, const mp_block_t *block);

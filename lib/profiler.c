@@ -195,25 +195,56 @@ make_frame(mp_profiler_t *P, const mp_pyframe_t *f)
     return id;
 }
 
-/* Under the lock, on the sampling slow path: the frame ids of the n frames walked into
- * P->frame_ids, from the cache, or made on a miss. Functions are named once per (code object,
- * offset), when its frame is made: two code objects on one line each get their say, and a hit
- * costs nothing more. Every frame the cache hands out was made (and named) on a miss, since
- * only made frames are cached and reset_stacks empties the cache with the frames. Returns 0, or
+/* Under the lock, on the sampling slow path: the frame id of f, from the cache, or made on a
+ * miss; -1 when out of memory. */
+static int64_t
+frame_of(mp_profiler_t *P, const mp_pyframe_t *f)
+{
+    int64_t id = mp_framecache_get(&P->framecache, f->code, f->offset);
+    return id >= 0 ? id : make_frame(P, f);
+}
+
+/* Under the lock, on the sampling slow path: the frame ids of the n frames walked (newest
+ * first) into P->frame_ids, from the cache, or made on a miss. Functions are named once per
+ * (code object, offset), when its frame is made: two code objects on one line each get their
+ * say, and a hit costs nothing more. Every frame the cache hands out was made (and named) on a
+ * miss, since only made frames are cached and reset_stacks empties the cache with the frames.
+ *
+ * The oldest frames of a stack change little between two samples (the caller of the caller is
+ * the same): those whose (code object, offset) equal the previous walk's, counted from the
+ * oldest, take its frame ids without a lookup. That walk's code objects were all pinned by the
+ * cache then; while none has been unpinned since, none can have died and been replaced at its
+ * address, so its triples still hold (reset_stacks clears the cache, which unpins). A walk
+ * whose own lookups unpinned anything (a full code table is cleared) is not kept. Returns 0, or
  * -1 when out of memory. */
 static int
 intern_frames(mp_profiler_t *P, const mp_pyframe_t *frames, int n)
 {
-    for (int i = 0; i < n; i++) {
-        int64_t id = mp_framecache_get(&P->framecache, frames[i].code, frames[i].offset);
-        if (id < 0) {
-            id = make_frame(P, &frames[i]);
+    mp_walked_frame_t *last = P->last_walk;
+    uint64_t unpinned = P->framecache.unpinned;
+    int same = 0;
+    if (last != NULL && P->last_walk_unpinned == unpinned && mp_framecache_on(&P->framecache)) {
+        int shared = n < P->last_walk_n ? n : P->last_walk_n;
+        while (same < shared && frames[n - 1 - same].code == last[same].code &&
+               frames[n - 1 - same].offset == last[same].offset) {
+            P->frame_ids[n - 1 - same] = last[same].frame;
+            same++;
         }
+    }
+    for (int k = same; k < n; k++) {
+        const mp_pyframe_t *f = &frames[n - 1 - k];
+        int64_t id = frame_of(P, f);
         if (id < 0) {
+            P->last_walk_n = 0;
             return -1;
         }
-        P->frame_ids[i] = (uint32_t)id;
+        P->frame_ids[n - 1 - k] = (uint32_t)id;
+        if (last != NULL) {
+            last[k] = (mp_walked_frame_t){f->code, f->offset, (uint32_t)id};
+        }
     }
+    P->last_walk_n = P->framecache.unpinned == unpinned ? n : 0;
+    P->last_walk_unpinned = P->framecache.unpinned;
     return 0;
 }
 
@@ -347,11 +378,17 @@ static int
 reserve_pyframes(mp_profiler_t *P, int n)
 {
     mp_pyframe_t *frames = mp_alloc_zeroed((size_t)n * sizeof(mp_pyframe_t));
-    if (frames == NULL) {
+    mp_walked_frame_t *walked = mp_alloc_zeroed((size_t)n * sizeof(mp_walked_frame_t));
+    if (frames == NULL || walked == NULL) {
+        mp_alloc_release(frames, (size_t)n * sizeof(mp_pyframe_t));
+        mp_alloc_release(walked, (size_t)n * sizeof(mp_walked_frame_t));
         return -1;
     }
     mp_alloc_release(P->pyframes, (size_t)P->pyframes_cap * sizeof(mp_pyframe_t));
+    mp_alloc_release(P->last_walk, (size_t)P->pyframes_cap * sizeof(mp_walked_frame_t));
     P->pyframes = frames;
+    P->last_walk = walked;
+    P->last_walk_n = 0;
     P->pyframes_cap = n;
     return 0;
 }
@@ -477,6 +514,7 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
 
     int saved_errno = errno;
     mp_profiler_lock();
+    mp_heap_prefetch(&P->heap, key); /* its misses overlap with the walk */
     if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
         mp_profiler_unlock();
         count_drop();

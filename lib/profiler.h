@@ -37,6 +37,13 @@
 /* Bytes a thread allocates between checks while sampling is off. */
 #define MP_IDLE_RECHECK_BYTES (1 << 20)
 
+/* A frame of a walk and its frame id (profiler.c, intern_frames). */
+typedef struct {
+    const void *code;
+    int32_t offset;
+    uint32_t frame;
+} mp_walked_frame_t;
+
 typedef struct {
     pthread_mutex_t lock;
     _Atomic pthread_t owner; /* holder of lock, 0 when free: tells a signal handler "it is you" */
@@ -56,6 +63,12 @@ typedef struct {
     mp_framecache_t framecache; /* the frames of the (code, offset) pairs seen (may be off) */
     mp_pyframe_t *pyframes; /* scratch: the frames of the stack being recorded */
     int pyframes_cap;
+    /* The previous walk's frames, oldest first, pyframes_cap of room (profiler.c,
+     * intern_frames): last_walk_n of them are good while framecache.unpinned equals
+     * last_walk_unpinned. */
+    mp_walked_frame_t *last_walk;
+    int last_walk_n;
+    uint64_t last_walk_unpinned;
     uint32_t *frame_ids;    /* scratch: the frame ids of the stack being recorded */
     mp_objects_t objects;   /* the loaded objects, for native frames */
     uint32_t *mixed_ids;    /* scratch: a mixed stack's frame ids */

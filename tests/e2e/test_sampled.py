@@ -66,6 +66,42 @@ class SampledMode(harness.ProfiledTestCase):
         self.assertEqual(len(results[0]), 4)
         self.assertEqual(results[0], results[1])
 
+    def test_code_objects_replaced_at_their_address(self):
+        """Callers made afresh, each on its own line, dying between calls: each new one takes
+        the dead one's address and bytecode, and its first sample comes with no sample in
+        between (the making is not sampled), which must not bring back the dead one's line
+        (the frames of the previous stack are reused while their code objects live)."""
+        script = self.write("regen.py", REGENERATED)
+        proc = self.run_python(script, MPROFILE_RATE=65536, MPROFILE_SEED=7)
+        self.assertRanCleanly(proc)
+        [snap_path] = self.snapshots()
+        callers = []
+        for trace in harness.load(snap_path).traces:
+            frames = [(f.filename, f.lineno) for f in trace.traceback]
+            if frames[-1] == (script, 7):
+                self.assertEqual(frames[-2][0], "generated.py")
+                callers.append(frames[-2][1])
+        # 1 MiB per call: sampled with probability 1 - exp(-16).
+        self.assertEqual(sorted(callers), list(range(3, 3 + 3 * 40, 3)))
+
+
+# Forty callers, copies of template() each placed on its own line of "generated.py" (3, 6, ...
+# 120), made, called and freed in turn: each new copy takes the address of the last one (the
+# same size class of pymalloc, freed just before). inner() keeps 1 MiB for each.
+REGENERATED = """
+import types
+keep = []
+def template():
+    inner()
+def inner():
+    keep.append(bytes(1 << 20))
+def run(k):
+    code = template.__code__.replace(co_firstlineno=3 * k + 2, co_filename="generated.py")
+    types.FunctionType(code, globals())()
+for k in range(40):
+    run(k)
+"""
+
 
 if __name__ == "__main__":
     harness.main()

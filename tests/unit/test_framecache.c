@@ -115,6 +115,27 @@ test_framecache__clear_forgets_every_frame(void **state)
     assert_int_equal(mp_framecache_get(&f->cache, code, 6), 9);
 }
 
+/* What intern_frames trusts its previous walk by: unpinned moves whenever a cached code object
+ * stops being pinned, and only then. */
+static void
+test_framecache__unpinned_counts_every_unpinning(void **state)
+{
+    fixture_t *f = *state;
+    const void *code = (const void *)0x7f0000050000;
+    const void *other = (const void *)0x7f0000051000;
+    assert_true(mp_framecache_on(&f->cache));
+    uint64_t before = f->cache.unpinned;
+    mp_framecache_put(&f->cache, code, 2, 1);
+    mp_framecache_put(&f->cache, code, 4, 2);
+    mp_framecache_forget(&f->cache, (const void *)0x7f0000052000); /* not cached */
+    assert_int_equal(f->cache.unpinned, before);
+    mp_framecache_forget(&f->cache, code);
+    assert_int_equal(f->cache.unpinned, before + 1);
+    mp_framecache_put(&f->cache, other, 2, 3);
+    mp_framecache_clear(&f->cache);
+    assert_int_equal(f->cache.unpinned, before + 2);
+}
+
 /* The first page above after whose home slot in the code table is that of home_of (found as
  * framecache.c finds it). */
 static const void *
@@ -183,6 +204,8 @@ main(void)
             test_framecache__cached_code_objects_are_pinned_in_the_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_framecache__a_freed_code_object_forgets_its_frames,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_framecache__unpinned_counts_every_unpinning, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_framecache__clear_forgets_every_frame, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
