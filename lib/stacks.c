@@ -13,8 +13,6 @@ mp_stacks_init(mp_stacks_t *s)
     mp_index_init(&s->frame_index);
     mp_vec_init(&s->nodes, sizeof(mp_node_t));
     mp_index_init(&s->node_index);
-    /* Optional: without it every frame is looked up by its file name's hash. */
-    s->fcache = mp_alloc_zeroed(sizeof(mp_stacks_fcache_t) << MP_STACKS_FCACHE_BITS);
     /* Node 0 is the empty stack, the root of the trie. */
     return mp_vec_push(&s->nodes) == MP_STACKS_ROOT ? 0 : -1;
 }
@@ -27,10 +25,8 @@ mp_stacks_destroy(mp_stacks_t *s)
     mp_index_destroy(&s->frame_index);
     mp_vec_destroy(&s->nodes);
     mp_index_destroy(&s->node_index);
-    mp_alloc_release(s->fcache, sizeof(mp_stacks_fcache_t) << MP_STACKS_FCACHE_BITS);
     mp_alloc_release(s->last_frames, (size_t)s->last_cap * sizeof(uint32_t));
     mp_alloc_release(s->last_nodes, (size_t)s->last_cap * sizeof(uint32_t));
-    s->fcache = NULL;
     s->last_frames = s->last_nodes = NULL;
     s->last_n = s->last_cap = 0;
 }
@@ -43,35 +39,10 @@ frame_equals(const void *key, uint32_t id, const void *owner)
     return f->filename == k->filename && f->lineno == k->lineno;
 }
 
-static int64_t frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno);
+static int64_t frame_of(mp_stacks_t *s, mp_frame_t key);
 
 int64_t
 mp_stacks_frame(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno)
-{
-    if (s->fcache == NULL || len > UINT32_MAX) {
-        return frame_uncached(s, filename, len, lineno);
-    }
-    uint64_t key = (uint64_t)(uintptr_t)filename ^ ((uint64_t)len << 40) ^
-                   ((uint64_t)lineno * 0x9e3779b97f4a7c15ULL);
-    mp_stacks_fcache_t *e = &s->fcache[mp_hash_u64(key) >> (64 - MP_STACKS_FCACHE_BITS)];
-    if (e->id_plus_one != 0 && e->name == filename && e->len == len && e->lineno == lineno) {
-        const mp_frame_t *f = mp_stacks_frame_at(s, e->id_plus_one - 1);
-        const mp_str_t *name = mp_strtab_get(&s->strings, f->filename);
-        if (f->lineno == lineno && name->len == len && memcmp(name->data, filename, len) == 0) {
-            return e->id_plus_one - 1;
-        }
-    }
-    int64_t id = frame_uncached(s, filename, len, lineno);
-    if (id >= 0) {
-        *e = (mp_stacks_fcache_t){filename, (uint32_t)len, lineno, (uint32_t)id + 1};
-    }
-    return id;
-}
-
-static int64_t frame_of(mp_stacks_t *s, mp_frame_t key);
-
-static int64_t
-frame_uncached(mp_stacks_t *s, const char *filename, size_t len, uint32_t lineno)
 {
     int64_t name = mp_strtab_intern(&s->strings, filename, len);
     if (name < 0 || (name & MP_FRAME_NATIVE)) {

@@ -39,17 +39,6 @@ typedef struct {
     uint32_t depth;  /* number of frames; 0 for the root */
 } mp_node_t;
 
-#define MP_STACKS_FCACHE_BITS 12
-
-/* A cached frame lookup: the file name's address and length and the line, a hint only (the
- * frame's own file name is compared before the id is used). */
-typedef struct {
-    const char *name;
-    uint32_t len;
-    uint32_t lineno;
-    uint32_t id_plus_one;
-} mp_stacks_fcache_t;
-
 typedef struct {
     mp_strtab_t strings;
     mp_vec_t frames; /* of mp_frame_t */
@@ -57,10 +46,9 @@ typedef struct {
     mp_vec_t nodes; /* of mp_node_t */
     mp_index_t node_index;
 
-    /* Caches for the sampling slow path. Frames and nodes are never removed, so ids stay good:
-     * a frame hit is checked against the frame's own file name and line, and the nodes of the
-     * last stack are reused for the oldest frames the next stack shares with it. */
-    mp_stacks_fcache_t *fcache;  /* 2^MP_STACKS_FCACHE_BITS entries, or NULL */
+    /* The nodes of the last stack are reused for the oldest frames the next stack shares with
+     * it (nodes are never removed, so ids stay good). Frame lookups need no cache here: the
+     * profiler's frame cache (framecache.h) answers for the frames it has seen. */
     uint32_t *last_frames;       /* the last stack interned, oldest frame first */
     uint32_t *last_nodes;        /* last_nodes[k]: node of its k + 1 oldest frames */
     uint32_t last_n;             /* valid entries in both */
