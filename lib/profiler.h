@@ -80,6 +80,7 @@ typedef struct {
     mp_peak_t peak;         /* MPROFILE_PEAK: the live set at its high-water mark (peak.h) */
     mp_timeline_t timeline; /* memory over time (timeline.h) */
     uint64_t growth_next;   /* MPROFILE_DUMP_GROWTH: the live estimate that asks for a snapshot */
+    uint32_t clock_skips;   /* samples since the clock was last read (profiler.c, after_insert) */
 
     /* Captures being written without the lock: the stacks they read must not be reset. */
     atomic_int captures_in_flight;
