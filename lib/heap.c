@@ -151,11 +151,12 @@ take_entry(mp_heap_t *h)
     return mp_vec_push(&h->entries);
 }
 
-/* Whether a block with this key may be in the table: its filter counter is raised while it is. */
+/* Whether a block with this key may be in the table: its filter counter is raised while it is,
+ * which the bitmap mirrors (32 KiB that stay in the cache, where the counter is a miss). */
 static inline int
 maybe_present(const mp_heap_t *h, uintptr_t key)
 {
-    return h->filter[mp_heap_filter_slot(key)] != 0;
+    return mp_heap_maybe_sampled_bit(h->bits, (const void *)key);
 }
 
 static void
