@@ -6,8 +6,11 @@
  * - Entries (24 bytes, packed: see mp_heap_entry_t) sit in a segmented array that never moves;
  *   a removed entry's position goes on a free list and is the next one reused, so the entries
  *   of short-lived blocks stay in the cache. A chain is linked through the entries.
- * - The buckets are 32-bit heads of the chains, one per live block at most (load 1, mean
- *   chain length under 1).
+ * - The buckets are 32-bit heads of the chains, at least one per live block (a chain holds
+ *   one block or less on average).
+ * - An insert walks its chain for a stale entry at the same address only when the address's
+ *   filter bit is set: a block in the table holds its counter up, and most new blocks find
+ *   their bit clear.
  * - Removal unlinks the entry from its chain: nothing moves (the open-addressed index this
  *   replaces shifted its probe run back and moved the last entry into the hole, reading an
  *   entry per step).
@@ -16,7 +19,7 @@
  *   operation does work in proportion to the table (the old index rehashed everything at once
  *   under the lock). A key is looked up in the old array while its old bucket has not moved.
  * Memory: 24 bytes per entry (up to the most blocks ever live since the last clear) and 4 to 8
- * per live block of buckets (12 more while a growth is under way): 28 to 32 bytes per block,
+ * per live block of buckets (up to 12 while a growth is under way): 28 to 32 bytes per block,
  * where the open-addressed index took 29 to 35.
  *
  * Filter: MP_HEAP_FILTER_SLOTS counters indexed by a hash of the block address; a counter holds
