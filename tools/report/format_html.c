@@ -95,7 +95,7 @@ static void write_meta_value(FILE *out, const meta_entry *m)
 {
     switch (m->kind) {
     case META_INT: fprintf(out, "%" PRId64, m->i); break;
-    case META_FLOAT: html_json_double(out, m->f); break;
+    case META_FLOAT: format_json_double(out, m->f); break;
     case META_BOOL: fputs(m->i ? "true" : "false", out); break;
     case META_STR: html_json_string(out, m->s, m->slen); break;
     default: fputs("null", out); break;
@@ -112,9 +112,9 @@ static void write_snapshot(FILE *out, const snapshot *s)
     fprintf(out, ", \"traces\": %zu, \"sample_rate\": %" PRId64 ", \"total_size\": %" PRId64
                  ", \"total_count\": ",
             s->ntraces, s->sample_rate, size);
-    html_json_double(out, count);
+    format_json_double(out, count);
     fputs(", \"total_stderr\": ", out);
-    html_json_double(out, snapshot_is_sampled(s) ? sqrt(var) : 0.0);
+    format_json_double(out, snapshot_is_sampled(s) ? sqrt(var) : 0.0);
     fprintf(out, ", \"stacks\": \"%s\", \"metadata\": [", s->mixed ? "mixed" : "python");
     for (size_t i = 0; i < s->nmeta; i++) {
         fputs(i ? ", [" : "[", out);
@@ -234,7 +234,7 @@ static int write_rows(FILE *out, const report *rep)
             fputs("null", out);
         fprintf(out, ", \"size\": %" PRId64 ", \"count\": %lld, \"stderr\": ", r->size,
                 report_count(rep->snap, r->count));
-        html_json_double(out, sqrt(r->var));
+        format_json_double(out, sqrt(r->var));
         if (rep->old_snap)
             fprintf(out, ", \"size_diff\": %" PRId64 ", \"count_diff\": %lld", r->size_diff,
                     llround(r->count_diff));
@@ -254,7 +254,7 @@ static void write_timeline(FILE *out, const report *rep)
     fprintf(out, ",\n \"timeline\": {\"series\": %s, \"peak_time\": ",
             rep->series ? "true" : "false");
     if (pt && pt->kind == META_FLOAT)
-        html_json_double(out, pt->f);
+        format_json_double(out, pt->f);
     else if (pt && pt->kind == META_INT)
         fprintf(out, "%" PRId64, pt->i);
     else
@@ -266,7 +266,7 @@ static void write_timeline(FILE *out, const report *rep)
         fputs(i ? ", [" : "[", out);
         if (ts) {
             const series_point *p = &ts->points[i];
-            html_json_double(out, p->time);
+            format_json_double(out, p->time);
             if (p->has_detail)
                 fprintf(out, ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", p->live_bytes,
                         p->peak_bytes, p->rss_bytes);
@@ -274,7 +274,7 @@ static void write_timeline(FILE *out, const report *rep)
                 fprintf(out, ", %" PRId64 ", null, null]", p->live_bytes);
         } else {
             const timeline_point *p = &s->timeline[i];
-            html_json_double(out, p->time);
+            format_json_double(out, p->time);
             fprintf(out, ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", p->live_bytes,
                     p->peak_bytes, p->rss_bytes);
         }
@@ -282,7 +282,7 @@ static void write_timeline(FILE *out, const report *rep)
     fputs("], \"snapshots\": [", out);
     for (size_t i = 0; ts && i < ts->nsnaps; i++) {
         fputs(i ? ", [" : "[", out);
-        html_json_double(out, ts->snaps[i].time);
+        format_json_double(out, ts->snaps[i].time);
         fprintf(out, ", %" PRId64 ", ", ts->snaps[i].live_bytes);
         html_json_cstr(out, ts->snaps[i].path);
         fputc(']', out);
@@ -293,7 +293,7 @@ static void write_timeline(FILE *out, const report *rep)
     if (!ts && s->ntimeline && t && (t->kind == META_FLOAT || t->kind == META_INT) && live &&
         live->kind == META_INT) {
         fputc('[', out);
-        html_json_double(out, t->kind == META_FLOAT ? t->f : (double)t->i);
+        format_json_double(out, t->kind == META_FLOAT ? t->f : (double)t->i);
         fprintf(out, ", %" PRId64 ", ", live->i);
         html_json_cstr(out, s->path ? s->path : "");
         fputc(']', out);

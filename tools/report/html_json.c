@@ -1,6 +1,5 @@
 #include "html_json.h"
 
-#include <math.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when it is
@@ -79,12 +78,4 @@ void html_json_string(FILE *out, const char *s, size_t len)
 void html_json_cstr(FILE *out, const char *s)
 {
     html_json_string(out, s, strlen(s));
-}
-
-void html_json_double(FILE *out, double v)
-{
-    if (isfinite(v))
-        fprintf(out, "%.17g", v);
-    else
-        fputs("null", out);
 }

@@ -19,7 +19,5 @@
  * valid UTF-8 sequences copied as they are. */
 void html_json_string(FILE *out, const char *s, size_t len);
 void html_json_cstr(FILE *out, const char *s);
-/* A finite double with 17 significant digits, or null. */
-void html_json_double(FILE *out, double v);
 
 #endif
