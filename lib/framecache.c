@@ -119,7 +119,9 @@ mp_framecache_put(mp_framecache_t *c, const void *code, int offset, uint32_t fra
 void
 mp_framecache_forget(mp_framecache_t *c, const void *ptr)
 {
-    if (c->codes == NULL || c->ncodes == 0) {
+    /* A cached code object holds its filter bit up (pinned): a clear bit answers without a
+     * probe of the code table, which was a cache miss on every sampled free of exact mode. */
+    if (c->codes == NULL || c->ncodes == 0 || !mp_heap_maybe_sampled_bit(c->heap->bits, ptr)) {
         return;
     }
     size_t hole = code_slot(c, (uintptr_t)ptr);

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "index.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -63,14 +62,13 @@ unpack(const mp_heap_entry_t *e, mp_block_t *out)
 static uint32_t *
 chain_of(const mp_heap_t *h, uintptr_t key)
 {
-    uint64_t hash = mp_hash_u64(key);
     if (h->old_buckets != NULL) {
-        size_t old = hash & (h->old_nbuckets - 1);
+        size_t old = mp_heap_bucket(key, h->old_nbuckets);
         if (old >= h->moved) {
             return &h->old_buckets[old];
         }
     }
-    return &h->buckets[hash & (h->nbuckets - 1)];
+    return &h->buckets[mp_heap_bucket(key, h->nbuckets)];
 }
 
 /* The link (a bucket or an entry's next) that points at key's entry, or NULL. */
@@ -99,7 +97,7 @@ grow_step(mp_heap_t *h)
         while (at != 0) {
             mp_heap_entry_t *e = entry_at(h, at - 1);
             uint32_t next = e->next;
-            uint32_t *head = &h->buckets[mp_hash_u64(e->key) & (h->nbuckets - 1)];
+            uint32_t *head = &h->buckets[mp_heap_bucket(e->key, h->nbuckets)];
             e->next = *head;
             *head = at;
             at = next;

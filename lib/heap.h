@@ -22,7 +22,7 @@
  * per live block of buckets (up to 12 while a growth is under way): 28 to 32 bytes per block,
  * where the open-addressed index took 29 to 35.
  *
- * Filter: MP_HEAP_FILTER_SLOTS counters indexed by a hash of the block address; a counter holds
+ * Filter: MP_HEAP_FILTER_SLOTS counters indexed by the block address (mp_heap_spread); a counter holds
  * how many live sampled blocks hash to it, and a bitmap mirrors which counters are nonzero. The
  * free path of every block reads one bit with a relaxed load (the bitmap is 32 KiB and stays in
  * the cache): clear means "certainly not sampled" and the hook returns without a lock or a
@@ -47,7 +47,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "index.h"
 #include "vec.h"
 
 #define MP_HEAP_FILTER_BITS  18
@@ -120,11 +119,39 @@ typedef struct {
 int mp_heap_init(mp_heap_t *h);
 void mp_heap_destroy(mp_heap_t *h);
 
+/*
+ * An index of `bits` bits (1 to 63) for a key, which keeps neighbouring blocks neighbours: the
+ * 16-byte granules of one region of 2^(bits + 4) bytes take distinct indices, XORed with a hash
+ * of the region's number. XOR keeps aligned runs together, so the blocks a program allocates
+ * and frees together (one pool, one arena) share the cache lines of the buckets, where a hash of
+ * the whole address made every insert and remove a miss there. Regions far apart collide no
+ * more than at random (Fibonacci hashing of their numbers): without it, 64-byte blocks of every
+ * region would pile onto the same quarter of the buckets. Two live blocks never share a granule.
+ */
+static inline uint64_t
+mp_heap_spread(uint64_t key, unsigned bits)
+{
+    uint64_t granule = key >> 4;
+    uint64_t region = (granule >> bits) * 0x9e3779b97f4a7c15ULL >> (64 - bits);
+    return (granule ^ region) & ((UINT64_C(1) << bits) - 1);
+}
+
+/* The filter slot of ptr: its granule modulo the slots, which keeps neighbours neighbours as
+ * mp_heap_spread does, in the two instructions of the free path's hash it replaced (a shift and
+ * a mask, where a Fibonacci hash was a multiply and a shift). Regions 4 MiB apart are not mixed
+ * here: their blocks at the same offset share a counter, as blocks in random slots share one now
+ * and then, which costs an unsampled free the slow path and nothing else. */
 static inline uint32_t
 mp_heap_filter_slot(uintptr_t ptr)
 {
-    /* Fibonacci hashing: the high bits of a multiply mix every address bit. */
-    return (uint32_t)(((uint64_t)ptr * 0x9e3779b97f4a7c15ULL) >> (64 - MP_HEAP_FILTER_BITS));
+    return (uint32_t)(ptr >> 4) & (MP_HEAP_FILTER_SLOTS - 1);
+}
+
+/* The bucket of key among n buckets (a power of two). */
+static inline size_t
+mp_heap_bucket(uint64_t key, size_t n)
+{
+    return (size_t)mp_heap_spread(key, (unsigned)__builtin_ctzll(n));
 }
 
 /* Lock-free: zero when ptr is certainly not a live sampled block (the hooks read the bits below:
@@ -149,7 +176,7 @@ mp_heap_prefetch(const mp_heap_t *h, uintptr_t key)
 {
     __builtin_prefetch(&h->filter[mp_heap_filter_slot(key)], 1);
     if (h->nbuckets != 0) {
-        __builtin_prefetch(&h->buckets[mp_hash_u64(key) & (h->nbuckets - 1)], 1);
+        __builtin_prefetch(&h->buckets[mp_heap_bucket(key, h->nbuckets)], 1);
     }
     if (h->free_list != 0) {
         __builtin_prefetch(mp_vec_at(&h->entries, h->free_list - 1), 1);

@@ -164,6 +164,44 @@ test_heap__saturated_counter_stays_set(void **state)
     assert_int_equal(mp_heap_find(h, ptr, NULL), 0);
 }
 
+/* mp_heap_spread: the granules of one region take distinct indices, and an aligned run of 16
+ * granules stays in one aligned run of 16 indices (a cache line of buckets); blocks spread
+ * over many regions fill the indices about evenly. */
+static void
+test_heap__spread_keeps_neighbours_and_fills_evenly(void **state)
+{
+    (void)state;
+    enum { BITS = 12, N = 1 << BITS };
+    static uint8_t seen[N];
+    uintptr_t region = UINT64_C(0x7f3a12000000);
+    memset(seen, 0, sizeof(seen));
+    for (uintptr_t g = 0; g < N; g++) {
+        uint64_t i = mp_heap_spread(region + 16 * g, BITS);
+        assert_true(i < N);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        assert_int_equal(i / 16, mp_heap_spread(region + 16 * (g & ~(uintptr_t)15), BITS) / 16);
+    }
+    /* Another region: another arrangement of the same indices. */
+    assert_int_not_equal(mp_heap_spread(region, BITS), mp_heap_spread(region + 16 * N, BITS));
+
+    /* 64-byte blocks in 256 KiB arenas 1 MiB apart, 4 * N of them over N indices: each index
+     * gets about 4, none more than 3 times that. */
+    static uint16_t count[N];
+    memset(count, 0, sizeof(count));
+    size_t placed = 0;
+    for (uintptr_t arena = 0; placed < 4 * N; arena++) {
+        for (uintptr_t b = 0; b < (256 << 10) / 64 && placed < 4 * N; b++, placed++) {
+            count[mp_heap_spread(UINT64_C(0x7f0000000000) + (arena << 20) + 64 * b, BITS)]++;
+        }
+    }
+    uint16_t most = 0;
+    for (size_t i = 0; i < N; i++) {
+        most = count[i] > most ? count[i] : most;
+    }
+    assert_true(most <= 12);
+}
+
 /* Every field survives the packing; a weight over 1 TiB is counted as MP_HEAP_MAX_WEIGHT on the
  * way in and on the way out, so live_bytes returns to zero. */
 static void
@@ -268,6 +306,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_heap__entries_keep_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__growth_is_incremental, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap__copy_skips_free_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heap__spread_keeps_neighbours_and_fills_evenly, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
