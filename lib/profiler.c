@@ -16,7 +16,7 @@ _Static_assert(MPROFILE_MAX_FRAMES + MP_MAX_NATIVE_FRAMES < MP_STACK_MAX_DEPTH,
                "a mixed stack fits in MP_STACK_MAX_DEPTH");
 
 mp_profiler_t mp_profiler = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = MP_BIASLOCK_INITIALIZER,
 };
 
 static int
@@ -35,6 +35,7 @@ mp_profiler_init(void)
 {
     mp_profiler_t *P = &mp_profiler;
     mp_alloc_set_budget(P->config.max_memory ? P->config.max_memory : MP_DEFAULT_MAX_MEMORY);
+    mp_biaslock_enable(); /* without it, the lock is a plain mutex */
     if (mp_stacks_init(&P->stacks) < 0 || mp_heap_init(&P->heap) < 0) {
         return -1;
     }
@@ -67,7 +68,15 @@ void
 mp_profiler_lock(void)
 {
     lock_depth++;
-    pthread_mutex_lock(&mp_profiler.lock);
+    mp_biaslock_lock(&mp_profiler.lock);
+    atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
+}
+
+void
+mp_profiler_lock_for_fork(void)
+{
+    lock_depth++;
+    mp_biaslock_lock_unbiased(&mp_profiler.lock);
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
 }
 
@@ -105,7 +114,7 @@ void
 mp_profiler_unlock_in_child(void)
 {
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_biaslock_unlock_in_child(&mp_profiler.lock);
     lock_depth = 0;
     tried_hold = 0;
 }
@@ -116,12 +125,13 @@ mp_profiler_unlock(void)
     atomic_store_explicit(&mp_profiler.owner, (pthread_t)0, memory_order_relaxed);
     int nonblocking = tried_hold;
     tried_hold = 0;
-    pthread_mutex_unlock(&mp_profiler.lock);
+    mp_biaslock_unlock(&mp_profiler.lock);
     lock_depth--;
     /* Pairs with the store in mp_profiler_defer(), made before that context tried the lock:
-     * either it sees the lock free, or this thread sees its request. On x86-64 glibc's unlock is
-     * a locked exchange, a full barrier already: an mfence on every sampled allocation of exact
-     * mode would be paid for nothing. */
+     * either it sees the lock free, or this thread sees its request. Through the mutex, glibc's
+     * unlock on x86-64 is a locked exchange, a full barrier already; through the bias, the
+     * context whose try failed had called membarrier after its request (biaslock.h). An mfence
+     * on every sampled allocation of exact mode would be paid for nothing. */
 #if defined(__x86_64__)
     atomic_signal_fence(memory_order_seq_cst);
 #else
@@ -142,7 +152,7 @@ mp_profiler_trylock(void)
         return -EDEADLK;
     }
     lock_depth++;
-    if (pthread_mutex_trylock(&mp_profiler.lock) != 0) {
+    if (mp_biaslock_trylock(&mp_profiler.lock) != 0) {
         lock_depth--;
         return -EBUSY;
     }

@@ -11,6 +11,9 @@
  * mp_profiler_trylock(). Whoever unlocks runs the work those contexts deferred
  * (mp_profiler_set_deferred()), so a request made while the lock was busy is served as soon as
  * it is free, by a thread that was in the profiler anyway.
+ *
+ * The lock is biased (biaslock.h): the thread that takes it most (the one holding the GIL, in
+ * exact mode) takes and releases it without an atomic instruction; others revoke that bias.
  */
 #ifndef MP_PROFILER_H
 #define MP_PROFILER_H
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "biaslock.h"
 #include "config.h"
 #include "framecache.h"
 #include "heap.h"
@@ -45,7 +49,7 @@ typedef struct {
 } mp_walked_frame_t;
 
 typedef struct {
-    pthread_mutex_t lock;
+    mp_biaslock_t lock;
     _Atomic pthread_t owner; /* holder of lock, 0 when free: tells a signal handler "it is you" */
     mp_config_t config;
     mp_pyapi_t api;
@@ -115,6 +119,9 @@ int mp_profiler_init(void);
  * Unlocking runs the deferred work. */
 void mp_profiler_lock(void);
 void mp_profiler_unlock(void);
+
+/* Fork prepare handler: the lock, through its mutex (mp_biaslock_lock_unbiased). */
+void mp_profiler_lock_for_fork(void);
 
 /* Fork child handler: releases the lock the fork's prepare handler took on this thread. */
 void mp_profiler_unlock_in_child(void);

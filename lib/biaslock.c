@@ -1,0 +1,240 @@
+#include "biaslock.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The first wait after a revocation, and the most it doubles to. */
+#define INITIAL_WAIT 64
+#define MAX_WAIT     (1u << 20)
+/* glibc keeps the values of the first 32 keys in the thread itself; pthread_setspecific of a
+ * later key may allocate, which the lock's holder (inside an allocator hook) must not. */
+#define KEYS_WITHOUT_ALLOCATION 32
+
+static atomic_int biasing;       /* set by mp_biaslock_enable, cleared if membarrier is lost */
+static pthread_key_t slot_key;   /* its destructor gives the exiting thread's slot back */
+static _Atomic uint64_t slots_taken; /* bit i: slot i belongs to a live thread */
+
+_Static_assert(MP_BIASLOCK_SLOTS == 64, "slots_taken has a bit per slot");
+
+/* slot + 1 of the calling thread, 0 for none yet. */
+static __thread uint32_t my_slot __attribute__((tls_model("initial-exec")));
+/* The calling thread holds a biaslock through its bias (else through the mutex). */
+static __thread int held_by_bias __attribute__((tls_model("initial-exec")));
+
+static int
+register_membarrier(void)
+{
+    int saved_errno = errno;
+    int rc = (int)syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+    errno = saved_errno;
+    return rc;
+}
+
+/* Thread exit (key destructor): the slot may be taken by a new thread. */
+static void
+release_slot(void *unused)
+{
+    (void)unused;
+    uint32_t s = my_slot;
+    if (s != 0) {
+        my_slot = 0;
+        atomic_fetch_and(&slots_taken, ~(UINT64_C(1) << (s - 1)));
+    }
+}
+
+int
+mp_biaslock_enable(void)
+{
+    if (atomic_load(&biasing)) {
+        return 1;
+    }
+    if (register_membarrier() != 0 || pthread_key_create(&slot_key, release_slot) != 0) {
+        return 0;
+    }
+    if (slot_key >= KEYS_WITHOUT_ALLOCATION) {
+        pthread_key_delete(slot_key);
+        return 0;
+    }
+    atomic_store(&biasing, 1);
+    return 1;
+}
+
+/* Under the mutex: gives the calling thread a slot. 0, or -1 when none is free. */
+static int
+take_slot(void)
+{
+    uint64_t taken = atomic_load(&slots_taken);
+    for (;;) {
+        if (taken == UINT64_MAX) {
+            return -1;
+        }
+        int i = __builtin_ctzll(~taken);
+        if (atomic_compare_exchange_weak(&slots_taken, &taken, taken | (UINT64_C(1) << i))) {
+            if (pthread_setspecific(slot_key, (void *)1) != 0) {
+                atomic_fetch_and(&slots_taken, ~(UINT64_C(1) << i));
+                return -1;
+            }
+            my_slot = (uint32_t)i + 1;
+            return 0;
+        }
+    }
+}
+
+/* Any context: enters through the calling thread's bias, if it has it. */
+static inline int
+enter_biased(mp_biaslock_t *l)
+{
+    uint32_t s = my_slot;
+    if (s == 0 || atomic_load_explicit(&l->owner, memory_order_relaxed) != s) {
+        return 0;
+    }
+    mp_biaslock_slot_t *slot = &l->slots[s - 1];
+    atomic_store_explicit(&slot->inside, 1, memory_order_relaxed);
+    /* The CPU's half of the fence is the revoker's membarrier (biaslock.h). */
+    atomic_signal_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&l->owner, memory_order_acquire) != s) {
+        atomic_store_explicit(&slot->inside, 0, memory_order_release);
+        return 0;
+    }
+    slot->entries++;
+    return 1;
+}
+
+/*
+ * Under the mutex: takes the bias away from its thread, waiting for it to leave when can_wait,
+ * else failing with -EBUSY while it is inside (the bias is revoked all the same). A membarrier
+ * that fails (it cannot once registered, but for a lack of kernel memory) is retried when the
+ * caller can wait, else the caller is told the lock is busy: the biased thread, which may not
+ * have seen the revocation, could be inside.
+ */
+static int
+revoke_bias(mp_biaslock_t *l, int can_wait)
+{
+    uint32_t o = atomic_load_explicit(&l->owner, memory_order_relaxed);
+    if (o != 0) {
+        atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
+        l->revoked = o;
+    }
+    /* Also a revocation that a trylock began but could not see through: until its thread has
+     * been seen out, nobody may enter through the mutex. */
+    o = l->revoked;
+    if (o == 0) {
+        return 0;
+    }
+    int saved_errno = errno;
+    while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        if (!can_wait) {
+            errno = saved_errno;
+            return -EBUSY;
+        }
+        sched_yield();
+    }
+    mp_biaslock_slot_t *slot = &l->slots[o - 1];
+    for (int spins = 0; atomic_load_explicit(&slot->inside, memory_order_acquire); spins++) {
+        if (!can_wait) {
+            errno = saved_errno;
+            return -EBUSY;
+        }
+        if (spins >= 100) {
+            sched_yield(); /* its thread may be preempted inside */
+        }
+    }
+    errno = saved_errno;
+    l->revoked = 0;
+    /* A bias that served fewer entries than twice the wait before it was not worth its
+     * revocation: threads take turns quickly, so the next grant waits twice as long. */
+    l->revocations++;
+    if (l->backoff == 0 || slot->entries >= 2 * (uint64_t)l->backoff) {
+        l->backoff = INITIAL_WAIT;
+    } else if (l->backoff < MAX_WAIT) {
+        l->backoff *= 2;
+    }
+    l->wait = l->backoff;
+    return 0;
+}
+
+/* Under the mutex, as the calling thread unlocks: grants it the bias once the wait is over. */
+static void
+maybe_grant(mp_biaslock_t *l)
+{
+    if (!atomic_load_explicit(&biasing, memory_order_relaxed) ||
+        atomic_load_explicit(&l->owner, memory_order_relaxed) != 0) {
+        return;
+    }
+    if (l->wait > 0) {
+        l->wait--;
+        return;
+    }
+    if (my_slot == 0 && take_slot() < 0) {
+        l->wait = INITIAL_WAIT; /* every slot is taken: not at every unlock */
+        return;
+    }
+    l->slots[my_slot - 1].entries = 0;
+    atomic_store_explicit(&l->owner, my_slot, memory_order_release);
+}
+
+void
+mp_biaslock_lock(mp_biaslock_t *l)
+{
+    if (enter_biased(l)) {
+        held_by_bias = 1;
+        return;
+    }
+    pthread_mutex_lock(&l->mutex);
+    revoke_bias(l, 1);
+    held_by_bias = 0;
+}
+
+int
+mp_biaslock_trylock(mp_biaslock_t *l)
+{
+    if (enter_biased(l)) {
+        held_by_bias = 1;
+        return 0;
+    }
+    if (pthread_mutex_trylock(&l->mutex) != 0) {
+        return -EBUSY;
+    }
+    if (revoke_bias(l, 0) < 0) {
+        pthread_mutex_unlock(&l->mutex);
+        return -EBUSY;
+    }
+    held_by_bias = 0;
+    return 0;
+}
+
+void
+mp_biaslock_lock_unbiased(mp_biaslock_t *l)
+{
+    pthread_mutex_lock(&l->mutex);
+    revoke_bias(l, 1);
+    held_by_bias = 0;
+}
+
+void
+mp_biaslock_unlock(mp_biaslock_t *l)
+{
+    if (held_by_bias) {
+        held_by_bias = 0;
+        atomic_store_explicit(&l->slots[my_slot - 1].inside, 0, memory_order_release);
+        return;
+    }
+    maybe_grant(l);
+    pthread_mutex_unlock(&l->mutex);
+}
+
+void
+mp_biaslock_unlock_in_child(mp_biaslock_t *l)
+{
+    uint32_t s = my_slot;
+    atomic_store(&slots_taken, s != 0 ? UINT64_C(1) << (s - 1) : 0);
+    /* Kept across fork on the kernels we know of; registering again costs nothing. */
+    if (atomic_load(&biasing) && register_membarrier() != 0) {
+        atomic_store(&biasing, 0);
+    }
+    held_by_bias = 0;
+    pthread_mutex_unlock(&l->mutex);
+}
