@@ -4,6 +4,7 @@
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The first wait after a revocation, and the most it doubles to. */
@@ -138,7 +139,11 @@ revoke_bias(mp_biaslock_t *l, int can_wait)
             errno = saved_errno;
             return -EBUSY;
         }
-        if (spins >= 100) {
+        if (spins >= 1100) {
+            /* A long section (a peak copy of a big table): sleep as a mutex waiter would. */
+            struct timespec pause = {0, 100000};
+            nanosleep(&pause, NULL);
+        } else if (spins >= 100) {
             sched_yield(); /* its thread may be preempted inside */
         }
     }
@@ -177,24 +182,18 @@ maybe_grant(mp_biaslock_t *l)
 }
 
 void
-mp_biaslock_lock(mp_biaslock_t *l)
+mp_biaslock_lock_biased(mp_biaslock_t *l)
 {
     if (enter_biased(l)) {
         held_by_bias = 1;
         return;
     }
-    pthread_mutex_lock(&l->mutex);
-    revoke_bias(l, 1);
-    held_by_bias = 0;
+    mp_biaslock_lock(l);
 }
 
 int
 mp_biaslock_trylock(mp_biaslock_t *l)
 {
-    if (enter_biased(l)) {
-        held_by_bias = 1;
-        return 0;
-    }
     if (pthread_mutex_trylock(&l->mutex) != 0) {
         return -EBUSY;
     }
@@ -207,7 +206,7 @@ mp_biaslock_trylock(mp_biaslock_t *l)
 }
 
 void
-mp_biaslock_lock_unbiased(mp_biaslock_t *l)
+mp_biaslock_lock(mp_biaslock_t *l)
 {
     pthread_mutex_lock(&l->mutex);
     revoke_bias(l, 1);

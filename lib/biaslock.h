@@ -33,8 +33,11 @@
  * granted and the lock is a plain mutex. The registration (MEMBARRIER_CMD_REGISTER_PRIVATE_
  * EXPEDITED) changes nothing else for the process.
  *
- * Contexts: mp_biaslock_lock may wait (normal contexts only); mp_biaslock_trylock never waits
- * for another thread (signal handlers, _exit: it may revoke, a system call, and fails when the
+ * Only short sections take the bias (mp_biaslock_lock_biased): a revoker spins (yielding) until
+ * the biased thread leaves, where a mutex would sleep, so long holds go through the mutex.
+ *
+ * Contexts: the locks may wait (normal contexts only); mp_biaslock_trylock never waits for
+ * another thread (signal handlers, _exit: it may revoke, a system call, and fails when the
  * biased thread is inside); unlock in the context that locked. A thread holds at most one
  * biaslock at a time (the way it holds it is kept per thread).
  */
@@ -70,15 +73,19 @@ typedef struct {
  * on, 0 when every biaslock stays a plain mutex. */
 int mp_biaslock_enable(void);
 
-/* Normal contexts: takes the lock, waiting for it. */
+/* Normal contexts: takes the lock through the mutex, revoking any bias (waiting for its thread
+ * to leave). For every hold that may last (a snapshot's copy, API calls), so that a revoker
+ * only ever waits for a short biased section, and for the fork prepare handler, so that the
+ * child (whose other threads are gone) holds a plain mutex. */
 void mp_biaslock_lock(mp_biaslock_t *l);
 
-/* Any context: takes the lock if that needs no wait for another thread. 0, or -EBUSY. */
-int mp_biaslock_trylock(mp_biaslock_t *l);
+/* Normal contexts, for short sections (a sampled allocation, a free): through the calling
+ * thread's bias if it has it, else as mp_biaslock_lock. */
+void mp_biaslock_lock_biased(mp_biaslock_t *l);
 
-/* Fork prepare handler: takes the lock through the mutex, the bias revoked, so that the child
- * (whose other threads are gone) can release it with mp_biaslock_unlock_in_child. */
-void mp_biaslock_lock_unbiased(mp_biaslock_t *l);
+/* Any context: takes the lock through the mutex if that needs no wait for another thread
+ * (revoking the bias). 0, or -EBUSY. */
+int mp_biaslock_trylock(mp_biaslock_t *l);
 
 /* Releases the lock. Through the mutex this is a full barrier; through the bias, a release
  * store only. A trylock that failed because the biased thread was inside had called membarrier
@@ -86,8 +93,8 @@ void mp_biaslock_lock_unbiased(mp_biaslock_t *l);
  * request made before trying the lock is seen either by the requester or by the holder. */
 void mp_biaslock_unlock(mp_biaslock_t *l);
 
-/* Fork child handler, after mp_biaslock_lock_unbiased in the parent: releases it; the slots of
- * the parent's other threads are free again. */
+/* Fork child handler, after mp_biaslock_lock in the parent: releases it; the slots of the
+ * parent's other threads are free again. */
 void mp_biaslock_unlock_in_child(mp_biaslock_t *l);
 
 #endif

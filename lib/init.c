@@ -42,7 +42,7 @@ environment(const char *name)
 static void
 before_fork(void)
 {
-    mp_profiler_lock_for_fork();
+    mp_profiler_lock();
 }
 
 /* Fork parent handler (a normal context: it may write a deferred signal snapshot). */

@@ -72,11 +72,13 @@ mp_profiler_lock(void)
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
 }
 
-void
-mp_profiler_lock_for_fork(void)
+/* Slow path: the lock for a short section (a sample, a free), through this thread's bias if it
+ * has it (biaslock.h). */
+static void
+lock_briefly(void)
 {
     lock_depth++;
-    mp_biaslock_lock_unbiased(&mp_profiler.lock);
+    mp_biaslock_lock_biased(&mp_profiler.lock);
     atomic_store_explicit(&mp_profiler.owner, pthread_self(), memory_order_relaxed);
 }
 
@@ -361,7 +363,7 @@ mp_profiler_timeline_point(int fresh_rss)
 {
     mp_profiler_t *P = &mp_profiler;
     mp_timeline_point_t point = {.time = unix_time(), .rss_bytes = rss_bytes(fresh_rss)};
-    mp_profiler_lock();
+    lock_briefly();
     point.live_bytes = P->heap.live_bytes;
     point.peak_bytes = P->heap.peak_bytes;
     mp_timeline_add(&P->timeline, coarse_ns(), &point);
@@ -533,7 +535,7 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
     };
 
     int saved_errno = errno;
-    mp_profiler_lock();
+    lock_briefly();
     mp_heap_prefetch(&P->heap, key); /* its misses overlap with the walk */
     if (P->pyframes_cap < max_frames && reserve_pyframes(P, max_frames) < 0) {
         mp_profiler_unlock();
@@ -617,7 +619,7 @@ mp_profiler_move(uintptr_t from, unsigned from_origin, uintptr_t to, unsigned or
                  size_t from_size, size_t to_size)
 {
     int saved_errno = errno;
-    mp_profiler_lock();
+    lock_briefly();
     mp_block_t block;
     int found = mp_heap_find(&mp_profiler.heap, from, &block) && block.origin == from_origin &&
                 mp_heap_remove(&mp_profiler.heap, from, &block);
@@ -651,7 +653,7 @@ int
 mp_profiler_forget(const void *ptr, mp_forgotten_t *saved)
 {
     int saved_errno = errno;
-    mp_profiler_lock();
+    lock_briefly();
     int found = mp_heap_remove(&mp_profiler.heap, (uintptr_t)ptr,
                                saved != NULL ? &saved->block : NULL);
     if (saved != NULL) {
@@ -668,7 +670,7 @@ void
 mp_profiler_restore(const mp_forgotten_t *saved)
 {
     int saved_errno = errno; /* the failed realloc's */
-    mp_profiler_lock();
+    lock_briefly();
     int rc = saved->generation == mp_profiler.generation
                  ? mp_heap_insert(&mp_profiler.heap, &saved->block)
                  : 0; /* cleared in between: the block is forgotten like the others */

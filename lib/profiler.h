@@ -13,7 +13,8 @@
  * it is free, by a thread that was in the profiler anyway.
  *
  * The lock is biased (biaslock.h): the thread that takes it most (the one holding the GIL, in
- * exact mode) takes and releases it without an atomic instruction; others revoke that bias.
+ * exact mode) takes and releases it for a sample or a free without an atomic instruction; any
+ * other hold revokes that bias.
  */
 #ifndef MP_PROFILER_H
 #define MP_PROFILER_H
@@ -115,13 +116,11 @@ extern mp_profiler_t mp_profiler;
 /* Allocates the tables. Returns 0, or -1 when out of memory. Constructor or API (GIL held). */
 int mp_profiler_init(void);
 
-/* The lock, for every normal context (slow path, API, dump writer outside signal handlers).
- * Unlocking runs the deferred work. */
+/* The lock, for every normal context (slow path, API, dump writer outside signal handlers,
+ * the fork prepare handler), through its mutex: the slow path's short sections take it through
+ * the bias instead (profiler.c). Unlocking runs the deferred work. */
 void mp_profiler_lock(void);
 void mp_profiler_unlock(void);
-
-/* Fork prepare handler: the lock, through its mutex (mp_biaslock_lock_unbiased). */
-void mp_profiler_lock_for_fork(void);
 
 /* Fork child handler: releases the lock the fork's prepare handler took on this thread. */
 void mp_profiler_unlock_in_child(void);

@@ -29,7 +29,7 @@ static void
 churn(int n)
 {
     for (int i = 0; i < n; i++) {
-        mp_biaslock_lock(&lock);
+        mp_biaslock_lock_biased(&lock);
         mp_biaslock_unlock(&lock);
     }
 }
@@ -88,6 +88,22 @@ test_another_thread_revokes_the_bias(void **state)
     assert_int_not_equal(owner(), 0);
 }
 
+static void
+test_the_plain_lock_takes_no_bias(void **state)
+{
+    (void)state;
+    if (!biasing) {
+        skip();
+    }
+    churn(100);
+    uint32_t s = owner();
+    assert_int_not_equal(s, 0);
+    mp_biaslock_lock(&lock); /* a long hold: through the mutex, the bias revoked */
+    assert_int_equal(owner(), 0);
+    assert_int_equal(atomic_load(&lock.slots[s - 1].inside), 0);
+    mp_biaslock_unlock(&lock);
+}
+
 static void *
 try_once(void *arg)
 {
@@ -108,7 +124,7 @@ test_trylock_fails_while_the_biased_thread_is_inside(void **state)
     }
     churn(100);
     assert_int_not_equal(owner(), 0);
-    mp_biaslock_lock(&lock); /* through the bias */
+    mp_biaslock_lock_biased(&lock); /* through the bias */
     pthread_t t;
     void *rc;
     assert_int_equal(pthread_create(&t, NULL, try_once, NULL), 0);
@@ -135,10 +151,12 @@ hammer(void *arg)
     for (int i = 0; i < ROUNDS; i++) {
         if (i % 1000 == 0) {
             if (mp_biaslock_trylock(&lock) != 0) {
-                mp_biaslock_lock(&lock);
+                mp_biaslock_lock_biased(&lock);
             }
+        } else if (i % 1000 == 500) {
+            mp_biaslock_lock(&lock); /* a long hold's way in */
         } else {
-            mp_biaslock_lock(&lock);
+            mp_biaslock_lock_biased(&lock);
         }
         overlaps += inside_now;
         inside_now = 1;
@@ -199,16 +217,17 @@ test_fork_child_releases_the_lock(void **state)
 {
     (void)state;
     churn(100);
-    mp_biaslock_lock_unbiased(&lock);
+    mp_biaslock_lock(&lock);
     assert_int_equal(owner(), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         mp_biaslock_unlock_in_child(&lock);
         churn(1000);
+        int biased = !biasing || owner() != 0;
         int ok = mp_biaslock_trylock(&lock) == 0;
         mp_biaslock_unlock(&lock);
-        _exit(ok && (!biasing || owner() != 0) ? 0 : 1);
+        _exit(ok && biased ? 0 : 1);
     }
     mp_biaslock_unlock(&lock);
     int status;
@@ -228,6 +247,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_a_thread_alone_gets_the_bias, setup),
         cmocka_unit_test_setup(test_another_thread_revokes_the_bias, setup),
+        cmocka_unit_test_setup(test_the_plain_lock_takes_no_bias, setup),
         cmocka_unit_test_setup(test_trylock_fails_while_the_biased_thread_is_inside, setup),
         cmocka_unit_test_setup(test_threads_exclude_each_other, setup),
         cmocka_unit_test_setup(test_exited_threads_give_their_slots_back, setup),
