@@ -27,7 +27,8 @@ tables give the mean, its spread, and the instructions outside the interpreter's
 (the first layout). --jobs runs that many callgrind runs at once (instruction counts do not
 depend on the machine's load); --keep DIR keeps callgrind's output files.
 
---cpu-pairs N then runs N rounds (after a warm-up round) of the four variants at 128 KiB,
+--cpu-pairs N then runs N rounds (after a warm-up round) of the four variants at 128 KiB
+(--cpu-setting exact: in exact mode),
 one after another in an order that rotates from round to round, and prints the median and range
 of each variant's CPU time (user + system, wait4) over the round's no-profiler run. These run
 one at a time; on a shared machine the instruction counts are the measure.
@@ -199,7 +200,8 @@ def cpu(args, libs, emit):
                 extra = dict(v[2])
                 if v[1] is not None:
                     extra["MPROFILE_SEED"] = str(args.seed)
-                t[v[0]], _, _ = r.run("none" if v[1] is None else "128k", script, extra)
+                t[v[0]], _, _ = r.run("none" if v[1] is None else args.cpu_setting, script,
+                                      extra)
                 r.clean()
             if i > 0:
                 for name in ratio:
@@ -219,8 +221,9 @@ def cpu(args, libs, emit):
         lines.append("| %s | %s |" % (w, " | ".join(cells)))
     lines.append("| geometric mean | %s |" % " | ".join(
         "**%.3f**" % run.geomean(gm[k]) for k in ("before", "peak=1", "peak=0", "1b", "0b")))
-    emit("CPU time at 128k, BENCH_SCALE=%g, median [min, max] over %d rounds (ratio to no "
-         "profiler, and within the round)" % (args.cpu_scale, args.cpu_pairs), lines)
+    emit("CPU time at %s, BENCH_SCALE=%g, median [min, max] over %d rounds (ratio to no "
+         "profiler, and within the round)" % (args.cpu_setting, args.cpu_scale, args.cpu_pairs),
+         lines)
 
 
 def main():
@@ -241,6 +244,7 @@ def main():
     parser.add_argument("--keep", help="write callgrind's output files into this directory")
     parser.add_argument("--cpu-pairs", type=int, default=10)
     parser.add_argument("--cpu-scale", type=float, default=0.3)
+    parser.add_argument("--cpu-setting", default="128k", help="run.py's setting: 128k or exact")
     parser.add_argument("--markdown", help="append the tables to this file")
     args = parser.parse_args()
     global ARGS
