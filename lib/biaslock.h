@@ -2,8 +2,8 @@
  * A mutex biased towards the thread that takes it most: that thread takes and releases it
  * with plain loads and stores, no atomic read-modify-write and no fence, while the others go
  * through a pthread mutex. It is the profiler's lock (profiler.h): in exact mode every
- * allocation and every free takes it, and a mutex's locked instructions were a fifth of the
- * profiler's time with threads. With the GIL one thread allocates at a time for milliseconds,
+ * allocation and every free takes it, and perf put a mutex's locked instructions at a fifth of
+ * the samples with threads (waiting for the stores before them; taking them away saved 5%). With the GIL one thread allocates at a time for milliseconds,
  * so the bias holds for thousands of operations between two revocations.
  *
  * The protocol (an asymmetric Dekker handshake):
