@@ -25,8 +25,8 @@
  * Filter: MP_HEAP_FILTER_SLOTS counters indexed by the block's 16-byte granule
  * (mp_heap_filter_slot); a counter holds how many live sampled blocks map to it, and a bitmap
  * mirrors which counters are nonzero. The free path of every block reads one bit with a relaxed
- * load (the bitmap is 32 KiB and stays in the cache): clear means "certainly not sampled" and the hook returns without a lock or a
- * table lookup. Only a nonzero counter (a sampled block, or a rare collision) takes the lock.
+ * load (the bitmap is 32 KiB and stays in the cache): clear means "certainly not sampled" and
+ * the hook returns without a lock or a table lookup. Only a nonzero counter (a sampled block, or a rare collision) takes the lock.
  * The counter and its bit are raised before the sampled block's address is returned to the
  * program, and the program can only free the block after it got the address, so the freeing
  * thread always sees the bit set. Counters and bits only change under the profiler's lock.
