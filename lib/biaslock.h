@@ -1,10 +1,11 @@
 /*
- * A mutex biased towards the thread that takes it most: that thread takes and releases it
- * with plain loads and stores, no atomic read-modify-write and no fence, while the others go
- * through a pthread mutex. It is the profiler's lock (profiler.h): in exact mode every
- * allocation and every free takes it, and perf put a mutex's locked instructions at a fifth of
- * the samples with threads (waiting for the stores before them; taking them away saved 5%). With the GIL one thread allocates at a time for milliseconds,
- * so the bias holds for thousands of operations between two revocations.
+ * A mutex biased towards the thread that takes it most: that thread takes and releases it with
+ * plain loads and stores, no atomic read-modify-write and no fence, while the others go through a
+ * pthread mutex. It is the profiler's lock (profiler.h): in exact mode every allocation and every
+ * free takes it, and perf put a mutex's locked instructions at a fifth of the samples with threads
+ * (waiting for the stores before them; taking them away saved 5%). With the GIL one thread
+ * allocates at a time for milliseconds, so the bias holds for thousands of operations between two
+ * revocations.
  *
  * The protocol (an asymmetric Dekker handshake):
  * - `owner` names the biased thread (its slot, below), or none. Only a thread holding the mutex

@@ -25,15 +25,15 @@
  * Filter: MP_HEAP_FILTER_SLOTS counters indexed by the block's 16-byte granule
  * (mp_heap_filter_slot); a counter holds how many live sampled blocks map to it, and a bitmap
  * mirrors which counters are nonzero. The free path of every block reads one bit with a relaxed
- * load (the bitmap is 32 KiB and stays in the cache): clear means "certainly not sampled" and
- * the hook returns without a lock or a table lookup. Only a nonzero counter (a sampled block, or a rare collision) takes the lock.
- * The counter and its bit are raised before the sampled block's address is returned to the
- * program, and the program can only free the block after it got the address, so the freeing
- * thread always sees the bit set. Counters and bits only change under the profiler's lock.
- * The counters are 16 bits (512 KiB: churn touches every page of them, in exact mode and at
+ * load (the bitmap is 32 KiB and stays in the cache): clear means "certainly not sampled" and the
+ * hook returns without a lock or a table lookup. Only a nonzero counter (a sampled block, or a rare
+ * collision) takes the lock. The counter and its bit are raised before the sampled block's address
+ * is returned to the program, and the program can only free the block after it got the address, so
+ * the freeing thread always sees the bit set. Counters and bits only change under the profiler's
+ * lock. The counters are 16 bits (512 KiB: churn touches every page of them, in exact mode and at
  * 128 KiB alike, so their size is resident memory). One that reaches 65535 stays there for good:
- * its bit stays set and the frees that hash to it keep taking the slow path, which is always
- * safe; reaching it takes tens of thousands of live blocks in one slot.
+ * its bit stays set and the frees that hash to it keep taking the slow path, which is always safe;
+ * reaching it takes tens of thousands of live blocks in one slot.
  *
  * A block freed around the hooks (CPython swaps allocators in a few places) leaves a stale entry;
  * a later sampled allocation at the same address overwrites it, and a later unsampled free of
