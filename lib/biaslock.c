@@ -24,6 +24,9 @@ _Static_assert(MP_BIASLOCK_SLOTS == 64, "slots_taken has a bit per slot");
 static __thread uint32_t my_slot __attribute__((tls_model("initial-exec")));
 /* The calling thread holds a biaslock through its bias (else through the mutex). */
 static __thread int held_by_bias __attribute__((tls_model("initial-exec")));
+/* The calling thread is exiting (its slot given back): it takes no slot again, since a
+ * thread-specific value set now may outlive the destructors' last round. */
+static __thread int exiting __attribute__((tls_model("initial-exec")));
 
 static int
 register_membarrier(void)
@@ -39,6 +42,7 @@ static void
 release_slot(void *unused)
 {
     (void)unused;
+    exiting = 1;
     uint32_t s = my_slot;
     if (s != 0) {
         my_slot = 0;
@@ -67,6 +71,9 @@ mp_biaslock_enable(void)
 static int
 take_slot(void)
 {
+    if (exiting) {
+        return -1;
+    }
     uint64_t taken = atomic_load(&slots_taken);
     for (;;) {
         if (taken == UINT64_MAX) {
@@ -104,12 +111,50 @@ enter_biased(mp_biaslock_t *l)
     return 1;
 }
 
+/* Sleeps without being a cancellation point (nanosleep is one): the caller holds the mutex, and
+ * a thread cancelled here would leave it held. */
+static void
+pause_us(long us)
+{
+    struct timespec pause = {0, us * 1000};
+    syscall(SYS_nanosleep, &pause, NULL);
+}
+
+/*
+ * The barrier of a revocation: membarrier, after which the biased thread either reads the new
+ * owner or has made its flag visible. Once registered it fails only for a lack of kernel memory
+ * (retried a while when the caller can wait), or if a seccomp filter installed since refuses it.
+ * Then no bias is granted any more, and, when the caller can wait, a millisecond's sleep stands
+ * in for the barrier: the biased thread's store to its flag and its read of the owner are
+ * visible or done long before (a store leaves the store buffer within microseconds, and a
+ * context switch is a full barrier). Returns 0 when the biased thread's flag can be trusted.
+ */
+static int
+revocation_barrier(int can_wait)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
+            return 0;
+        }
+        if (errno != ENOMEM || !can_wait) {
+            break;
+        }
+        sched_yield();
+    }
+    if (errno != ENOMEM) {
+        atomic_store(&biasing, 0);
+    }
+    if (!can_wait) {
+        return -1;
+    }
+    pause_us(1000);
+    return 0;
+}
+
 /*
  * Under the mutex: takes the bias away from its thread, waiting for it to leave when can_wait,
- * else failing with -EBUSY while it is inside (the bias is revoked all the same). A membarrier
- * that fails (it cannot once registered, but for a lack of kernel memory) is retried when the
- * caller can wait, else the caller is told the lock is busy: the biased thread, which may not
- * have seen the revocation, could be inside.
+ * else failing with -EBUSY while it is inside or when the barrier failed (the bias is revoked
+ * all the same, and the next holder of the mutex finishes the revocation).
  */
 static int
 revoke_bias(mp_biaslock_t *l, int can_wait)
@@ -126,12 +171,9 @@ revoke_bias(mp_biaslock_t *l, int can_wait)
         return 0;
     }
     int saved_errno = errno;
-    while (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
-        if (!can_wait) {
-            errno = saved_errno;
-            return -EBUSY;
-        }
-        sched_yield();
+    if (revocation_barrier(can_wait) < 0) {
+        errno = saved_errno;
+        return -EBUSY;
     }
     mp_biaslock_slot_t *slot = &l->slots[o - 1];
     for (int spins = 0; atomic_load_explicit(&slot->inside, memory_order_acquire); spins++) {
@@ -140,9 +182,7 @@ revoke_bias(mp_biaslock_t *l, int can_wait)
             return -EBUSY;
         }
         if (spins >= 1100) {
-            /* A long section (a peak copy of a big table): sleep as a mutex waiter would. */
-            struct timespec pause = {0, 100000};
-            nanosleep(&pause, NULL);
+            pause_us(100); /* a long section (a peak copy of a big table) */
         } else if (spins >= 100) {
             sched_yield(); /* its thread may be preempted inside */
         }
@@ -230,6 +270,16 @@ mp_biaslock_unlock_in_child(mp_biaslock_t *l)
 {
     uint32_t s = my_slot;
     atomic_store(&slots_taken, s != 0 ? UINT64_C(1) << (s - 1) : 0);
+    /* A thread of the parent may have raised its flag between its read of the owner and the
+     * fork (it would have lowered it again after its second read, in the parent only): the
+     * slots of threads that do not exist here start clean, or a revoker would wait for good. */
+    for (uint32_t i = 0; i < MP_BIASLOCK_SLOTS; i++) {
+        if (i + 1 != s) {
+            atomic_store_explicit(&l->slots[i].inside, 0, memory_order_relaxed);
+            l->slots[i].entries = 0;
+        }
+    }
+    l->revoked = 0;
     /* Kept across fork on the kernels we know of; registering again costs nothing. */
     if (atomic_load(&biasing) && register_membarrier() != 0) {
         atomic_store(&biasing, 0);

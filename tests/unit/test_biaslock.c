@@ -219,16 +219,24 @@ test_fork_child_releases_the_lock(void **state)
     churn(100);
     mp_biaslock_lock(&lock);
     assert_int_equal(owner(), 0);
+    /* As if a thread of the parent had raised its flag between its two reads of the owner when
+     * the fork came: the child must not inherit it. */
+    mp_biaslock_slot_t *other = &lock.slots[MP_BIASLOCK_SLOTS - 1];
+    atomic_store(&other->inside, 1);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         mp_biaslock_unlock_in_child(&lock);
+        if (atomic_load(&other->inside) != 0) {
+            _exit(2);
+        }
         churn(1000);
         int biased = !biasing || owner() != 0;
         int ok = mp_biaslock_trylock(&lock) == 0;
         mp_biaslock_unlock(&lock);
         _exit(ok && biased ? 0 : 1);
     }
+    atomic_store(&other->inside, 0);
     mp_biaslock_unlock(&lock);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
