@@ -50,21 +50,27 @@ release_slot(void *unused)
     }
 }
 
-int
-mp_biaslock_enable(void)
+static void
+enable_once(void)
 {
-    if (atomic_load(&biasing)) {
-        return 1;
-    }
     if (register_membarrier() != 0 || pthread_key_create(&slot_key, release_slot) != 0) {
-        return 0;
+        return;
     }
     if (slot_key >= KEYS_WITHOUT_ALLOCATION) {
         pthread_key_delete(slot_key);
-        return 0;
+        return;
     }
     atomic_store(&biasing, 1);
-    return 1;
+}
+
+int
+mp_biaslock_enable(void)
+{
+    /* Once per process: a second call (a late start) makes no second key, and does not bring
+     * back a bias that a refused membarrier turned off. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, enable_once);
+    return atomic_load(&biasing);
 }
 
 /* Under the mutex: gives the calling thread a slot. 0, or -1 when none is free. */
