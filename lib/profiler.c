@@ -15,6 +15,19 @@
 _Static_assert(MPROFILE_MAX_FRAMES + MP_MAX_NATIVE_FRAMES < MP_STACK_MAX_DEPTH,
                "a mixed stack fits in MP_STACK_MAX_DEPTH");
 
+/* The benchmarks' variants of the library (lib/CMakeLists.txt) leave out the stack walk, or the
+ * block kept in the table, or both. */
+#ifdef MP_PART_NO_WALK
+#define WALK_STACKS 0
+#else
+#define WALK_STACKS 1
+#endif
+#ifdef MP_PART_NO_TABLE
+#define KEEP_BLOCKS 0
+#else
+#define KEEP_BLOCKS 1
+#endif
+
 mp_profiler_t mp_profiler = {
     .lock = MP_BIASLOCK_INITIALIZER,
 };
@@ -549,7 +562,7 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
         n = mixed_stack(P, max_frames, ns, &total);
         failed = n < 0;
         ids = P->mixed_ids;
-    } else {
+    } else if (WALK_STACKS) {
         total = mp_pyapi_walk(&P->api, max_frames, P->pyframes, &n);
         failed = intern_frames(P, P->pyframes, n) < 0;
     }
@@ -566,7 +579,7 @@ mp_profiler_record_with(unsigned origin, uintptr_t key, size_t size, uint64_t ra
     if (node >= 0) {
         block.node = (uint32_t)node;
         block.total_nframe = (uint16_t)total;
-        rc = mp_heap_insert(&P->heap, &block);
+        rc = KEEP_BLOCKS ? mp_heap_insert(&P->heap, &block) : 0;
         if (rc == 0) {
             timeline = after_insert(P, rate);
             /* Only changed under the lock: a plain store, where an atomic add after the unlock

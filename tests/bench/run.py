@@ -10,6 +10,11 @@ median and range of the paired ratios of CPU time (user + system, from wait4) an
 Settings:
 
     bare      libmprofile-floor.so: hooks that only forward (the allocator interface's own cost)
+    stacks-only, table-only, samples-only   exact mode with a variant of the library:
+              libmprofile-stacks-only.so walks and interns every allocation's stack but keeps
+              no block (frees stay on the fast path), libmprofile-table-only.so keeps every
+              block with the "<unknown>" stack and walks none, libmprofile-samples-only.so does
+              neither: what each part of exact mode costs
     idle      hooks installed, sampling never firing (MPROFILE_RATE=0: the countdown is parked
               and the slow path runs once per MiB)
     idle/bare idle against bare (both sides preloaded): what mprofile's hooks add to the floor
@@ -58,8 +63,15 @@ WORKLOADS = ["small_objects", "tornado_http", "json_ast", "large_buffers", "thre
              "native_heavy"]
 TIME = "/usr/bin/time"  # GNU time (Debian package time)
 SETTINGS = ["bare", "idle", "idle/bare", "512k", "128k", "128k+native", "4k", "exact",
+            "samples-only", "stacks-only", "table-only",
             "exact+native", "tm1", "tm128"]
 RATES = {"512k": "524288", "128k": "131072", "4k": "4096", "exact": "1", "idle": "0"}
+# Settings run with a variant of the library (lib/CMakeLists.txt, MPROFILE_FLOOR_HOOKS=ON),
+# found next to --lib: its file and the setting it runs as.
+VARIANTS = {"bare": ("libmprofile-floor.so", "idle"),
+            "stacks-only": ("libmprofile-stacks-only.so", "exact"),
+            "table-only": ("libmprofile-table-only.so", "exact"),
+            "samples-only": ("libmprofile-samples-only.so", "exact")}
 NATIVE = "+native"  # suffix of a setting: the same with MPROFILE_NATIVE=1
 MIXED = "+mixed"  # suffix of a setting (after +native if both): MPROFILE_STACKS=mixed
 
@@ -77,9 +89,10 @@ def mprofile_setting(setting):
 
 
 def mprofile_env(setting):
-    """The MPROFILE_* variables of an mprofile setting ("bare": idle, for the floor library),
-    with 128 frames."""
-    rate, native, mixed = ("0", False, False) if setting == "bare" else mprofile_setting(setting)
+    """The MPROFILE_* variables of an mprofile setting (a variant's: those of the setting it
+    runs as), with 128 frames."""
+    rate, native, mixed = mprofile_setting(VARIANTS[setting][1] if setting in VARIANTS
+                                           else setting)
     env = {"MPROFILE_RATE": rate, "MPROFILE_FRAMES": "128"}
     if native:
         env["MPROFILE_NATIVE"] = "1"
@@ -92,7 +105,11 @@ class Runner:
     def __init__(self, args):
         self.python = args.python
         self.lib = os.path.abspath(args.lib)
-        self.floor = os.path.abspath(args.floor_lib) if args.floor_lib else None
+        self.variants = {"bare": os.path.abspath(args.floor_lib) if args.floor_lib else None}
+        for name, (file, _) in VARIANTS.items():
+            if name != "bare":
+                path = os.path.join(os.path.dirname(self.lib), file)
+                self.variants[name] = path if os.path.exists(path) else None
         self.scale = args.scale
         self.out_dir = tempfile.mkdtemp(prefix="mprofile-bench-")
         self.tmp_dir = tempfile.mkdtemp(prefix="mprofile-bench-")
@@ -111,7 +128,7 @@ class Runner:
         if setting.startswith("tm"):
             argv += ["-X", "tracemalloc=" + setting[2:]]
         elif setting != "none":
-            env["LD_PRELOAD"] = self.floor if setting == "bare" else self.lib
+            env["LD_PRELOAD"] = self.variants.get(setting) or self.lib
             env.update(mprofile_env(setting))
             env["MPROFILE_AT_EXIT"] = "0"
             env["MPROFILE_OUT"] = os.path.join(self.out_dir, "bench.%p.%n.snap")
@@ -144,6 +161,11 @@ class Runner:
         for name in os.listdir(self.out_dir):
             os.unlink(os.path.join(self.out_dir, name))
 
+    def runnable(self, setting):
+        """Whether every side of setting (A or A/B) has its library: a variant that was not
+        built is left out."""
+        return all(self.variants.get(part, "") is not None for part in setting.split("/"))
+
 
 def median_range(values):
     return statistics.median(values), min(values), max(values)
@@ -154,9 +176,7 @@ def geomean(values):
 
 
 def overhead(r, args, emit):
-    settings = [s for s in args.settings.split(",") if s]
-    if r.floor is None:
-        settings = [s for s in settings if "bare" not in s.split("/")]
+    settings = [s for s in args.settings.split(",") if s and r.runnable(s)]
     workloads = [w for w in args.workloads.split(",") if w]
     cpu = {s: {} for s in settings}
     rss = {s: {} for s in settings}
@@ -263,9 +283,7 @@ CG_SETTINGS = ["none", "bare", "idle", "512k", "128k", "128k+native", "4k"]
 
 def callgrind(r, args, emit):
     """Instructions counted by callgrind (stable when the machine is busy), at --cg-scale."""
-    settings = [s for s in args.cg_settings.split(",") if s]
-    if r.floor is None:
-        settings = [s for s in settings if s != "bare"]
+    settings = [s for s in args.cg_settings.split(",") if s and r.runnable(s)]
     workloads = [w for w in args.workloads.split(",") if w]
     saved, r.scale = r.scale, args.cg_scale
     counts = {}
