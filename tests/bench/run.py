@@ -10,11 +10,6 @@ median and range of the paired ratios of CPU time (user + system, from wait4) an
 Settings:
 
     bare      libmprofile-floor.so: hooks that only forward (the allocator interface's own cost)
-    stacks-only, table-only, samples-only   exact mode with a variant of the library:
-              libmprofile-stacks-only.so walks and interns every allocation's stack but keeps
-              no block (frees stay on the fast path), libmprofile-table-only.so keeps every
-              block with the "<unknown>" stack and walks none, libmprofile-samples-only.so does
-              neither: what each part of exact mode costs
     idle      hooks installed, sampling never firing (MPROFILE_RATE=0: the countdown is parked
               and the slow path runs once per MiB)
     idle/bare idle against bare (both sides preloaded): what mprofile's hooks add to the floor
@@ -22,6 +17,11 @@ Settings:
               what the native heap adds)
     512k, 128k, 4k   mprofile at that rate, 128 frames
     exact     mprofile in exact mode (MPROFILE_RATE=1), 128 frames
+    samples-only, stacks-only, table-only   exact mode with a variant of the library:
+              libmprofile-stacks-only.so walks and interns every allocation's stack but keeps
+              no block (frees stay on the fast path), libmprofile-table-only.so keeps every
+              block with the "<unknown>" stack and walks none, libmprofile-samples-only.so does
+              neither: what each part of exact mode costs
     S+native  mprofile setting S (idle, 512k, 128k, 4k, exact) with MPROFILE_NATIVE=1: the native
               heap (malloc and its family, anonymous mmap, from any C code) sampled too
     S+mixed   the same with MPROFILE_STACKS=mixed: native C frames unwound (libunwind) and
