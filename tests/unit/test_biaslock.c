@@ -40,6 +40,19 @@ owner(void)
     return atomic_load(&lock.owner);
 }
 
+/* Skips the test without membarrier; else gives this thread the bias and returns its slot. */
+static uint32_t
+hold_the_bias(void)
+{
+    if (!biasing) {
+        skip();
+    }
+    churn(100);
+    uint32_t s = owner();
+    assert_int_not_equal(s, 0);
+    return s;
+}
+
 static void
 test_a_thread_alone_gets_the_bias(void **state)
 {
@@ -69,11 +82,7 @@ static void
 test_another_thread_revokes_the_bias(void **state)
 {
     (void)state;
-    if (!biasing) {
-        skip();
-    }
-    churn(100);
-    assert_int_not_equal(owner(), 0);
+    hold_the_bias();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, lock_once, NULL), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
@@ -92,12 +101,7 @@ static void
 test_the_plain_lock_takes_no_bias(void **state)
 {
     (void)state;
-    if (!biasing) {
-        skip();
-    }
-    churn(100);
-    uint32_t s = owner();
-    assert_int_not_equal(s, 0);
+    uint32_t s = hold_the_bias();
     mp_biaslock_lock(&lock); /* a long hold: through the mutex, the bias revoked */
     assert_int_equal(owner(), 0);
     assert_int_equal(atomic_load(&lock.slots[s - 1].inside), 0);
@@ -119,11 +123,7 @@ static void
 test_trylock_fails_while_the_biased_thread_is_inside(void **state)
 {
     (void)state;
-    if (!biasing) {
-        skip();
-    }
-    churn(100);
-    assert_int_not_equal(owner(), 0);
+    hold_the_bias();
     mp_biaslock_lock_biased(&lock); /* through the bias */
     pthread_t t;
     void *rc;
